@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The AoE initiator engine: discovery, targets and their paths, IDENTIFY,
+ * the per-target window (AIMD), RTT estimate and retransmission, the dead
+ * timeout, and byte-range reads/writes/flushes split into ATA frames.
+ *
+ * The engine owns no socket and reads no clock: frames come in through
+ * engine_input(), time through the `now` argument (CLOCK_MONOTONIC
+ * nanoseconds, never decreasing), and frames go out through ops->send().
+ * Single-threaded.  It does not log; it keeps counters (engine_stats,
+ * target_info) for the status tool.
+ *
+ * Completion callbacks run only from engine_input() and engine_tick(),
+ * never from the call that submitted the request (errors found at submit
+ * time are returned instead, and then no callback ever runs).  A callback
+ * may submit new requests.  Each accepted request's callback runs exactly
+ * once, including from engine_free() (with -ECANCELED).
+ */
+#ifndef AOE_ENGINE_H
+#define AOE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "aoe.h"
+#include "ata.h"
+
+#define NSEC_PER_MSEC 1000000ULL
+#define NSEC_PER_SEC 1000000000ULL
+
+#define ENGINE_MAX_IFS 32      /* local interfaces */
+#define ENGINE_MAX_PATHS 16    /* (interface, target MAC) pairs per target */
+
+struct engine;
+struct target;
+
+struct engine_ops {
+	/*
+	 * Send one frame, the concatenation of iov[0..iovcnt), on local
+	 * interface ifidx.  The engine keeps the memory valid until it calls
+	 * flush(); a batching implementation may hold the pointers until then.
+	 * Requests are already padded to 60 bytes.  Return 0 or -errno (the
+	 * engine treats a failed send as a lost frame).
+	 */
+	int (*send)(void *ctx, unsigned ifidx, const struct iovec *iov,
+	    unsigned iovcnt);
+	/*
+	 * Push every frame queued by send().  Called before each engine
+	 * entry point returns and before any completion callback runs.
+	 * May be NULL.
+	 */
+	void (*flush)(void *ctx);
+	/* Target state changes (may be NULL); see enum engine_event. */
+	void (*event)(void *ctx, struct target *t, int event);
+};
+
+enum engine_event {
+	ENGINE_EV_NEW = 1,  /* first config response: target exists, not yet usable */
+	ENGINE_EV_UP,       /* IDENTIFY done: I/O may be submitted */
+	ENGINE_EV_CHANGED,  /* capacity, config string or paths changed */
+	ENGINE_EV_DEAD,     /* dead timeout passed: pending and new I/O fail -EIO */
+};
+
+enum target_state {
+	TARGET_NEW = 0,     /* config seen, IDENTIFY outstanding */
+	TARGET_UP,
+	TARGET_DEAD,
+};
+
+struct engine_config {
+	/*
+	 * A frame unanswered this long (from its first send, across all
+	 * retransmissions) marks its target dead.  0 = never.  Default 180 s
+	 * as the Linux aoe driver's aoe_deadsecs.
+	 */
+	uint64_t dead_ns;
+	/* Broadcast Query Config this often (engine_tick does it); 0 = off.
+	 * Default 60 s (aoe.ko's discover timer). */
+	uint64_t discover_ns;
+	/* Retransmit timeout bounds and the value before any RTT sample.
+	 * Defaults 5 ms, 2 s, 200 ms. */
+	uint64_t rto_min_ns, rto_max_ns, rto_init_ns;
+	/* Cap on a target's window, 0 = the target's buffer count. */
+	unsigned max_window;
+	/* Cap on sectors per frame (0 = as the target and MTU allow). */
+	unsigned max_sectors;
+	/* Treat every target as read-only (writes fail -EROFS). */
+	bool read_only;
+};
+
+/* Fill *c with the defaults above. */
+void engine_config_default(struct engine_config *c);
+
+struct engine_stats {
+	uint64_t tx_frames, rx_frames, retransmits, timeouts;
+	/* received frames dropped, by reason */
+	uint64_t rx_short;      /* shorter than its header or announced data */
+	uint64_t rx_request;    /* R flag clear (another initiator's request) */
+	uint64_t rx_badver;     /* AoE version != 1 */
+	uint64_t rx_unknown;    /* tag not outstanding (late or duplicate) */
+	uint64_t rx_foreign;    /* from a MAC/interface that is not a path of the target */
+	uint64_t rx_mismatch;   /* shelf.slot, command or length disagree with the request */
+	uint64_t rx_bad_cfg;    /* unusable config response (shelf 0xffff, slot 0xff, ...) */
+};
+
+struct target_path {
+	unsigned ifidx;
+	uint8_t mac[6];
+	unsigned mtu;          /* local interface MTU when last seen */
+	uint64_t tx, rx, lost;
+};
+
+struct target_info {
+	uint16_t shelf;
+	uint8_t slot;
+	char name[16];         /* "e1.0" */
+	enum target_state state;
+	/* from the latest config response */
+	uint16_t bufcnt, fwver;
+	uint8_t scnt;          /* as advertised (aoe_cfg_scnt applied) */
+	uint16_t cfg_len;
+	uint8_t cfg[AOE_CFG_STR_MAX];
+	/* from IDENTIFY (valid when identified) */
+	bool identified;
+	struct ata_ident ident;
+	uint64_t size;         /* bytes */
+	bool read_only;        /* configured, or learnt from a write ABRT */
+	unsigned npaths;
+	struct target_path paths[ENGINE_MAX_PATHS];
+	/* engine state */
+	unsigned sectors_per_frame; /* sectors in one ATA frame now */
+	unsigned window;       /* frames allowed in flight now */
+	unsigned window_max;   /* bound: min(bufcnt, config max_window) */
+	unsigned inflight;     /* frames in flight now */
+	uint64_t srtt_ns, rttvar_ns, rto_ns;
+	uint64_t tx_frames, rx_frames, retransmits, timeouts, errors;
+	uint64_t reqs_done, reqs_failed, bytes_read, bytes_written;
+};
+
+struct engine *engine_new(const struct engine_config *cfg,
+    const struct engine_ops *ops, void *ctx);
+/* Fails every pending request (-ECANCELED) and frees.  NULL-safe. */
+void engine_free(struct engine *e);
+
+/*
+ * Add a local interface; returns its index (0, 1, ...) used by send() and
+ * engine_input(), or -ENOSPC / -EINVAL.
+ */
+int engine_add_interface(struct engine *e, const char *name,
+    const uint8_t mac[6], unsigned mtu);
+/* The interface MTU changed: frame sizes follow. */
+void engine_set_mtu(struct engine *e, unsigned ifidx, unsigned mtu);
+const char *engine_interface_name(const struct engine *e, unsigned ifidx);
+
+/*
+ * A received frame on ifidx.  Anything malformed, unsolicited or
+ * unmatched is counted and dropped.  Config responses (solicited or not,
+ * tag 0 adverts included) create targets and paths.
+ */
+void engine_input(struct engine *e, unsigned ifidx, const uint8_t *frame,
+    size_t len, uint64_t now);
+/* Run timers: retransmissions, dead timeouts, periodic discovery. */
+void engine_tick(struct engine *e, uint64_t now);
+/* Absolute time of the next timer (for poll), or UINT64_MAX. */
+uint64_t engine_next_timeout(const struct engine *e);
+
+/*
+ * Broadcast a Query Config read on every interface (all shelves and
+ * slots, or the one given; AOE_SHELF_ANY/AOE_SLOT_ANY for all).
+ */
+void engine_discover(struct engine *e, uint16_t shelf, uint8_t slot,
+    uint64_t now);
+
+/* Targets, in shelf.slot order. */
+struct target *engine_target_find(struct engine *e, uint16_t shelf,
+    uint8_t slot);
+struct target *engine_target_next(struct engine *e, struct target *prev);
+void engine_target_info(const struct target *t, struct target_info *out);
+enum target_state target_state(const struct target *t);
+uint64_t target_size(const struct target *t); /* bytes, 0 until identified */
+const char *target_name(const struct target *t);
+bool target_read_only(const struct target *t);
+/* Front ends may hang their own per-target data here. */
+void target_set_user(struct target *t, void *user);
+void *target_user(const struct target *t);
+const struct engine_stats *engine_stats(const struct engine *e);
+
+/* Completion: rc is 0 or a negative errno. */
+typedef void (*engine_done_fn)(void *arg, int rc);
+
+/*
+ * Read or write len bytes at any byte offset.  Requests are split into
+ * frames of sectors_per_frame sectors; unaligned writes read the partial
+ * head/tail sectors first and merge (read-modify-write).  Two requests
+ * whose sector ranges overlap and of which one writes are never in flight
+ * at once: the later waits (FIFO).  buf must stay valid until the callback.
+ *
+ * Returns 0 (callback pending) or, with no callback:
+ * -EINVAL for len 0 or a read past the end, -ENOSPC for a write past the
+ * end, -EROFS for a write to a read-only target, -EIO for a dead target,
+ * -EAGAIN for a target not yet identified, -ENOMEM.
+ * Completion errors: -EIO (dead timeout, ATA UNC/DF), -EROFS (write
+ * aborted: the target becomes read-only), -ENOSPC (IDNF), -EINVAL (AoE
+ * bad argument), -EACCES (target reserved by another host).
+ */
+int engine_read(struct engine *e, struct target *t, void *buf,
+    uint64_t offset, size_t len, engine_done_fn done, void *arg,
+    uint64_t now);
+int engine_write(struct engine *e, struct target *t, const void *buf,
+    uint64_t offset, size_t len, engine_done_fn done, void *arg,
+    uint64_t now);
+/*
+ * Make every write whose callback already ran stable: ATA FLUSH CACHE EXT
+ * when IDENTIFY word 83 bit 13 says so, else FLUSH CACHE (bit 12), else
+ * complete at once (the target has no cache to flush).  Same returns.
+ */
+int engine_flush(struct engine *e, struct target *t, engine_done_fn done,
+    void *arg, uint64_t now);
+
+/*
+ * Administrative commands to one target (unicast to its paths, retried
+ * at the RTO until timeout_ns passes).  The callback gets rc 0 and the
+ * decoded response, -ETIMEDOUT (no answer: also what a config test or
+ * prefix that does not match gives), or the AoE error as -errno with the
+ * response (e.g. -EEXIST for a config set refused with error 4, the mask
+ * response carries merror).
+ */
+typedef void (*engine_cfg_fn)(void *arg, int rc, const struct aoe_cfg *c);
+typedef void (*engine_mask_fn)(void *arg, int rc, const struct aoe_mask *m);
+typedef void (*engine_resv_fn)(void *arg, int rc, const struct aoe_resv *r);
+
+int engine_config(struct engine *e, struct target *t, uint8_t ccmd,
+    const void *str, size_t len, uint64_t timeout_ns, engine_cfg_fn done,
+    void *arg, uint64_t now);
+int engine_mask(struct engine *e, struct target *t,
+    const struct aoe_mask *req, uint64_t timeout_ns, engine_mask_fn done,
+    void *arg, uint64_t now);
+int engine_reserve(struct engine *e, struct target *t,
+    const struct aoe_resv *req, uint64_t timeout_ns, engine_resv_fn done,
+    void *arg, uint64_t now);
+
+#endif

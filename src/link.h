@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Link layer: one raw Ethernet interface carrying AoE frames (ethertype
+ * 0x88A2 only), behind one ops table with two backends: Linux AF_PACKET
+ * (bound to the AoE ethertype, batched with sendmmsg/recvmmsg) and libpcap
+ * (portable).  A link optionally mirrors every frame to a pcap trace.
+ * Links know nothing of AoE beyond the ethertype.
+ */
+#ifndef AOE_LINK_H
+#define AOE_LINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+#include <net/if.h>
+
+struct trace;
+
+enum link_backend {
+	LINK_BACKEND_DEFAULT = 0, /* AF_PACKET on Linux */
+	LINK_BACKEND_PACKET,
+	LINK_BACKEND_PCAP,
+};
+
+/* Largest frame a link handles (veth allows MTU 65535) + Ethernet header. */
+#define LINK_FRAME_MAX (65535 + 14)
+
+struct link;
+
+struct link_ops {
+	const char *name; /* "packet" or "pcap" */
+	/*
+	 * Queue one frame (the concatenation of iov[0..iovcnt)) for sending.
+	 * The bytes are copied or sent before the call returns, except that a
+	 * batching backend may hold the iovec pointers until link_flush():
+	 * the caller keeps them valid until then.  Returns 0 or -errno.
+	 */
+	int (*send)(struct link *l, const struct iovec *iov, unsigned iovcnt);
+	/* Push queued frames to the wire.  Returns 0 or the first -errno. */
+	int (*flush)(struct link *l);
+	/*
+	 * Receive up to max frames without blocking.  For each, frames[i]
+	 * points into link-owned memory valid until the next recv or close,
+	 * lens[i] its length.  Returns the count (0 when none is waiting)
+	 * or -errno.  Only AoE frames (ethertype 0x88A2) are returned, and
+	 * never the frames this host sent itself.
+	 */
+	int (*recv)(struct link *l, const uint8_t **frames, size_t *lens,
+	    unsigned max);
+	/* Close and free. */
+	void (*close)(struct link *l);
+};
+
+struct link {
+	const struct link_ops *ops;
+	char ifname[IF_NAMESIZE];
+	int ifindex;
+	int fd;            /* pollable: readable when frames may be waiting */
+	uint8_t mac[6];
+	unsigned mtu;      /* interface MTU (payload bytes, e.g. 1500) */
+	struct trace *trace; /* NULL or the shared pcap trace */
+	/* counters */
+	uint64_t tx_frames, rx_frames, tx_errors, rx_errors;
+};
+
+/*
+ * Open IFNAME with BACKEND.  Returns 0 and *out, or:
+ * -EPERM when CAP_NET_RAW is missing, -ENODEV when there is no such
+ * interface, -ENETDOWN when it is down, -EPROTONOSUPPORT when it is not
+ * Ethernet, other -errno from the system.  errbuf (may be NULL) receives a
+ * one-line reason of at most errlen bytes.
+ */
+int link_open(struct link **out, const char *ifname, enum link_backend backend,
+    char *errbuf, size_t errlen);
+
+/* Wrappers that also write to l->trace and count. */
+int link_send(struct link *l, const struct iovec *iov, unsigned iovcnt);
+int link_flush(struct link *l);
+int link_recv(struct link *l, const uint8_t **frames, size_t *lens,
+    unsigned max);
+/* NULL-safe. */
+void link_close(struct link *l);
+
+/* Re-read the interface MTU (it may change at run time); returns it. */
+unsigned link_refresh_mtu(struct link *l);
+
+/* "packet" / "pcap" / "default" to a backend; returns 0 or -EINVAL. */
+int link_backend_parse(const char *s, enum link_backend *out);
+const char *link_backend_name(enum link_backend b);
+
+/*
+ * The names of all up, non-loopback Ethernet interfaces (the default
+ * interface set, as aoe.ko uses all interfaces when aoe_iflist is empty).
+ * Fills names[0..max) and returns the count, or -errno.
+ */
+int link_list_default(char names[][IF_NAMESIZE], unsigned max);
+
+/* Backends (link_packet.c, link_pcap.c). */
+int link_packet_open(struct link **out, const char *ifname, char *errbuf,
+    size_t errlen);
+int link_pcap_open(struct link **out, const char *ifname, char *errbuf,
+    size_t errlen);
+
+/*
+ * Fill the common fields of l (ifname, ifindex, mac, mtu) from the system
+ * for ifname and check it is an up Ethernet interface; used by backends.
+ * Same return values as link_open.
+ */
+int link_query_iface(struct link *l, const char *ifname, char *errbuf,
+    size_t errlen);
+
+#endif

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The one event loop: epoll over file descriptors plus timer hooks that
+ * report their next deadline (CLOCK_MONOTONIC ns).  Front ends and links
+ * register here; nothing blocks anywhere else.
+ */
+#ifndef AOE_LOOP_H
+#define AOE_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct loop;
+
+typedef void (*loop_fd_fn)(void *arg, uint32_t events);
+/* Return the next absolute deadline, or UINT64_MAX for none. */
+typedef uint64_t (*loop_deadline_fn)(void *arg);
+/* Called after every wait with the current time. */
+typedef void (*loop_tick_fn)(void *arg, uint64_t now);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t loop_now(void);
+
+int loop_new(struct loop **out);
+void loop_free(struct loop *l); /* NULL-safe */
+
+/* events: EPOLLIN / EPOLLOUT ...  Returns 0 or -errno. */
+int loop_add_fd(struct loop *l, int fd, uint32_t events, loop_fd_fn fn,
+    void *arg);
+int loop_mod_fd(struct loop *l, int fd, uint32_t events);
+int loop_del_fd(struct loop *l, int fd);
+
+/* A timer hook; returns 0 or -errno. */
+int loop_add_hook(struct loop *l, loop_deadline_fn deadline, loop_tick_fn tick,
+    void *arg);
+
+/*
+ * Wait until an fd is ready, a hook deadline passes or `until` (absolute,
+ * UINT64_MAX = no limit) is reached; dispatch fd callbacks, then every
+ * tick hook.  Returns 0 or -errno (EINTR is retried).
+ */
+int loop_run_once(struct loop *l, uint64_t until);
+
+/* Run until loop_stop() or `until`; returns 0 or -errno. */
+int loop_run(struct loop *l, uint64_t until);
+void loop_stop(struct loop *l);
+bool loop_stopped(const struct loop *l);
+
+#endif
