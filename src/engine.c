@@ -1,3 +1,1890 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* stub: being written */
-typedef int engine_stub_t;
+/*
+ * The AoE initiator engine: targets and paths learnt from Query Config
+ * responses, IDENTIFY, byte-range requests split into ATA frames, a per-target
+ * AIMD window, Jacobson/Karels RTT and per-frame retransmission with backoff,
+ * the dead timeout and the administrative commands.  It owns no socket and
+ * reads no clock: see engine.h for the contract.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <net/if.h>
+
+#include "engine.h"
+#include "util.h"
+
+/*
+ * Tags: bit 31 set (aoe.ko drops such responses, so we coexist with it),
+ * bits 30..16 a generation counter bumped at every send, bits 15..0 the
+ * index of the frame in the pool.  A response names its frame directly and
+ * an answer to an earlier send of the same frame (or to an earlier use of
+ * the slot) no longer matches.  Index 0xffff is the discovery broadcast.
+ */
+#define TAG_INDEX_MASK 0xffffu
+#define TAG_DISCOVER (AOE_TAG_USER | TAG_INDEX_MASK)
+#define POOL_MAX 0xffffu
+
+#define PATH_BAD_LOSSES 8 /* consecutive losses before a path is avoided */
+
+struct req;
+struct admin;
+
+enum frame_kind {
+	FK_RW,       /* read or write sectors for a request */
+	FK_FLUSH,    /* FLUSH CACHE (EXT) for a request */
+	FK_IDENTIFY, /* IDENTIFY DEVICE for the target itself */
+	FK_ADMIN,    /* config, mask or reserve command */
+};
+
+struct frame {
+	uint32_t index;
+	uint32_t tag;   /* current tag; 0 while free */
+	uint32_t prev_tag; /* tag of the send before: its answer still counts */
+	uint16_t gen;
+	enum frame_kind kind;
+	struct target *t;
+	struct req *req;
+	struct admin *adm;
+	/* ATA fields */
+	uint8_t ata_cmd;
+	bool write;
+	unsigned scnt;
+	uint8_t *dst;       /* read data goes here */
+	const uint8_t *src; /* write data comes from here */
+	size_t datalen;
+	/* timing */
+	uint64_t first_ns, sent_ns, deadline, rto;
+	unsigned nsent;
+	unsigned path;
+	/* the request bytes after the Ethernet addresses are filled per send */
+	uint8_t hdr[AOE_MIN_FRAME];
+	size_t hdrlen;
+	uint8_t *big; /* admin frames with a payload: whole frame */
+	size_t biglen;
+	/* engine-wide list of frames in flight */
+	struct frame *prev, *next;
+	struct frame *free_next;
+};
+
+enum req_kind {
+	RQ_READ,
+	RQ_WRITE,
+	RQ_FLUSH,
+};
+
+struct req {
+	enum req_kind kind;
+	struct target *t;
+	uint8_t *ubuf;        /* reads: user buffer */
+	const uint8_t *usrc;  /* writes: user buffer */
+	uint64_t off;
+	size_t len;
+	uint64_t s0, s1;      /* sector range [s0, s1) */
+	uint8_t *bounce;      /* (s1 - s0) sectors when unaligned */
+	int phase;            /* writes with RMW: 0 reading edges, 1 writing */
+	uint64_t rmw[2];
+	unsigned nrmw, rmw_issued;
+	uint64_t cur;         /* next sector to issue in this phase */
+	bool flush_issued;
+	bool retransmitted;   /* some frame was sent more than once */
+	unsigned outstanding;
+	int rc;
+	engine_done_fn done;
+	void *arg;
+	/* in exactly one of: t->queued, t->active, e->done */
+	struct req *prev, *next;
+	/* in t->issuing while frames can be issued */
+	struct req *iprev, *inext;
+	bool in_issuing;
+};
+
+struct admin {
+	uint8_t cmd; /* AOE_CMD_CFG, _MASK, _RESV */
+	uint64_t timeout_at;
+	int rc;
+	bool has_rsp;
+	union {
+		engine_cfg_fn cfg;
+		engine_mask_fn mask;
+		engine_resv_fn resv;
+	} fn;
+	void *arg;
+	union {
+		struct aoe_cfg cfg;
+		struct aoe_mask mask;
+		struct aoe_resv resv;
+	} rsp;
+	struct admin *next;
+};
+
+/* A written range that a delayed copy of a retransmitted frame may still hit. */
+struct fence {
+	uint64_t s0, s1, until;
+	struct fence *next;
+};
+
+struct reqlist {
+	struct req *head, *tail;
+};
+
+struct target {
+	struct engine *e;
+	uint16_t shelf;
+	uint8_t slot;
+	char name[16];
+	enum target_state state;
+	uint16_t bufcnt, fwver;
+	uint8_t scnt;
+	uint16_t cfg_len;
+	uint8_t cfg[AOE_CFG_STR_MAX];
+	bool identified;
+	struct ata_ident ident;
+	uint64_t sectors;
+	bool read_only;
+	bool no_flush_ext;
+	struct target_path paths[ENGINE_MAX_PATHS];
+	unsigned npaths;
+	unsigned rr;
+	unsigned spf;
+	unsigned cwnd, ssthresh, cwnd_acc, wmax, inflight;
+	uint64_t srtt, rttvar, rto;
+	bool have_rtt;
+	uint64_t recover_until;
+	struct frame *ident_frame;
+	struct reqlist queued, active;
+	struct req *ihead, *itail; /* issuing */
+	struct fence *fences;
+	uint64_t tx_frames, rx_frames, retransmits, timeouts, errors;
+	uint64_t reqs_done, reqs_failed, bytes_read, bytes_written;
+	void *user;
+};
+
+struct eif {
+	char name[IF_NAMESIZE];
+	uint8_t mac[6];
+	unsigned mtu;
+};
+
+struct engine {
+	struct engine_config cfg;
+	struct engine_ops ops;
+	void *ctx;
+	struct eif ifs[ENGINE_MAX_IFS];
+	unsigned nifs;
+	struct target **targets; /* sorted by shelf.slot */
+	unsigned ntargets, targets_cap;
+	struct frame **pool;
+	unsigned npool, pool_cap;
+	struct frame *free_frames;
+	struct frame *fhead, *ftail; /* in flight */
+	struct reqlist done;
+	struct admin *adone_head, *adone_tail;
+	uint64_t next_discover;
+	bool discover_armed;
+	struct engine_stats stats;
+};
+
+/* ------------------------------------------------------------ lists */
+
+static void
+rl_append(struct reqlist *l, struct req *r)
+{
+	r->next = NULL;
+	r->prev = l->tail;
+	if (l->tail)
+		l->tail->next = r;
+	else
+		l->head = r;
+	l->tail = r;
+}
+
+static void
+rl_remove(struct reqlist *l, struct req *r)
+{
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		l->head = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	else
+		l->tail = r->prev;
+	r->prev = r->next = NULL;
+}
+
+static void
+issuing_add(struct target *t, struct req *r)
+{
+	if (r->in_issuing)
+		return;
+	r->in_issuing = true;
+	r->inext = NULL;
+	r->iprev = t->itail;
+	if (t->itail)
+		t->itail->inext = r;
+	else
+		t->ihead = r;
+	t->itail = r;
+}
+
+static void
+issuing_del(struct target *t, struct req *r)
+{
+	if (!r->in_issuing)
+		return;
+	r->in_issuing = false;
+	if (r->iprev)
+		r->iprev->inext = r->inext;
+	else
+		t->ihead = r->inext;
+	if (r->inext)
+		r->inext->iprev = r->iprev;
+	else
+		t->itail = r->iprev;
+	r->iprev = r->inext = NULL;
+}
+
+static void
+fl_append(struct engine *e, struct frame *f)
+{
+	f->next = NULL;
+	f->prev = e->ftail;
+	if (e->ftail)
+		e->ftail->next = f;
+	else
+		e->fhead = f;
+	e->ftail = f;
+}
+
+static void
+fl_remove(struct engine *e, struct frame *f)
+{
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		e->fhead = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	else
+		e->ftail = f->prev;
+	f->prev = f->next = NULL;
+}
+
+/* ------------------------------------------------------------ config */
+
+void
+engine_config_default(struct engine_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->dead_ns = 180 * NSEC_PER_SEC;
+	c->discover_ns = 60 * NSEC_PER_SEC;
+	c->rto_min_ns = 10 * NSEC_PER_MSEC;
+	c->rto_max_ns = 2 * NSEC_PER_SEC;
+	c->rto_init_ns = 200 * NSEC_PER_MSEC;
+}
+
+struct engine *
+engine_new(const struct engine_config *cfg, const struct engine_ops *ops,
+    void *ctx)
+{
+	struct engine *e;
+
+	if (ops == NULL || ops->send == NULL)
+		return NULL;
+	e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return NULL;
+	if (cfg)
+		e->cfg = *cfg;
+	else
+		engine_config_default(&e->cfg);
+	if (e->cfg.rto_min_ns == 0)
+		e->cfg.rto_min_ns = NSEC_PER_MSEC;
+	if (e->cfg.rto_max_ns < e->cfg.rto_min_ns)
+		e->cfg.rto_max_ns = e->cfg.rto_min_ns;
+	if (e->cfg.rto_init_ns < e->cfg.rto_min_ns)
+		e->cfg.rto_init_ns = e->cfg.rto_min_ns;
+	if (e->cfg.rto_init_ns > e->cfg.rto_max_ns)
+		e->cfg.rto_init_ns = e->cfg.rto_max_ns;
+	e->ops = *ops;
+	e->ctx = ctx;
+	return e;
+}
+
+int
+engine_add_interface(struct engine *e, const char *name, const uint8_t mac[6],
+    unsigned mtu)
+{
+	struct eif *i;
+
+	if (name == NULL || mac == NULL || strlen(name) >= IF_NAMESIZE)
+		return -EINVAL;
+	if (e->nifs >= ENGINE_MAX_IFS)
+		return -ENOSPC;
+	i = &e->ifs[e->nifs];
+	strcpy(i->name, name);
+	memcpy(i->mac, mac, 6);
+	i->mtu = mtu;
+	return (int)e->nifs++;
+}
+
+const char *
+engine_interface_name(const struct engine *e, unsigned ifidx)
+{
+	return ifidx < e->nifs ? e->ifs[ifidx].name : "?";
+}
+
+const struct engine_stats *
+engine_stats(const struct engine *e)
+{
+	return &e->stats;
+}
+
+/* ------------------------------------------------------------ frames */
+
+static struct frame *
+frame_alloc(struct engine *e)
+{
+	struct frame *f;
+
+	if (e->free_frames) {
+		f = e->free_frames;
+		e->free_frames = f->free_next;
+	} else {
+		if (e->npool >= POOL_MAX)
+			return NULL;
+		if (e->npool == e->pool_cap) {
+			unsigned ncap = e->pool_cap ? e->pool_cap * 2 : 64;
+			struct frame **np;
+
+			if (ncap > POOL_MAX)
+				ncap = POOL_MAX;
+			np = realloc(e->pool, ncap * sizeof(*np));
+			if (np == NULL)
+				return NULL;
+			e->pool = np;
+			e->pool_cap = ncap;
+		}
+		/* Frames never move: a batching link may hold pointers. */
+		f = calloc(1, sizeof(*f));
+		if (f == NULL)
+			return NULL;
+		f->index = e->npool;
+		e->pool[e->npool++] = f;
+	}
+	{
+		uint32_t index = f->index;
+		uint16_t gen = f->gen;
+
+		memset(f, 0, sizeof(*f));
+		f->index = index;
+		f->gen = gen;
+	}
+	return f;
+}
+
+static void
+frame_release(struct engine *e, struct frame *f)
+{
+	if (f->tag != 0)
+		fl_remove(e, f);
+	free(f->big);
+	f->big = NULL;
+	f->tag = 0;
+	f->free_next = e->free_frames;
+	e->free_frames = f;
+}
+
+static struct frame *
+frame_lookup(struct engine *e, uint32_t tag)
+{
+	uint32_t idx = tag & TAG_INDEX_MASK;
+	struct frame *f;
+
+	if (!(tag & AOE_TAG_USER) || idx >= e->npool)
+		return NULL;
+	f = e->pool[idx];
+	if (f->tag == 0)
+		return NULL;
+	return f->tag == tag || f->prev_tag == tag ? f : NULL;
+}
+
+static bool
+path_usable(const struct target_path *p)
+{
+	return p->lost < PATH_BAD_LOSSES;
+}
+
+/* Round robin over the target's paths, preferring ones that answer. */
+static unsigned
+path_pick(struct target *t, int avoid)
+{
+	unsigned i, k;
+
+	for (k = 0; k < t->npaths; k++) {
+		i = (t->rr + k) % t->npaths;
+		if ((int)i == avoid && t->npaths > 1)
+			continue;
+		if (path_usable(&t->paths[i])) {
+			t->rr = i + 1;
+			return i;
+		}
+	}
+	i = t->rr % t->npaths;
+	if ((int)i == avoid && t->npaths > 1)
+		i = (i + 1) % t->npaths;
+	t->rr = i + 1;
+	return i;
+}
+
+/* Fill the Ethernet addresses and the tag, then hand the frame to the link. */
+static void
+frame_send(struct engine *e, struct frame *f, uint64_t now)
+{
+	struct target *t = f->t;
+	struct target_path *p;
+	struct eif *i;
+	struct iovec iov[2];
+	unsigned n = 0;
+	uint8_t *h;
+	int rc;
+
+	if (f->nsent == 0)
+		f->path = path_pick(t, -1);
+	else
+		f->path = path_pick(t, (int)f->path);
+	p = &t->paths[f->path];
+	i = &e->ifs[p->ifidx];
+	f->gen = (uint16_t)((f->gen + 1) & 0x7fff);
+	if (f->tag != 0)
+		fl_remove(e, f);
+	f->prev_tag = f->nsent ? f->tag : 0;
+	f->tag = AOE_TAG_USER | (uint32_t)f->gen << 16 | f->index;
+	h = f->big ? f->big : f->hdr;
+	memcpy(h, p->mac, 6);
+	memcpy(h + 6, i->mac, 6);
+	put_be32(h + 20, f->tag);
+	if (f->big) {
+		iov[n].iov_base = f->big;
+		iov[n++].iov_len = f->biglen;
+	} else {
+		iov[n].iov_base = f->hdr;
+		iov[n++].iov_len = f->hdrlen;
+		if (f->src && f->datalen) {
+			iov[n].iov_base = (void *)(uintptr_t)f->src;
+			iov[n++].iov_len = f->datalen;
+		}
+	}
+	if (f->nsent == 0) {
+		f->first_ns = now;
+		f->rto = t->rto;
+	} else {
+		f->rto = MIN(f->rto * 2, e->cfg.rto_max_ns);
+	}
+	f->nsent++;
+	f->sent_ns = now;
+	f->deadline = now + f->rto;
+	fl_append(e, f);
+	p->tx++;
+	t->tx_frames++;
+	e->stats.tx_frames++;
+	rc = e->ops.send(e->ctx, p->ifidx, iov, n);
+	(void)rc; /* a failed send is a lost frame: the timer resends it */
+}
+
+static void
+ops_flush(struct engine *e)
+{
+	if (e->ops.flush)
+		e->ops.flush(e->ctx);
+}
+
+static void
+ev(struct engine *e, struct target *t, int event)
+{
+	if (e->ops.event)
+		e->ops.event(e->ctx, t, event);
+}
+
+/* Common AoE header of a request to t (addresses and tag filled per send). */
+static void
+hdr_fill(uint8_t *p, const struct target *t, uint8_t cmd)
+{
+	struct aoe_hdr h;
+
+	memset(&h, 0, sizeof(h));
+	h.version = AOE_VERSION;
+	h.shelf = t->shelf;
+	h.slot = t->slot;
+	h.cmd = cmd;
+	aoe_hdr_encode(p, AOE_HDR_LEN, &h);
+}
+
+/* An ATA frame: header + argument in f->hdr, padded when it carries no data. */
+static void
+ata_frame_build(struct frame *f, const struct aoe_ata *a)
+{
+	hdr_fill(f->hdr, f->t, AOE_CMD_ATA);
+	aoe_ata_encode(f->hdr, sizeof(f->hdr), a);
+	f->ata_cmd = a->cmd_status;
+	f->hdrlen = AOE_ATA_HDR_LEN;
+	if (!(f->src && f->datalen))
+		f->hdrlen = aoe_pad(f->hdr, f->hdrlen);
+}
+
+/* ------------------------------------------------------------ targets */
+
+static int
+target_cmp_key(const struct target *t, uint16_t shelf, uint8_t slot)
+{
+	uint32_t a = (uint32_t)t->shelf << 8 | t->slot;
+	uint32_t b = (uint32_t)shelf << 8 | slot;
+
+	return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/* Index of the first target >= (shelf, slot). */
+static unsigned
+target_lower_bound(const struct engine *e, uint16_t shelf, uint8_t slot)
+{
+	unsigned lo = 0, hi = e->ntargets;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+
+		if (target_cmp_key(e->targets[mid], shelf, slot) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+struct target *
+engine_target_find(struct engine *e, uint16_t shelf, uint8_t slot)
+{
+	unsigned i = target_lower_bound(e, shelf, slot);
+
+	if (i < e->ntargets && target_cmp_key(e->targets[i], shelf, slot) == 0)
+		return e->targets[i];
+	return NULL;
+}
+
+struct target *
+engine_target_next(struct engine *e, struct target *prev)
+{
+	unsigned i;
+
+	if (prev == NULL)
+		return e->ntargets ? e->targets[0] : NULL;
+	i = target_lower_bound(e, prev->shelf, prev->slot) + 1;
+	return i < e->ntargets ? e->targets[i] : NULL;
+}
+
+static void
+target_reset_timing(struct engine *e, struct target *t)
+{
+	t->have_rtt = false;
+	t->srtt = 0;
+	t->rttvar = 0;
+	t->rto = e->cfg.rto_init_ns;
+	t->recover_until = 0;
+}
+
+/* Window bound and sectors per frame from the config and the path MTUs. */
+static void
+target_recompute(struct engine *e, struct target *t)
+{
+	unsigned spf = t->scnt ? t->scnt : 2, i, wmax;
+
+	for (i = 0; i < t->npaths; i++) {
+		unsigned mtu = e->ifs[t->paths[i].ifidx].mtu;
+		unsigned n = mtu > AOE_ATA_HDR_LEN ?
+		    (mtu - AOE_ATA_HDR_LEN) / ATA_SECTOR_SIZE : 0;
+
+		t->paths[i].mtu = mtu;
+		spf = MIN(spf, MAX(n, 1u));
+	}
+	if (e->cfg.max_sectors)
+		spf = MIN(spf, e->cfg.max_sectors);
+	t->spf = MAX(MIN(spf, 255u), 1u);
+
+	wmax = t->bufcnt ? t->bufcnt : 1;
+	if (e->cfg.max_window)
+		wmax = MIN(wmax, e->cfg.max_window);
+	t->wmax = wmax;
+	if (t->cwnd == 0 || t->cwnd > wmax) {
+		t->cwnd = MAX(wmax / 2, 1u);
+		t->ssthresh = wmax;
+		t->cwnd_acc = 0;
+	}
+	if (t->ssthresh > wmax || t->ssthresh == 0)
+		t->ssthresh = wmax;
+}
+
+static struct target *
+target_create(struct engine *e, uint16_t shelf, uint8_t slot)
+{
+	unsigned i = target_lower_bound(e, shelf, slot);
+	struct target *t;
+
+	if (e->ntargets == e->targets_cap) {
+		unsigned ncap = e->targets_cap ? e->targets_cap * 2 : 16;
+		struct target **nt = realloc(e->targets, ncap * sizeof(*nt));
+
+		if (nt == NULL)
+			return NULL;
+		e->targets = nt;
+		e->targets_cap = ncap;
+	}
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	t->e = e;
+	t->shelf = shelf;
+	t->slot = slot;
+	target_name_fmt(t->name, sizeof(t->name), shelf, slot);
+	t->state = TARGET_NEW;
+	t->read_only = e->cfg.read_only;
+	target_reset_timing(e, t);
+	memmove(&e->targets[i + 1], &e->targets[i],
+	    (e->ntargets - i) * sizeof(*e->targets));
+	e->targets[i] = t;
+	e->ntargets++;
+	return t;
+}
+
+static int
+target_path_find(const struct target *t, unsigned ifidx, const uint8_t mac[6])
+{
+	for (unsigned i = 0; i < t->npaths; i++)
+		if (t->paths[i].ifidx == ifidx &&
+		    memcmp(t->paths[i].mac, mac, 6) == 0)
+			return (int)i;
+	return -1;
+}
+
+enum target_state
+target_state(const struct target *t)
+{
+	return t->state;
+}
+
+uint64_t
+target_size(const struct target *t)
+{
+	return t->identified ? t->sectors * ATA_SECTOR_SIZE : 0;
+}
+
+const char *
+target_name(const struct target *t)
+{
+	return t->name;
+}
+
+bool
+target_read_only(const struct target *t)
+{
+	return t->read_only;
+}
+
+void
+target_set_user(struct target *t, void *user)
+{
+	t->user = user;
+}
+
+void *
+target_user(const struct target *t)
+{
+	return t->user;
+}
+
+void
+engine_target_info(const struct target *t, struct target_info *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->shelf = t->shelf;
+	o->slot = t->slot;
+	memcpy(o->name, t->name, sizeof(o->name));
+	o->state = t->state;
+	o->bufcnt = t->bufcnt;
+	o->fwver = t->fwver;
+	o->scnt = t->scnt;
+	o->cfg_len = t->cfg_len;
+	memcpy(o->cfg, t->cfg, t->cfg_len);
+	o->identified = t->identified;
+	o->ident = t->ident;
+	o->size = target_size(t);
+	o->read_only = t->read_only;
+	o->npaths = t->npaths;
+	memcpy(o->paths, t->paths, sizeof(o->paths));
+	o->sectors_per_frame = t->spf;
+	o->window = t->cwnd;
+	o->window_max = t->wmax;
+	o->inflight = t->inflight;
+	o->srtt_ns = t->srtt;
+	o->rttvar_ns = t->rttvar;
+	o->rto_ns = t->rto;
+	o->tx_frames = t->tx_frames;
+	o->rx_frames = t->rx_frames;
+	o->retransmits = t->retransmits;
+	o->timeouts = t->timeouts;
+	o->errors = t->errors;
+	o->reqs_done = t->reqs_done;
+	o->reqs_failed = t->reqs_failed;
+	o->bytes_read = t->bytes_read;
+	o->bytes_written = t->bytes_written;
+}
+
+/* ------------------------------------------------------------ window, RTT */
+
+static void
+rtt_sample(struct engine *e, struct target *t, uint64_t rtt)
+{
+	uint64_t err;
+
+	/* Jacobson/Karels (RFC 6298): srtt += err/8, rttvar += (|err| - rttvar)/4. */
+	if (!t->have_rtt) {
+		t->srtt = rtt;
+		t->rttvar = rtt / 2;
+		t->have_rtt = true;
+	} else {
+		err = rtt > t->srtt ? rtt - t->srtt : t->srtt - rtt;
+		t->rttvar = (3 * t->rttvar + err) / 4;
+		t->srtt = (7 * t->srtt + rtt) / 8;
+	}
+	t->rto = t->srtt + 4 * t->rttvar;
+	if (t->rto < e->cfg.rto_min_ns)
+		t->rto = e->cfg.rto_min_ns;
+	if (t->rto > e->cfg.rto_max_ns)
+		t->rto = e->cfg.rto_max_ns;
+}
+
+static void
+window_grow(struct target *t)
+{
+	if (t->cwnd >= t->wmax)
+		return;
+	if (t->cwnd < t->ssthresh) {
+		t->cwnd++;
+	} else if (++t->cwnd_acc >= t->cwnd) {
+		t->cwnd_acc = 0;
+		t->cwnd++;
+	}
+}
+
+/* One cut per round trip: halve (multiplicative decrease). */
+static void
+window_cut(struct engine *e, struct target *t, uint64_t now)
+{
+	if (now < t->recover_until)
+		return;
+	t->rto = MIN(t->rto * 2, e->cfg.rto_max_ns);
+	t->ssthresh = MAX(t->cwnd / 2, 1u);
+	t->cwnd = t->ssthresh;
+	t->cwnd_acc = 0;
+	t->recover_until = now + (t->have_rtt ? t->srtt + t->rto : t->rto);
+}
+
+/* ------------------------------------------------------------ requests */
+
+static bool
+reqs_conflict(const struct req *a, const struct req *b)
+{
+	if (a->kind == RQ_FLUSH || b->kind == RQ_FLUSH)
+		return false;
+	if (a->kind != RQ_WRITE && b->kind != RQ_WRITE)
+		return false;
+	return a->s0 < b->s1 && b->s0 < a->s1;
+}
+
+static bool
+fenced(const struct target *t, const struct req *r, uint64_t now)
+{
+	if (r->kind != RQ_WRITE)
+		return false;
+	for (const struct fence *f = t->fences; f; f = f->next)
+		if (f->until > now && r->s0 < f->s1 && f->s0 < r->s1)
+			return true;
+	return false;
+}
+
+static bool
+req_blocked(const struct target *t, const struct req *r, uint64_t now)
+{
+	const struct req *o;
+
+	for (o = t->active.head; o; o = o->next)
+		if (reqs_conflict(o, r))
+			return true;
+	for (o = t->queued.head; o && o != r; o = o->next)
+		if (reqs_conflict(o, r))
+			return true;
+	return fenced(t, r, now);
+}
+
+static bool
+req_can_issue(const struct req *r)
+{
+	if (r->rc)
+		return false;
+	switch (r->kind) {
+	case RQ_READ:
+		return r->cur < r->s1;
+	case RQ_WRITE:
+		if (r->phase == 0)
+			return r->rmw_issued < r->nrmw;
+		return r->cur < r->s1;
+	case RQ_FLUSH:
+		return !r->flush_issued;
+	}
+	return false;
+}
+
+static void
+req_activate(struct target *t, struct req *r)
+{
+	rl_append(&t->active, r);
+	if (req_can_issue(r))
+		issuing_add(t, r);
+}
+
+static void
+admit_queued(struct target *t, uint64_t now)
+{
+	struct req *r, *next;
+
+	for (r = t->queued.head; r; r = next) {
+		next = r->next;
+		if (!req_blocked(t, r, now)) {
+			rl_remove(&t->queued, r);
+			req_activate(t, r);
+		}
+	}
+}
+
+static void
+fence_add(struct engine *e, struct target *t, const struct req *r,
+    uint64_t now)
+{
+	struct fence *f = malloc(sizeof(*f));
+
+	if (f == NULL)
+		return; /* best effort: only matters with delayed duplicates */
+	f->s0 = r->s0;
+	f->s1 = r->s1;
+	f->until = now + MIN(4 * t->rto, e->cfg.rto_max_ns);
+	f->next = t->fences;
+	t->fences = f;
+}
+
+static void
+fences_expire(struct target *t, uint64_t now)
+{
+	struct fence **pp = &t->fences, *f;
+
+	while ((f = *pp) != NULL) {
+		if (f->until <= now) {
+			*pp = f->next;
+			free(f);
+		} else {
+			pp = &f->next;
+		}
+	}
+}
+
+/* Queue r's callback; it runs from drain() at the end of input or tick. */
+static void
+req_complete(struct engine *e, struct req *r, int rc, uint64_t now)
+{
+	struct target *t = r->t;
+
+	issuing_del(t, r);
+	rl_remove(&t->active, r);
+	r->rc = rc;
+	if (rc == 0) {
+		t->reqs_done++;
+		if (r->kind == RQ_READ) {
+			if (r->bounce)
+				memcpy(r->ubuf,
+				    r->bounce + (r->off - r->s0 * ATA_SECTOR_SIZE),
+				    r->len);
+			t->bytes_read += r->len;
+		} else if (r->kind == RQ_WRITE) {
+			t->bytes_written += r->len;
+		}
+	} else {
+		t->reqs_failed++;
+	}
+	if (r->kind == RQ_WRITE && r->retransmitted)
+		fence_add(e, t, r, now);
+	rl_append(&e->done, r);
+	admit_queued(t, now);
+}
+
+static void
+req_free(struct req *r)
+{
+	if (r == NULL)
+		return;
+	free(r->bounce);
+	free(r);
+}
+
+/* A request may finish or move on once its outstanding frames are back. */
+static void
+req_progress(struct engine *e, struct req *r, uint64_t now)
+{
+	struct target *t = r->t;
+
+	if (r->outstanding > 0 || req_can_issue(r))
+		return;
+	if (r->rc == 0 && r->kind == RQ_WRITE && r->phase == 0) {
+		/* Edges read: merge the caller's bytes, then write it all. */
+		memcpy(r->bounce + (r->off - r->s0 * ATA_SECTOR_SIZE), r->usrc,
+		    r->len);
+		r->phase = 1;
+		r->cur = r->s0;
+		issuing_add(t, r);
+		return;
+	}
+	req_complete(e, r, r->rc, now);
+}
+
+/*
+ * Build and send r's next frame: 1 when sent, 0 when no frame is free now
+ * (retry later), -1 when r failed.
+ */
+static int
+req_issue_one(struct engine *e, struct target *t, struct req *r, uint64_t now)
+{
+	struct aoe_ata a;
+	struct frame *f;
+	uint64_t lba;
+	unsigned scnt;
+	bool write;
+	uint8_t *io;
+
+	f = frame_alloc(e);
+	if (f == NULL)
+		return 0;
+	f->t = t;
+	f->req = r;
+	io = r->bounce ? r->bounce : r->ubuf;
+	switch (r->kind) {
+	case RQ_FLUSH:
+		f->kind = FK_FLUSH;
+		ata_flush_build(&a, t->ident.flush_ext && !t->no_flush_ext);
+		r->flush_issued = true;
+		ata_frame_build(f, &a);
+		goto send;
+	case RQ_WRITE:
+		if (r->phase == 0) {
+			lba = r->rmw[r->rmw_issued++];
+			scnt = 1;
+			write = false;
+			f->dst = r->bounce + (lba - r->s0) * ATA_SECTOR_SIZE;
+			break;
+		}
+		/* FALLTHROUGH */
+	case RQ_READ:
+		lba = r->cur;
+		scnt = (unsigned)MIN((uint64_t)t->spf, r->s1 - r->cur);
+		r->cur += scnt;
+		write = r->kind == RQ_WRITE;
+		if (write)
+			f->src = (r->bounce ? r->bounce : r->usrc) +
+			    (lba - r->s0) * ATA_SECTOR_SIZE;
+		else
+			f->dst = io + (lba - r->s0) * ATA_SECTOR_SIZE;
+		break;
+	default:
+		frame_release(e, f);
+		r->rc = -EINVAL;
+		return -1;
+	}
+	f->kind = FK_RW;
+	f->write = write;
+	f->scnt = scnt;
+	f->datalen = (size_t)scnt * ATA_SECTOR_SIZE;
+	if (ata_rw_build(&a, write, t->ident.lba48, lba, scnt) < 0) {
+		/* Cannot be addressed (checked at submit; defensive). */
+		r->rc = -EINVAL;
+		frame_release(e, f);
+		return -1;
+	}
+	ata_frame_build(f, &a);
+send:
+	r->outstanding++;
+	t->inflight++;
+	frame_send(e, f, now);
+	return 1;
+}
+
+/* Send frames while the window has room. */
+static void
+target_pump(struct engine *e, struct target *t, uint64_t now)
+{
+	struct req *r;
+
+	if (t->state != TARGET_UP)
+		return;
+	while (t->inflight < t->cwnd && (r = t->ihead) != NULL) {
+		int rc = req_issue_one(e, t, r, now);
+
+		if (rc == 0)
+			break; /* frame pool exhausted: a completion resumes */
+		if (!req_can_issue(r))
+			issuing_del(t, r);
+		if (rc < 0)
+			req_progress(e, r, now);
+	}
+}
+
+static int
+req_submit(struct engine *e, struct target *t, enum req_kind kind,
+    uint8_t *dst, const uint8_t *src, uint64_t off, size_t len,
+    engine_done_fn done, void *arg, uint64_t now)
+{
+	struct req *r;
+	uint64_t size;
+
+	if (t == NULL || done == NULL)
+		return -EINVAL;
+	if (t->state == TARGET_DEAD)
+		return -EIO;
+	if (t->state != TARGET_UP)
+		return -EAGAIN;
+	if (kind == RQ_WRITE && t->read_only)
+		return -EROFS;
+	size = target_size(t);
+	if (kind != RQ_FLUSH) {
+		if (len == 0 || (dst == NULL && src == NULL))
+			return -EINVAL;
+		if (off > size || len > size - off)
+			return kind == RQ_WRITE ? -ENOSPC : -EINVAL;
+	}
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return -ENOMEM;
+	r->kind = kind;
+	r->t = t;
+	r->ubuf = dst;
+	r->usrc = src;
+	r->off = off;
+	r->len = len;
+	r->done = done;
+	r->arg = arg;
+	r->phase = 1;
+	if (kind != RQ_FLUSH) {
+		r->s0 = off / ATA_SECTOR_SIZE;
+		r->s1 = (off + len + ATA_SECTOR_SIZE - 1) / ATA_SECTOR_SIZE;
+		r->cur = r->s0;
+		if (off % ATA_SECTOR_SIZE || len % ATA_SECTOR_SIZE) {
+			r->bounce = malloc((r->s1 - r->s0) * ATA_SECTOR_SIZE);
+			if (r->bounce == NULL) {
+				free(r);
+				return -ENOMEM;
+			}
+		}
+		if (kind == RQ_WRITE && r->bounce) {
+			/* Read-modify-write of the partial edge sectors. */
+			if (off % ATA_SECTOR_SIZE)
+				r->rmw[r->nrmw++] = r->s0;
+			if ((off + len) % ATA_SECTOR_SIZE &&
+			    (r->nrmw == 0 || r->s1 - 1 != r->s0))
+				r->rmw[r->nrmw++] = r->s1 - 1;
+			r->phase = r->nrmw ? 0 : 1;
+			if (r->phase == 1)
+				memcpy(r->bounce, src, len);
+		}
+	}
+	/* FIFO among conflicting requests only: others go ahead. */
+	if (req_blocked(t, r, now))
+		rl_append(&t->queued, r);
+	else
+		req_activate(t, r);
+	target_pump(e, t, now);
+	ops_flush(e);
+	return 0;
+}
+
+int
+engine_read(struct engine *e, struct target *t, void *buf, uint64_t offset,
+    size_t len, engine_done_fn done, void *arg, uint64_t now)
+{
+	if (buf == NULL)
+		return -EINVAL;
+	return req_submit(e, t, RQ_READ, buf, NULL, offset, len, done, arg,
+	    now);
+}
+
+int
+engine_write(struct engine *e, struct target *t, const void *buf,
+    uint64_t offset, size_t len, engine_done_fn done, void *arg, uint64_t now)
+{
+	if (buf == NULL)
+		return -EINVAL;
+	return req_submit(e, t, RQ_WRITE, NULL, buf, offset, len, done, arg,
+	    now);
+}
+
+int
+engine_flush(struct engine *e, struct target *t, engine_done_fn done,
+    void *arg, uint64_t now)
+{
+	struct req *r;
+
+	if (t == NULL || done == NULL)
+		return -EINVAL;
+	if (t->state == TARGET_DEAD)
+		return -EIO;
+	if (t->state != TARGET_UP)
+		return -EAGAIN;
+	if (t->ident.flush || t->ident.flush_ext)
+		return req_submit(e, t, RQ_FLUSH, NULL, NULL, 0, 0, done, arg,
+		    now);
+	/* No volatile cache to flush: complete at the next input or tick. */
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return -ENOMEM;
+	r->kind = RQ_FLUSH;
+	r->t = t;
+	r->done = done;
+	r->arg = arg;
+	t->reqs_done++;
+	rl_append(&e->done, r);
+	return 0;
+}
+
+/* ------------------------------------------------------------ admin */
+
+static void
+admin_finish(struct engine *e, struct admin *a, int rc)
+{
+	a->rc = rc;
+	a->next = NULL;
+	if (e->adone_tail)
+		e->adone_tail->next = a;
+	else
+		e->adone_head = a;
+	e->adone_tail = a;
+}
+
+static int
+admin_submit(struct engine *e, struct target *t, struct admin *a,
+    uint8_t *pkt, size_t len, uint64_t timeout_ns, uint64_t now)
+{
+	struct frame *f;
+
+	if (t->npaths == 0) {
+		free(pkt);
+		free(a);
+		return -ENETUNREACH;
+	}
+	f = frame_alloc(e);
+	if (f == NULL) {
+		free(pkt);
+		free(a);
+		return -ENOMEM;
+	}
+	f->kind = FK_ADMIN;
+	f->t = t;
+	f->adm = a;
+	f->big = pkt;
+	f->biglen = aoe_pad(pkt, len);
+	a->timeout_at = now + timeout_ns;
+	frame_send(e, f, now);
+	ops_flush(e);
+	return 0;
+}
+
+static uint8_t *
+admin_pkt(const struct target *t, uint8_t cmd, size_t need)
+{
+	uint8_t *p = calloc(1, MAX(need, (size_t)AOE_MIN_FRAME));
+
+	if (p)
+		hdr_fill(p, t, cmd);
+	return p;
+}
+
+int
+engine_config(struct engine *e, struct target *t, uint8_t ccmd,
+    const void *str, size_t len, uint64_t timeout_ns, engine_cfg_fn done,
+    void *arg, uint64_t now)
+{
+	struct aoe_cfg *c;
+	struct admin *a;
+	uint8_t *pkt;
+	int n;
+
+	if (t == NULL || done == NULL || ccmd > AOE_CCMD_FSET ||
+	    len > AOE_CFG_STR_MAX || (len && str == NULL))
+		return -EINVAL;
+	a = calloc(1, sizeof(*a));
+	c = calloc(1, sizeof(*c));
+	pkt = admin_pkt(t, AOE_CMD_CFG, AOE_CFG_HDR_LEN + len);
+	if (a == NULL || c == NULL || pkt == NULL) {
+		free(a);
+		free(c);
+		free(pkt);
+		return -ENOMEM;
+	}
+	c->aoever = AOE_VERSION;
+	c->ccmd = ccmd;
+	c->len = (uint16_t)len;
+	if (len)
+		memcpy(c->str, str, len);
+	n = aoe_cfg_encode(pkt, AOE_CFG_HDR_LEN + len, c);
+	free(c);
+	if (n < 0) {
+		free(a);
+		free(pkt);
+		return n;
+	}
+	a->cmd = AOE_CMD_CFG;
+	a->fn.cfg = done;
+	a->arg = arg;
+	return admin_submit(e, t, a, pkt, (size_t)n, timeout_ns, now);
+}
+
+int
+engine_mask(struct engine *e, struct target *t, const struct aoe_mask *req,
+    uint64_t timeout_ns, engine_mask_fn done, void *arg, uint64_t now)
+{
+	struct admin *a;
+	uint8_t *pkt;
+	size_t need;
+	int n;
+
+	if (t == NULL || req == NULL || done == NULL)
+		return -EINVAL;
+	need = AOE_MASK_HDR_LEN + 8 * (size_t)req->ndir;
+	a = calloc(1, sizeof(*a));
+	pkt = admin_pkt(t, AOE_CMD_MASK, need);
+	if (a == NULL || pkt == NULL) {
+		free(a);
+		free(pkt);
+		return -ENOMEM;
+	}
+	n = aoe_mask_encode(pkt, need, req);
+	if (n < 0) {
+		free(a);
+		free(pkt);
+		return n;
+	}
+	a->cmd = AOE_CMD_MASK;
+	a->fn.mask = done;
+	a->arg = arg;
+	return admin_submit(e, t, a, pkt, (size_t)n, timeout_ns, now);
+}
+
+int
+engine_reserve(struct engine *e, struct target *t, const struct aoe_resv *req,
+    uint64_t timeout_ns, engine_resv_fn done, void *arg, uint64_t now)
+{
+	struct admin *a;
+	uint8_t *pkt;
+	size_t need;
+	int n;
+
+	if (t == NULL || req == NULL || done == NULL)
+		return -EINVAL;
+	need = AOE_RESV_HDR_LEN + 6 * (size_t)req->nmacs;
+	a = calloc(1, sizeof(*a));
+	pkt = admin_pkt(t, AOE_CMD_RESV, need);
+	if (a == NULL || pkt == NULL) {
+		free(a);
+		free(pkt);
+		return -ENOMEM;
+	}
+	n = aoe_resv_encode(pkt, need, req);
+	if (n < 0) {
+		free(a);
+		free(pkt);
+		return n;
+	}
+	a->cmd = AOE_CMD_RESV;
+	a->fn.resv = done;
+	a->arg = arg;
+	return admin_submit(e, t, a, pkt, (size_t)n, timeout_ns, now);
+}
+
+/* ------------------------------------------------------------ discovery */
+
+void
+engine_discover(struct engine *e, uint16_t shelf, uint8_t slot, uint64_t now)
+{
+	uint8_t pkt[AOE_MIN_FRAME];
+	struct aoe_hdr h;
+	struct aoe_cfg c;
+	struct iovec iov;
+	unsigned i;
+
+	memset(&h, 0, sizeof(h));
+	memset(&c, 0, sizeof(c));
+	memset(h.dst, 0xff, 6);
+	h.version = AOE_VERSION;
+	h.shelf = shelf;
+	h.slot = slot;
+	h.cmd = AOE_CMD_CFG;
+	h.tag = TAG_DISCOVER;
+	c.aoever = AOE_VERSION;
+	c.ccmd = AOE_CCMD_READ;
+	for (i = 0; i < e->nifs; i++) {
+		memset(pkt, 0, sizeof(pkt));
+		memcpy(h.src, e->ifs[i].mac, 6);
+		aoe_hdr_encode(pkt, sizeof(pkt), &h);
+		aoe_cfg_encode(pkt, sizeof(pkt), &c);
+		iov.iov_base = pkt;
+		iov.iov_len = aoe_pad(pkt, AOE_CFG_HDR_LEN);
+		e->stats.tx_frames++;
+		e->ops.send(e->ctx, i, &iov, 1);
+		/* pkt is on our stack: push it out before it goes away. */
+		ops_flush(e);
+	}
+	if (e->cfg.discover_ns) {
+		e->next_discover = now + e->cfg.discover_ns;
+		e->discover_armed = true;
+	}
+}
+
+void
+engine_set_mtu(struct engine *e, unsigned ifidx, unsigned mtu)
+{
+	if (ifidx >= e->nifs)
+		return;
+	e->ifs[ifidx].mtu = mtu;
+	for (unsigned i = 0; i < e->ntargets; i++)
+		target_recompute(e, e->targets[i]);
+}
+
+static void
+identify_send(struct engine *e, struct target *t, uint64_t now)
+{
+	struct aoe_ata a;
+	struct frame *f;
+
+	if (t->ident_frame || t->npaths == 0)
+		return;
+	f = frame_alloc(e);
+	if (f == NULL)
+		return;
+	f->kind = FK_IDENTIFY;
+	f->t = t;
+	f->scnt = 1;
+	f->datalen = ATA_SECTOR_SIZE;
+	ata_identify_build(&a);
+	ata_frame_build(f, &a);
+	t->ident_frame = f;
+	frame_send(e, f, now);
+}
+
+/* A config response that is not the answer to one of our admin commands. */
+static void
+cfg_advert(struct engine *e, unsigned ifidx, const struct aoe_hdr *h,
+    const struct aoe_cfg *c, uint64_t now)
+{
+	struct target *t;
+	bool created = false, changed = false;
+	int pi;
+
+	if (h->shelf == AOE_SHELF_ANY || h->slot == AOE_SLOT_ANY ||
+	    mac_is_broadcast(h->src) || (h->src[0] & 1)) {
+		e->stats.rx_bad_cfg++;
+		return;
+	}
+	t = engine_target_find(e, h->shelf, h->slot);
+	if (t == NULL) {
+		t = target_create(e, h->shelf, h->slot);
+		if (t == NULL)
+			return;
+		created = true;
+	}
+	pi = target_path_find(t, ifidx, h->src);
+	if (pi < 0 && t->npaths < ENGINE_MAX_PATHS) {
+		struct target_path *p = &t->paths[t->npaths++];
+
+		memset(p, 0, sizeof(*p));
+		p->ifidx = ifidx;
+		memcpy(p->mac, h->src, 6);
+		p->mtu = e->ifs[ifidx].mtu;
+		changed = true;
+	} else if (pi >= 0) {
+		t->paths[pi].rx++;
+	}
+	if (t->bufcnt != c->bufcnt || t->scnt != aoe_cfg_scnt(c) ||
+	    t->cfg_len != c->len || memcmp(t->cfg, c->str, c->len) != 0)
+		changed = true;
+	t->bufcnt = c->bufcnt;
+	t->fwver = c->fwver;
+	t->scnt = (uint8_t)aoe_cfg_scnt(c);
+	t->cfg_len = c->len;
+	memcpy(t->cfg, c->str, c->len);
+	target_recompute(e, t);
+	if (created)
+		ev(e, t, ENGINE_EV_NEW);
+	if (t->state == TARGET_DEAD) {
+		/* Back from the dead: start afresh and identify again. */
+		t->state = TARGET_NEW;
+		t->identified = false;
+		t->cwnd = 0;
+		target_reset_timing(e, t);
+		target_recompute(e, t);
+		for (unsigned i = 0; i < t->npaths; i++)
+			t->paths[i].lost = 0;
+	} else if (changed && !created && t->state == TARGET_UP) {
+		ev(e, t, ENGINE_EV_CHANGED);
+	}
+	if (t->state == TARGET_NEW)
+		identify_send(e, t, now);
+	target_pump(e, t, now);
+}
+
+/* ------------------------------------------------------------ responses */
+
+static void
+frame_finish(struct engine *e, struct frame *f)
+{
+	struct target *t = f->t;
+
+	if (f->kind == FK_RW || f->kind == FK_FLUSH)
+		t->inflight--;
+	if (f->kind == FK_IDENTIFY && t->ident_frame == f)
+		t->ident_frame = NULL;
+	frame_release(e, f);
+}
+
+static void
+identify_done(struct engine *e, struct target *t, const uint8_t *data,
+    size_t len, uint64_t now)
+{
+	struct ata_ident id;
+	bool was_up = t->identified;
+	uint64_t old = t->sectors;
+
+	if (ata_ident_parse(data, len, &id) < 0 || id.sectors == 0 ||
+	    (!id.lba48 && id.sectors > ATA_LBA28_MAX + 1)) {
+		/* No LBA: unusable, as 9front refuses such units. */
+		t->errors++;
+		return;
+	}
+	t->ident = id;
+	t->sectors = id.sectors;
+	t->identified = true;
+	t->state = TARGET_UP;
+	if (!was_up)
+		ev(e, t, ENGINE_EV_UP);
+	else if (old != t->sectors)
+		ev(e, t, ENGINE_EV_CHANGED);
+	target_pump(e, t, now);
+}
+
+static void
+ata_response(struct engine *e, struct frame *f, const struct aoe_hdr *h,
+    const uint8_t *p, size_t len, uint64_t now)
+{
+	struct target *t = f->t;
+	struct req *r = f->req;
+	struct aoe_ata a;
+	int rc;
+
+	if (h->flags & AOE_FLAG_ERR) {
+		rc = aoe_error_errno(h->error);
+	} else {
+		if (aoe_ata_decode(p, len, &a) < 0) {
+			e->stats.rx_short++;
+			return;
+		}
+		rc = ata_status_errno(a.cmd_status, a.err_feature, f->write);
+		if (rc == 0 && (f->dst || f->kind == FK_IDENTIFY) &&
+		    len - AOE_ATA_HDR_LEN < f->datalen) {
+			e->stats.rx_short++;
+			return;
+		}
+	}
+	/* Accepted: the frame is answered. */
+	if (f->nsent == 1 && h->tag == f->tag)
+		rtt_sample(e, t, now - f->sent_ns);
+	t->rx_frames++;
+	t->paths[f->path].rx++;
+	t->paths[f->path].lost = 0;
+	if (f->kind == FK_RW || f->kind == FK_FLUSH)
+		window_grow(t);
+	if (rc)
+		t->errors++;
+
+	if (f->kind == FK_IDENTIFY) {
+		frame_finish(e, f);
+		if (rc == 0)
+			identify_done(e, t, p + AOE_ATA_HDR_LEN, ATA_SECTOR_SIZE,
+			    now);
+		return;
+	}
+	if (rc == 0 && f->dst)
+		memcpy(f->dst, p + AOE_ATA_HDR_LEN, f->datalen);
+	if (f->kind == FK_FLUSH && rc == -EOPNOTSUPP &&
+	    f->ata_cmd == ATA_CMD_FLUSH_EXT && t->ident.flush) {
+		/* FLUSH CACHE EXT refused: fall back to FLUSH CACHE. */
+		struct aoe_ata fa;
+
+		t->no_flush_ext = true;
+		ata_flush_build(&fa, false);
+		ata_frame_build(f, &fa);
+		f->nsent = 0;
+		frame_send(e, f, now);
+		return;
+	}
+	if (rc == -EROFS)
+		t->read_only = true;
+	if (f->nsent > 1)
+		r->retransmitted = true;
+	frame_finish(e, f);
+	r->outstanding--;
+	if (rc && r->rc == 0)
+		r->rc = rc;
+	if (r->rc)
+		issuing_del(t, r);
+	req_progress(e, r, now);
+	target_pump(e, t, now);
+}
+
+static void
+admin_response(struct engine *e, struct frame *f, const struct aoe_hdr *h,
+    const uint8_t *p, size_t len, uint64_t now)
+{
+	struct admin *a = f->adm;
+	struct target *t = f->t;
+	int rc = 0, n;
+
+	if (h->flags & AOE_FLAG_ERR) {
+		rc = aoe_error_errno(h->error);
+	} else {
+		switch (a->cmd) {
+		case AOE_CMD_CFG:
+			n = aoe_cfg_decode(p, len, &a->rsp.cfg);
+			break;
+		case AOE_CMD_MASK:
+			n = aoe_mask_decode(p, len, &a->rsp.mask);
+			if (n >= 0 && a->rsp.mask.merror)
+				rc = a->rsp.mask.merror == AOE_MERR_FULL ?
+				    -ENOSPC : -EINVAL;
+			break;
+		default:
+			n = aoe_resv_decode(p, len, &a->rsp.resv);
+			break;
+		}
+		if (n < 0) {
+			e->stats.rx_short++;
+			return;
+		}
+		a->has_rsp = true;
+	}
+	if (f->nsent == 1 && h->tag == f->tag)
+		rtt_sample(e, t, now - f->sent_ns);
+	t->rx_frames++;
+	t->paths[f->path].rx++;
+	t->paths[f->path].lost = 0;
+	if (a->cmd == AOE_CMD_CFG && a->has_rsp) {
+		struct aoe_cfg *c = &a->rsp.cfg;
+
+		/* Every config response carries the current state. */
+		t->bufcnt = c->bufcnt;
+		t->fwver = c->fwver;
+		t->scnt = (uint8_t)aoe_cfg_scnt(c);
+		t->cfg_len = c->len;
+		memcpy(t->cfg, c->str, c->len);
+		target_recompute(e, t);
+	}
+	f->adm = NULL;
+	frame_finish(e, f);
+	admin_finish(e, a, rc);
+}
+
+static void drain(struct engine *e);
+
+void
+engine_input(struct engine *e, unsigned ifidx, const uint8_t *p, size_t len,
+    uint64_t now)
+{
+	struct aoe_hdr h;
+	struct frame *f;
+	struct aoe_cfg *c;
+
+	e->stats.rx_frames++;
+	if (aoe_hdr_decode(p, len, &h) < 0) {
+		e->stats.rx_short++;
+		goto out;
+	}
+	if (!(h.flags & AOE_FLAG_RSP)) {
+		e->stats.rx_request++;
+		goto out;
+	}
+	if (h.version != AOE_VERSION) {
+		e->stats.rx_badver++;
+		goto out;
+	}
+	if (ifidx >= e->nifs) {
+		e->stats.rx_foreign++;
+		goto out;
+	}
+	f = frame_lookup(e, h.tag);
+	if (f == NULL) {
+		if (h.cmd == AOE_CMD_CFG && !(h.flags & AOE_FLAG_ERR)) {
+			/* Discovery answer or unsolicited advert. */
+			c = malloc(sizeof(*c));
+			if (c == NULL)
+				goto out;
+			if (aoe_cfg_decode(p, len, c) < 0)
+				e->stats.rx_short++;
+			else
+				cfg_advert(e, ifidx, &h, c, now);
+			free(c);
+		} else {
+			e->stats.rx_unknown++;
+		}
+		goto out;
+	}
+	if (target_path_find(f->t, ifidx, h.src) < 0) {
+		e->stats.rx_foreign++;
+		goto out;
+	}
+	if (h.shelf != f->t->shelf || h.slot != f->t->slot) {
+		e->stats.rx_mismatch++;
+		goto out;
+	}
+	if (f->kind == FK_ADMIN) {
+		if (h.cmd != f->adm->cmd) {
+			e->stats.rx_mismatch++;
+			goto out;
+		}
+		admin_response(e, f, &h, p, len, now);
+	} else {
+		if (h.cmd != AOE_CMD_ATA) {
+			e->stats.rx_mismatch++;
+			goto out;
+		}
+		ata_response(e, f, &h, p, len, now);
+	}
+out:
+	drain(e);
+}
+
+/* ------------------------------------------------------------ timers */
+
+static void
+target_dead(struct engine *e, struct target *t, uint64_t now)
+{
+	struct frame *f, *next;
+	struct req *r;
+	struct fence *fc;
+
+	t->state = TARGET_DEAD;
+	for (f = e->fhead; f; f = next) {
+		next = f->next;
+		if (f->t != t || f->kind == FK_ADMIN)
+			continue;
+		frame_finish(e, f);
+	}
+	t->inflight = 0;
+	while ((r = t->active.head) != NULL) {
+		r->outstanding = 0;
+		req_complete(e, r, -EIO, now);
+	}
+	while ((r = t->queued.head) != NULL) {
+		rl_remove(&t->queued, r);
+		rl_append(&t->active, r);
+		req_complete(e, r, -EIO, now);
+	}
+	while ((fc = t->fences) != NULL) {
+		t->fences = fc->next;
+		free(fc);
+	}
+	ev(e, t, ENGINE_EV_DEAD);
+}
+
+void
+engine_tick(struct engine *e, uint64_t now)
+{
+	struct frame *f, *next;
+	struct target *t;
+	unsigned i;
+
+	if (e->discover_armed && now >= e->next_discover)
+		engine_discover(e, AOE_SHELF_ANY, AOE_SLOT_ANY, now);
+again:
+	for (f = e->fhead; f; f = next) {
+		next = f->next;
+		t = f->t;
+		if (f->kind == FK_ADMIN) {
+			if (now >= f->adm->timeout_at) {
+				struct admin *a = f->adm;
+
+				f->adm = NULL;
+				frame_finish(e, f);
+				admin_finish(e, a, -ETIMEDOUT);
+				continue;
+			}
+		} else if (e->cfg.dead_ns && now >= f->first_ns + e->cfg.dead_ns) {
+			target_dead(e, t, now);
+			goto again;
+		}
+		if (now < f->deadline)
+			continue;
+		/*
+		 * Lost (or slow): resend on another path, back the frame's
+		 * and the target's timer off (until an unambiguous sample
+		 * resets it, Karn), cut the window.
+		 */
+		t->paths[f->path].lost++;
+		t->timeouts++;
+		t->retransmits++;
+		e->stats.timeouts++;
+		e->stats.retransmits++;
+		if (f->kind == FK_RW || f->kind == FK_FLUSH)
+			window_cut(e, t, now);
+		frame_send(e, f, now);
+		if (f->req)
+			f->req->retransmitted = true;
+	}
+	for (i = 0; i < e->ntargets; i++) {
+		t = e->targets[i];
+		if (t->fences) {
+			fences_expire(t, now);
+			admit_queued(t, now);
+		}
+		target_pump(e, t, now);
+	}
+	drain(e);
+}
+
+uint64_t
+engine_next_timeout(const struct engine *e)
+{
+	uint64_t next = UINT64_MAX;
+	const struct frame *f;
+
+	if (e->done.head || e->adone_head)
+		return 0;
+	if (e->discover_armed)
+		next = e->next_discover;
+	for (f = e->fhead; f; f = f->next) {
+		next = MIN(next, f->deadline);
+		if (f->kind == FK_ADMIN)
+			next = MIN(next, f->adm->timeout_at);
+		else if (e->cfg.dead_ns)
+			next = MIN(next, f->first_ns + e->cfg.dead_ns);
+	}
+	for (unsigned i = 0; i < e->ntargets; i++) {
+		const struct target *t = e->targets[i];
+
+		if (t->queued.head)
+			for (const struct fence *fc = t->fences; fc;
+			    fc = fc->next)
+				next = MIN(next, fc->until);
+	}
+	return next;
+}
+
+/* ------------------------------------------------------------ completions */
+
+static void
+drain(struct engine *e)
+{
+	struct req *r;
+	struct admin *a;
+
+	ops_flush(e);
+	for (;;) {
+		if ((r = e->done.head) != NULL) {
+			rl_remove(&e->done, r);
+			r->done(r->arg, r->rc);
+			req_free(r);
+		} else if ((a = e->adone_head) != NULL) {
+			e->adone_head = a->next;
+			if (e->adone_head == NULL)
+				e->adone_tail = NULL;
+			switch (a->cmd) {
+			case AOE_CMD_CFG:
+				a->fn.cfg(a->arg, a->rc,
+				    a->has_rsp ? &a->rsp.cfg : NULL);
+				break;
+			case AOE_CMD_MASK:
+				a->fn.mask(a->arg, a->rc,
+				    a->has_rsp ? &a->rsp.mask : NULL);
+				break;
+			default:
+				a->fn.resv(a->arg, a->rc,
+				    a->has_rsp ? &a->rsp.resv : NULL);
+				break;
+			}
+			free(a);
+		} else {
+			break;
+		}
+		/* A callback may have submitted: push its frames. */
+		ops_flush(e);
+	}
+}
+
+void
+engine_free(struct engine *e)
+{
+	struct frame *f, *next;
+	unsigned i;
+
+	if (e == NULL)
+		return;
+	for (f = e->fhead; f; f = next) {
+		next = f->next;
+		if (f->kind == FK_ADMIN) {
+			struct admin *a = f->adm;
+
+			f->adm = NULL;
+			frame_finish(e, f);
+			admin_finish(e, a, -ECANCELED);
+		} else {
+			frame_finish(e, f);
+		}
+	}
+	for (i = 0; i < e->ntargets; i++) {
+		struct target *t = e->targets[i];
+		struct req *r;
+
+		while ((r = t->active.head) != NULL) {
+			rl_remove(&t->active, r);
+			issuing_del(t, r);
+			r->rc = -ECANCELED;
+			rl_append(&e->done, r);
+		}
+		while ((r = t->queued.head) != NULL) {
+			rl_remove(&t->queued, r);
+			r->rc = -ECANCELED;
+			rl_append(&e->done, r);
+		}
+		/* Already finished ones keep their own status. */
+		t->state = TARGET_DEAD;
+	}
+	/* Run every callback once; submissions from them fail with -EIO. */
+	drain(e);
+	for (i = 0; i < e->ntargets; i++) {
+		struct target *t = e->targets[i];
+		struct fence *fc;
+
+		while ((fc = t->fences) != NULL) {
+			t->fences = fc->next;
+			free(fc);
+		}
+		free(t);
+	}
+	for (i = 0; i < e->npool; i++) {
+		free(e->pool[i]->big);
+		free(e->pool[i]);
+	}
+	free(e->pool);
+	free(e->targets);
+	free(e);
+}

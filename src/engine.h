@@ -80,7 +80,7 @@ struct engine_config {
 	 * Default 60 s (aoe.ko's discover timer). */
 	uint64_t discover_ns;
 	/* Retransmit timeout bounds and the value before any RTT sample.
-	 * Defaults 5 ms, 2 s, 200 ms. */
+	 * Defaults 10 ms, 2 s, 200 ms. */
 	uint64_t rto_min_ns, rto_max_ns, rto_init_ns;
 	/* Cap on a target's window, 0 = the target's buffer count. */
 	unsigned max_window;
