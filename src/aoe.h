@@ -161,7 +161,10 @@ unsigned aoe_cfg_scnt(const struct aoe_cfg *c);
 
 /*
  * Mask list.  Decode returns AOE_MASK_HDR_LEN + 8 * ndir or -EMSGSIZE;
- * encode likewise or -ENOBUFS.
+ * encode likewise or -ENOBUFS.  Exception: a reply with merror set (a failed
+ * edit) carries in ndir the index of the failing directive and, from vblade,
+ * no directives; decode then keeps ndir, decodes only the directives present
+ * (the rest are zeroed) and returns AOE_MASK_HDR_LEN + 8 * that number.
  */
 int aoe_mask_decode(const uint8_t *p, size_t len, struct aoe_mask *m);
 int aoe_mask_encode(uint8_t *p, size_t cap, const struct aoe_mask *m);

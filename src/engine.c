@@ -1623,7 +1623,9 @@ engine_input(struct engine *e, unsigned ifidx, const uint8_t *p, size_t len,
 		e->stats.rx_request++;
 		goto out;
 	}
-	if (h.version != AOE_VERSION) {
+	/* vblade 25 sends its start-up advert with version 0: accept that. */
+	if (h.version != AOE_VERSION &&
+	    !(h.version == 0 && h.cmd == AOE_CMD_CFG && h.tag == 0)) {
 		e->stats.rx_badver++;
 		goto out;
 	}

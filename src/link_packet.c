@@ -1,3 +1,379 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* stub: being written */
-typedef int link_packet_stub_t;
+/*
+ * Linux AF_PACKET backend: one SOCK_RAW socket bound to the interface and
+ * the AoE ethertype, sends batched with sendmmsg, receives with recvmmsg
+ * into preallocated buffers.  Never blocks for long; never pads (the engine
+ * pads requests; short frames are accepted as they come).
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "link.h"
+
+#if defined(__linux__) && defined(HAVE_LINUX_IF_PACKET_H) && \
+    defined(HAVE_SENDMMSG) && defined(HAVE_RECVMMSG)
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+
+#ifndef PACKET_IGNORE_OUTGOING
+#define PACKET_IGNORE_OUTGOING 23 /* Linux 4.20 */
+#endif
+
+#define ETH_P_AOE_ 0x88A2
+#define ETH_HLEN_ 14
+#define TX_BATCH 64      /* frames queued before a forced flush */
+#define TX_IOV_POOL 512  /* iovec slots shared by the queued frames */
+#define RX_BATCH 32      /* frames per recvmmsg */
+#define SOCKBUF_BYTES (8 << 20)
+#define TX_RETRIES 8     /* EAGAIN/ENOBUFS waits without progress */
+#define TX_WAIT_MS 2     /* wait before each retry */
+
+/*
+ * PACKET_QDISC_BYPASS hands frames straight to the driver: that skips the
+ * qdisc (tc rate limits), the netdev egress hook (nftables loss rules the
+ * tests use) and the taps (tcpdump would not see what we send).  Off.
+ */
+#define USE_QDISC_BYPASS 0
+
+struct packet_link {
+	struct link l; /* first: the ops get a struct link * */
+	/* tx queue: iovec arrays copied, the bytes they point to are not */
+	unsigned tx_n, tx_iov_used;
+	bool tx_congested; /* the last flush ran out of retries */
+	struct mmsghdr tx_msgs[TX_BATCH];
+	struct iovec tx_iov[TX_IOV_POOL];
+	/* rx */
+	struct mmsghdr rx_msgs[RX_BATCH];
+	struct iovec rx_iov[RX_BATCH];
+	struct sockaddr_ll rx_addr[RX_BATCH];
+	uint8_t *rx_buf; /* RX_BATCH * LINK_FRAME_MAX */
+};
+
+static void __attribute__((format(printf, 3, 4)))
+set_err(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (errbuf == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static struct packet_link *
+to_pl(struct link *l)
+{
+	return (struct packet_link *)l;
+}
+
+static int packet_flush(struct link *l);
+
+static int
+packet_send(struct link *l, const struct iovec *iov, unsigned iovcnt)
+{
+	struct packet_link *pl = to_pl(l);
+	struct msghdr *mh;
+
+	if (iovcnt == 0 || iovcnt > TX_IOV_POOL)
+		return -EINVAL;
+	if (pl->tx_n == TX_BATCH || pl->tx_iov_used + iovcnt > TX_IOV_POOL) {
+		/*
+		 * The earlier frames' errors are counted by flush; this frame
+		 * is still queued, so the caller is not told about them.
+		 */
+		(void)packet_flush(l);
+	}
+	memcpy(&pl->tx_iov[pl->tx_iov_used], iov, iovcnt * sizeof(*iov));
+	mh = &pl->tx_msgs[pl->tx_n].msg_hdr;
+	memset(mh, 0, sizeof(*mh));
+	/* Bound socket: no msg_name, the kernel uses the bound ifindex. */
+	mh->msg_iov = &pl->tx_iov[pl->tx_iov_used];
+	mh->msg_iovlen = iovcnt;
+	pl->tx_msgs[pl->tx_n].msg_len = 0;
+	pl->tx_iov_used += iovcnt;
+	pl->tx_n++;
+	return 0;
+}
+
+/* Wait a little for the socket (EAGAIN) or the device (ENOBUFS). */
+static void
+tx_wait(int fd, int err)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+	if (err == EAGAIN || err == EWOULDBLOCK)
+		(void)poll(&pfd, 1, TX_WAIT_MS);
+	else
+		(void)poll(NULL, 0, TX_WAIT_MS); /* POLLOUT is already set */
+}
+
+static bool
+tx_full(int err)
+{
+	return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS;
+}
+
+static int
+packet_flush(struct link *l)
+{
+	struct packet_link *pl = to_pl(l);
+	unsigned off = 0, n = pl->tx_n;
+	int first_err = 0, retries = 0;
+
+	while (off < n) {
+		int r, err;
+
+		r = sendmmsg(l->fd, &pl->tx_msgs[off], n - off, MSG_DONTWAIT);
+		if (r > 0) {
+			off += (unsigned)r;
+			l->tx_frames += (uint64_t)r;
+			pl->tx_congested = false;
+			retries = 0; /* bound the waits without progress */
+			continue;
+		}
+		err = r == 0 ? EIO : errno; /* 0 is not expected here */
+		if (err == EINTR)
+			continue;
+		/*
+		 * Queue full: wait a little, but while it stays full fail
+		 * fast, so a run of flushes costs one wait and not one each.
+		 */
+		if (tx_full(err) && !pl->tx_congested &&
+		    retries < TX_RETRIES) {
+			retries++;
+			tx_wait(l->fd, err);
+			continue;
+		}
+		if (first_err == 0)
+			first_err = -err;
+		if (tx_full(err)) {
+			/* Out of retries: drop what is left. */
+			l->tx_errors += n - off;
+			pl->tx_congested = true;
+			break;
+		}
+		/* This frame is bad (EMSGSIZE, ENETDOWN ...): drop it alone. */
+		l->tx_errors++;
+		off++;
+	}
+	pl->tx_n = 0;
+	pl->tx_iov_used = 0;
+	return first_err;
+}
+
+static int
+packet_recv(struct link *l, const uint8_t **frames, size_t *lens,
+    unsigned max)
+{
+	struct packet_link *pl = to_pl(l);
+	unsigned want = max < RX_BATCH ? max : RX_BATCH;
+	unsigned i;
+	int got = 0, r;
+
+	for (;;) {
+		for (i = 0; i < want; i++) {
+			struct msghdr *mh = &pl->rx_msgs[i].msg_hdr;
+
+			memset(mh, 0, sizeof(*mh));
+			mh->msg_name = &pl->rx_addr[i];
+			mh->msg_namelen = sizeof(pl->rx_addr[i]);
+			mh->msg_iov = &pl->rx_iov[i];
+			mh->msg_iovlen = 1;
+			pl->rx_msgs[i].msg_len = 0;
+		}
+		r = recvmmsg(l->fd, pl->rx_msgs, want, MSG_DONTWAIT, NULL);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return -errno;
+		}
+		if (r == 0)
+			return 0;
+		for (i = 0; i < (unsigned)r; i++) {
+			const struct msghdr *mh = &pl->rx_msgs[i].msg_hdr;
+			const struct sockaddr_ll *sll = &pl->rx_addr[i];
+			const uint8_t *p = pl->rx_iov[i].iov_base;
+			size_t len = pl->rx_msgs[i].msg_len;
+
+			if (mh->msg_flags & MSG_TRUNC) {
+				l->rx_errors++;
+				continue;
+			}
+			/*
+			 * Sent from this host (if PACKET_IGNORE_OUTGOING is
+			 * missing), or unicast to another host seen in
+			 * promiscuous mode.
+			 */
+			if (mh->msg_namelen >
+			    offsetof(struct sockaddr_ll, sll_pkttype) &&
+			    (sll->sll_pkttype == PACKET_OUTGOING ||
+			    sll->sll_pkttype == PACKET_OTHERHOST))
+				continue;
+			if (len < ETH_HLEN_ ||
+			    (p[12] << 8 | p[13]) != ETH_P_AOE_) {
+				l->rx_errors++;
+				continue;
+			}
+			frames[got] = p;
+			lens[got] = len;
+			got++;
+		}
+		/*
+		 * Return 0 only when nothing is waiting: if every frame of a
+		 * batch was skipped, look again (the queue drains, so this
+		 * ends).
+		 */
+		if (got > 0 || (unsigned)r < want)
+			return got;
+	}
+}
+
+static void
+packet_close(struct link *l)
+{
+	struct packet_link *pl = to_pl(l);
+
+	/* Queued frames point at caller memory that may be gone: drop. */
+	l->tx_errors += pl->tx_n;
+	if (l->fd >= 0)
+		close(l->fd);
+	free(pl->rx_buf);
+	free(pl);
+}
+
+static const struct link_ops packet_ops = {
+	.name = "packet",
+	.send = packet_send,
+	.flush = packet_flush,
+	.recv = packet_recv,
+	.close = packet_close,
+};
+
+static void
+set_bufsize(int fd, int force_opt, int opt)
+{
+	int v = SOCKBUF_BYTES;
+
+	/* FORCE ignores rmem_max/wmem_max but needs CAP_NET_ADMIN. */
+	if (setsockopt(fd, SOL_SOCKET, force_opt, &v, sizeof(v)) == 0)
+		return;
+	(void)setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v));
+}
+
+int
+link_packet_open(struct link **out, const char *ifname, char *errbuf,
+    size_t errlen)
+{
+	struct packet_link *pl;
+	struct link *l;
+	struct sockaddr_ll sll;
+	int one = 1, rc;
+	unsigned i;
+
+	*out = NULL;
+	pl = calloc(1, sizeof(*pl));
+	if (pl == NULL) {
+		set_err(errbuf, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	l = &pl->l;
+	l->ops = &packet_ops;
+	l->fd = -1;
+	rc = link_query_iface(l, ifname, errbuf, errlen);
+	if (rc < 0)
+		goto err_free;
+	pl->rx_buf = malloc((size_t)RX_BATCH * LINK_FRAME_MAX);
+	if (pl->rx_buf == NULL) {
+		set_err(errbuf, errlen, "out of memory");
+		rc = -ENOMEM;
+		goto err_free;
+	}
+	for (i = 0; i < RX_BATCH; i++) {
+		pl->rx_iov[i].iov_base =
+		    pl->rx_buf + (size_t)i * LINK_FRAME_MAX;
+		pl->rx_iov[i].iov_len = LINK_FRAME_MAX;
+	}
+
+	/*
+	 * Protocol 0 until bind: the socket receives nothing, so no frame of
+	 * another interface or ethertype is queued before the bind filters.
+	 */
+	l->fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (l->fd < 0) {
+		rc = -errno;
+		if (rc == -EPERM || rc == -EACCES) {
+			set_err(errbuf, errlen, "%s: AF_PACKET socket: %s "
+			    "(CAP_NET_RAW is needed)", ifname, strerror(-rc));
+			rc = -EPERM;
+		} else {
+			set_err(errbuf, errlen, "%s: AF_PACKET socket: %s",
+			    ifname, strerror(-rc));
+		}
+		goto err_free;
+	}
+	/* Never see our own frames (else recv filters PACKET_OUTGOING). */
+	(void)setsockopt(l->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one,
+	    sizeof(one));
+#if USE_QDISC_BYPASS && defined(PACKET_QDISC_BYPASS)
+	(void)setsockopt(l->fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one,
+	    sizeof(one));
+#endif
+#ifdef SO_RCVBUFFORCE
+	set_bufsize(l->fd, SO_RCVBUFFORCE, SO_RCVBUF);
+	set_bufsize(l->fd, SO_SNDBUFFORCE, SO_SNDBUF);
+#else
+	set_bufsize(l->fd, SO_RCVBUF, SO_RCVBUF);
+	set_bufsize(l->fd, SO_SNDBUF, SO_SNDBUF);
+#endif
+
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(ETH_P_AOE_);
+	sll.sll_ifindex = l->ifindex;
+	if (bind(l->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		rc = -errno;
+		set_err(errbuf, errlen, "%s: bind: %s", ifname, strerror(-rc));
+		if (rc == -ENXIO || rc == -ENODEV)
+			rc = -ENODEV;
+		else if (rc == -ENETDOWN)
+			rc = -ENETDOWN;
+		goto err_close;
+	}
+	*out = l;
+	return 0;
+
+err_close:
+	close(l->fd);
+err_free:
+	free(pl->rx_buf);
+	free(pl);
+	return rc;
+}
+
+#else /* no AF_PACKET */
+
+int
+link_packet_open(struct link **out, const char *ifname, char *errbuf,
+    size_t errlen)
+{
+	*out = NULL;
+	if (errbuf != NULL && errlen > 0)
+		snprintf(errbuf, errlen, "%s: the packet backend needs Linux "
+		    "AF_PACKET; use the pcap backend", ifname);
+	return -EPROTONOSUPPORT;
+}
+
+#endif

@@ -1,3 +1,328 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* stub: being written */
-typedef int loop_stub_t;
+/*
+ * The event loop: level-triggered epoll over registered fds, and timer hooks
+ * that report their next CLOCK_MONOTONIC deadline and get a tick after every
+ * wait.  Entries removed from inside a callback are only marked dead and
+ * freed once dispatch is over, so a pending event never reaches freed memory.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "loop.h"
+
+#define LOOP_MAX_EVENTS 64
+
+struct loop_fd {
+	struct loop_fd *next;
+	int fd;
+	uint32_t events;
+	loop_fd_fn fn;
+	void *arg;
+	bool dead;
+};
+
+struct loop_hook {
+	struct loop_hook *next;
+	loop_deadline_fn deadline;
+	loop_tick_fn tick;
+	void *arg;
+	bool dead;
+};
+
+struct loop {
+	int epfd;
+	struct loop_fd *fds;       /* live */
+	struct loop_fd *dead_fds;  /* removed during dispatch, freed after */
+	struct loop_hook *hooks;   /* in registration order; dead ones swept */
+	bool hooks_dirty;
+	int depth;                 /* > 0 while callbacks run */
+	volatile sig_atomic_t stop;
+};
+
+uint64_t
+loop_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int
+loop_new(struct loop **out)
+{
+	struct loop *l;
+
+	l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return -ENOMEM;
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (l->epfd < 0) {
+		int rc = -errno;
+
+		free(l);
+		return rc;
+	}
+	*out = l;
+	return 0;
+}
+
+static void
+free_fd_list(struct loop_fd *f)
+{
+	while (f != NULL) {
+		struct loop_fd *next = f->next;
+
+		free(f);
+		f = next;
+	}
+}
+
+void
+loop_free(struct loop *l)
+{
+	struct loop_hook *h, *hn;
+
+	if (l == NULL)
+		return;
+	free_fd_list(l->fds);
+	free_fd_list(l->dead_fds);
+	for (h = l->hooks; h != NULL; h = hn) {
+		hn = h->next;
+		free(h);
+	}
+	close(l->epfd);
+	free(l);
+}
+
+static struct loop_fd **
+find_fd(struct loop *l, int fd)
+{
+	struct loop_fd **pp;
+
+	for (pp = &l->fds; *pp != NULL; pp = &(*pp)->next)
+		if ((*pp)->fd == fd)
+			return pp;
+	return NULL;
+}
+
+int
+loop_add_fd(struct loop *l, int fd, uint32_t events, loop_fd_fn fn,
+    void *arg)
+{
+	struct epoll_event ev = { .events = events };
+	struct loop_fd *f;
+
+	if (fd < 0 || fn == NULL)
+		return -EINVAL;
+	if (find_fd(l, fd) != NULL)
+		return -EEXIST;
+	f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return -ENOMEM;
+	f->fd = fd;
+	f->events = events;
+	f->fn = fn;
+	f->arg = arg;
+	ev.data.ptr = f;
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		int rc = -errno;
+
+		free(f);
+		return rc;
+	}
+	f->next = l->fds;
+	l->fds = f;
+	return 0;
+}
+
+int
+loop_mod_fd(struct loop *l, int fd, uint32_t events)
+{
+	struct loop_fd **pp = find_fd(l, fd);
+	struct epoll_event ev = { .events = events };
+
+	if (pp == NULL)
+		return -ENOENT;
+	ev.data.ptr = *pp;
+	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)
+		return -errno;
+	(*pp)->events = events;
+	return 0;
+}
+
+int
+loop_del_fd(struct loop *l, int fd)
+{
+	struct loop_fd **pp = find_fd(l, fd);
+	struct loop_fd *f;
+
+	if (pp == NULL)
+		return -ENOENT;
+	f = *pp;
+	*pp = f->next;
+	/* The fd may already be closed (then epoll dropped it itself). */
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+	if (l->depth > 0) {
+		/* An event for f may still be pending in this batch. */
+		f->dead = true;
+		f->next = l->dead_fds;
+		l->dead_fds = f;
+	} else {
+		free(f);
+	}
+	return 0;
+}
+
+int
+loop_add_hook(struct loop *l, loop_deadline_fn deadline, loop_tick_fn tick,
+    void *arg)
+{
+	struct loop_hook *h, **pp;
+
+	if (deadline == NULL && tick == NULL)
+		return -EINVAL;
+	h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return -ENOMEM;
+	h->deadline = deadline;
+	h->tick = tick;
+	h->arg = arg;
+	for (pp = &l->hooks; *pp != NULL; pp = &(*pp)->next)
+		;
+	*pp = h;
+	return 0;
+}
+
+static void
+sweep_hooks(struct loop *l)
+{
+	struct loop_hook **pp = &l->hooks, *h;
+
+	while ((h = *pp) != NULL) {
+		if (h->dead) {
+			*pp = h->next;
+			free(h);
+		} else {
+			pp = &h->next;
+		}
+	}
+	l->hooks_dirty = false;
+}
+
+int
+loop_del_hook(struct loop *l, loop_deadline_fn deadline, loop_tick_fn tick,
+    void *arg)
+{
+	struct loop_hook *h;
+
+	for (h = l->hooks; h != NULL; h = h->next) {
+		if (h->dead || h->deadline != deadline || h->tick != tick ||
+		    h->arg != arg)
+			continue;
+		h->dead = true;
+		l->hooks_dirty = true;
+		if (l->depth == 0)
+			sweep_hooks(l);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* Milliseconds for epoll_wait, rounded up so we never spin before deadline. */
+static int
+timeout_ms(uint64_t deadline, uint64_t now)
+{
+	uint64_t d, ms;
+
+	if (deadline == UINT64_MAX)
+		return -1;
+	if (deadline <= now)
+		return 0;
+	d = deadline - now;
+	ms = d / 1000000u + (d % 1000000u != 0);
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+int
+loop_run_once(struct loop *l, uint64_t until)
+{
+	struct epoll_event evs[LOOP_MAX_EVENTS];
+	struct loop_hook *h;
+	uint64_t deadline = until, now;
+	int n;
+
+	for (h = l->hooks; h != NULL; h = h->next) {
+		if (!h->dead && h->deadline != NULL) {
+			uint64_t d = h->deadline(h->arg);
+
+			if (d < deadline)
+				deadline = d;
+		}
+	}
+	for (;;) {
+		now = loop_now();
+		n = epoll_wait(l->epfd, evs, LOOP_MAX_EVENTS,
+		    timeout_ms(deadline, now));
+		if (n >= 0)
+			break;
+		if (errno != EINTR)
+			return -errno;
+		/* A signal handler may have asked us to stop. */
+		if (l->stop)
+			return 0;
+	}
+
+	l->depth++;
+	for (int i = 0; i < n; i++) {
+		struct loop_fd *f = evs[i].data.ptr;
+
+		if (!f->dead)
+			f->fn(f->arg, evs[i].events);
+	}
+	now = loop_now();
+	for (h = l->hooks; h != NULL; h = h->next)
+		if (!h->dead && h->tick != NULL)
+			h->tick(h->arg, now);
+	l->depth--;
+
+	if (l->depth == 0) {
+		free_fd_list(l->dead_fds);
+		l->dead_fds = NULL;
+		if (l->hooks_dirty)
+			sweep_hooks(l);
+	}
+	return 0;
+}
+
+int
+loop_run(struct loop *l, uint64_t until)
+{
+	while (!l->stop) {
+		int rc;
+
+		if (until != UINT64_MAX && loop_now() >= until)
+			return 0;
+		rc = loop_run_once(l, until);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+void
+loop_stop(struct loop *l)
+{
+	l->stop = 1;
+}
+
+bool
+loop_stopped(const struct loop *l)
+{
+	return l->stop != 0;
+}

@@ -33,6 +33,12 @@ int loop_del_fd(struct loop *l, int fd);
 /* A timer hook; returns 0 or -errno. */
 int loop_add_hook(struct loop *l, loop_deadline_fn deadline, loop_tick_fn tick,
     void *arg);
+/*
+ * Remove the hook added with the same three values (safe from inside a
+ * callback: a removed hook is not called again).  0 or -ENOENT.
+ */
+int loop_del_hook(struct loop *l, loop_deadline_fn deadline, loop_tick_fn tick,
+    void *arg);
 
 /*
  * Wait until an fd is ready, a hook deadline passes or `until` (absolute,
@@ -43,6 +49,10 @@ int loop_run_once(struct loop *l, uint64_t until);
 
 /* Run until loop_stop() or `until`; returns 0 or -errno. */
 int loop_run(struct loop *l, uint64_t until);
+/*
+ * Make loop_run() return and loop_stopped() true; sticky (a later
+ * loop_run() returns at once).  Async-signal-safe.
+ */
 void loop_stop(struct loop *l);
 bool loop_stopped(const struct loop *l);
 

@@ -1,3 +1,562 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* stub: being written */
-typedef int rt_stub_t;
+/*
+ * Runtime glue shared by the programs: the common options, opening the links
+ * with one clear message per failure, and the wiring of links, engine and
+ * loop (frames in through engine_input, sends out through link_send, the
+ * engine's timers as a loop hook).  No AoE knowledge lives here.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "rt.h"
+#include "trace.h"
+#include "util.h"
+
+#define RT_RECV_BATCH 32
+/* Upper bound for every duration option: one year. */
+#define RT_MAX_MS (365ULL * 24 * 3600 * 1000)
+
+struct rt_port {
+	struct rt *rt;
+	struct link *link;
+	int ifidx;             /* engine interface index, -1 until added */
+	bool pending;          /* frames queued since the last flush */
+	bool fd_added;
+	bool rx_err_logged;
+};
+
+struct rt {
+	struct loop *loop;
+	struct engine *e;
+	struct trace *trace;
+	const struct engine_ops *front;
+	void *front_ctx;
+	bool hook_added;
+	unsigned nlinks;
+	struct rt_port ports[RT_MAX_IFS];
+	/* engine ifidx -> index into ports[] */
+	int port_of[ENGINE_MAX_IFS];
+};
+
+const struct option rt_long_options[RT_LONG_OPTIONS_COUNT + 1] = {
+	{ "interface", required_argument, NULL, 'I' },
+	{ "backend", required_argument, NULL, RT_OPT_BACKEND },
+	{ "trace", required_argument, NULL, RT_OPT_TRACE },
+	{ "wait", required_argument, NULL, 'w' },
+	{ "dead-timeout", required_argument, NULL, RT_OPT_DEAD },
+	{ "discover-interval", required_argument, NULL, RT_OPT_DISCOVER },
+	{ "max-window", required_argument, NULL, RT_OPT_MAXWIN },
+	{ "max-sectors", required_argument, NULL, RT_OPT_MAXSECT },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ NULL, 0, NULL, 0 },
+};
+
+void
+rt_usage_common(FILE *f)
+{
+	fputs(
+"  -I, --interface=IF[,IF...]   interfaces to use (repeatable; comma or space\n"
+"                               separated).  Default: every up non-loopback\n"
+"                               Ethernet interface (as aoe.ko).\n"
+"      --backend=packet|pcap    link backend (default packet = Linux "
+	    "AF_PACKET)\n"
+"      --trace=FILE             write every AoE frame sent/received as pcap\n"
+"  -w, --wait=SECS              how long one-shot commands wait for discovery\n"
+"                               answers (default 1)\n"
+"      --dead-timeout=SECS      fail I/O after a target is silent this long\n"
+"                               (default 180; 0 = never)\n"
+"      --discover-interval=SECS re-broadcast Query Config (default 60; "
+	    "0 = off)\n"
+"      --max-window=N           cap frames in flight per target\n"
+"      --max-sectors=N          cap sectors per frame\n"
+"  -v, --verbose                more log output (repeat for per-frame)\n",
+	    f);
+}
+
+void
+rt_options_init(struct rt_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->backend = LINK_BACKEND_DEFAULT;
+	o->trace_path = NULL;
+	o->wait_ns = NSEC_PER_SEC;
+	engine_config_default(&o->ecfg);
+}
+
+static const char *
+opt_name(int opt)
+{
+	for (unsigned i = 0; i < RT_LONG_OPTIONS_COUNT; i++)
+		if (rt_long_options[i].val == opt)
+			return rt_long_options[i].name;
+	if (opt == RT_OPT_WAIT)
+		return "wait";
+	return "?";
+}
+
+static int
+bad_value(int opt, const char *arg, const char *why)
+{
+	fprintf(stderr, "%s: --%s: invalid value '%s'%s%s%s\n", log_progname(),
+	    opt_name(opt), arg, why ? " (" : "", why ? why : "",
+	    why ? ")" : "");
+	return -1;
+}
+
+static int
+add_interfaces(struct rt_options *o, const char *arg)
+{
+	const char *sep = ", \t\n";
+	const char *p = arg;
+	bool any = false;
+
+	while (*p != '\0') {
+		size_t n;
+		unsigned i;
+
+		p += strspn(p, sep);
+		n = strcspn(p, sep);
+		if (n == 0)
+			break;
+		any = true;
+		if (n >= IF_NAMESIZE)
+			return bad_value('I', arg, "interface name too long");
+		for (i = 0; i < o->nifaces; i++)
+			if (strlen(o->ifaces[i]) == n &&
+			    memcmp(o->ifaces[i], p, n) == 0)
+				break;
+		if (i == o->nifaces) {
+			if (o->nifaces == RT_MAX_IFS)
+				return bad_value('I', arg,
+				    "too many interfaces");
+			memcpy(o->ifaces[o->nifaces], p, n);
+			o->ifaces[o->nifaces][n] = '\0';
+			o->nifaces++;
+		}
+		p += n;
+	}
+	if (!any)
+		return bad_value('I', arg, "no interface name");
+	return 1;
+}
+
+static int
+parse_duration(int opt, const char *arg, uint64_t *out_ns)
+{
+	uint64_t ms;
+	int rc = parse_seconds_ms(arg, RT_MAX_MS, &ms);
+
+	if (rc == -ERANGE)
+		return bad_value(opt, arg, "at most one year");
+	if (rc < 0)
+		return bad_value(opt, arg, "seconds, e.g. 2 or 0.5");
+	*out_ns = ms * NSEC_PER_MSEC;
+	return 1;
+}
+
+static int
+parse_count(int opt, const char *arg, unsigned max, unsigned *out)
+{
+	unsigned long long v;
+	char why[32];
+
+	if (parse_uint(arg, 1, max, &v) < 0) {
+		snprintf(why, sizeof(why), "1 to %u", max);
+		return bad_value(opt, arg, why);
+	}
+	*out = (unsigned)v;
+	return 1;
+}
+
+int
+rt_parse_option(struct rt_options *o, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'I':
+		return add_interfaces(o, arg);
+	case RT_OPT_BACKEND:
+		if (link_backend_parse(arg, &o->backend) < 0)
+			return bad_value(opt, arg, "packet or pcap");
+		return 1;
+	case RT_OPT_TRACE:
+		if (arg[0] == '\0')
+			return bad_value(opt, arg, "a file name");
+		o->trace_path = arg;
+		return 1;
+	case 'w':
+	case RT_OPT_WAIT:
+		return parse_duration(opt, arg, &o->wait_ns);
+	case RT_OPT_DEAD:
+		return parse_duration(opt, arg, &o->ecfg.dead_ns);
+	case RT_OPT_DISCOVER:
+		return parse_duration(opt, arg, &o->ecfg.discover_ns);
+	case RT_OPT_MAXWIN:
+		/* The buffer count on the wire is 16 bits (AoEr11 3.2). */
+		return parse_count(opt, arg, 65535, &o->ecfg.max_window);
+	case RT_OPT_MAXSECT:
+		/* The ATA sector count field is 8 bits. */
+		return parse_count(opt, arg, 255, &o->ecfg.max_sectors);
+	case 'v':
+		log_setverbose(log_getverbose() + 1);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+void
+rt_print_noperm(const char *progname, const char *ifname)
+{
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	if (progname == NULL)
+		progname = log_progname();
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0)
+		exe[n] = '\0';
+	else
+		snprintf(exe, sizeof(exe), "%s", progname);
+	fprintf(stderr,
+	    "%s: cannot open %s: permission denied (raw Ethernet access needs "
+	    "CAP_NET_RAW)\n"
+	    "%s: three ways out:\n"
+	    "  - run it as root;\n"
+	    "  - give the binary the capability: setcap cap_net_raw+ep %s\n"
+	    "  - run it inside a user + network namespace (e.g. `unshare -rn`)"
+	    " with one end\n"
+	    "    of a veth pair moved in (`ip link set VETH netns PID`).\n",
+	    progname, ifname ? ifname : "a raw socket", progname, exe);
+}
+
+/* ---------------------------------------------------------------- engine */
+
+static struct rt_port *
+port_of_ifidx(struct rt *rt, unsigned ifidx)
+{
+	if (ifidx >= ENGINE_MAX_IFS || rt->port_of[ifidx] < 0)
+		return NULL;
+	return &rt->ports[rt->port_of[ifidx]];
+}
+
+static int
+rt_send(void *ctx, unsigned ifidx, const struct iovec *iov, unsigned iovcnt)
+{
+	struct rt_port *p = port_of_ifidx(ctx, ifidx);
+
+	if (p == NULL)
+		return -ENXIO;
+	p->pending = true;
+	return link_send(p->link, iov, iovcnt);
+}
+
+static void
+rt_flush(void *ctx)
+{
+	struct rt *rt = ctx;
+
+	for (unsigned i = 0; i < rt->nlinks; i++) {
+		struct rt_port *p = &rt->ports[i];
+		int rc;
+
+		if (!p->pending)
+			continue;
+		p->pending = false;
+		rc = link_flush(p->link);
+		/* The engine sees a lost frame and retransmits. */
+		if (rc < 0)
+			log_debug("%s: send: %s", p->link->ifname,
+			    strerror(-rc));
+	}
+}
+
+static void
+rt_event(void *ctx, struct target *t, int event)
+{
+	struct rt *rt = ctx;
+
+	if (rt->front != NULL && rt->front->event != NULL)
+		rt->front->event(rt->front_ctx, t, event);
+}
+
+static const struct engine_ops rt_engine_ops = {
+	.send = rt_send,
+	.flush = rt_flush,
+	.event = rt_event,
+};
+
+/* ---------------------------------------------------------------- loop */
+
+static void
+rt_readable(void *arg, uint32_t events)
+{
+	struct rt_port *p = arg;
+	struct rt *rt = p->rt;
+	const uint8_t *frames[RT_RECV_BATCH];
+	size_t lens[RT_RECV_BATCH];
+
+	(void)events;
+	/* Drain fully: a pcap ring may hold frames the fd no longer shows. */
+	for (;;) {
+		int n = link_recv(p->link, frames, lens, RT_RECV_BATCH);
+
+		if (n == 0 || n == -EAGAIN || n == -EINTR)
+			break;
+		if (n < 0) {
+			if (!p->rx_err_logged)
+				log_warnx("%s: receive: %s", p->link->ifname,
+				    strerror(-n));
+			else
+				log_debug("%s: receive: %s", p->link->ifname,
+				    strerror(-n));
+			p->rx_err_logged = true;
+			break;
+		}
+		for (int i = 0; i < n; i++)
+			engine_input(rt->e, (unsigned)p->ifidx, frames[i],
+			    lens[i], loop_now());
+	}
+}
+
+static uint64_t
+rt_deadline(void *arg)
+{
+	struct rt *rt = arg;
+
+	return engine_next_timeout(rt->e);
+}
+
+static void
+rt_tick(void *arg, uint64_t now)
+{
+	struct rt *rt = arg;
+
+	engine_tick(rt->e, now);
+}
+
+/* ---------------------------------------------------------------- rt */
+
+/* One message for a failed link_open; returns the exit status. */
+static int
+open_error(const char *ifname, int rc, const char *errbuf)
+{
+	const char *prog = log_progname();
+
+	switch (rc) {
+	case -EPERM:
+	case -EACCES:
+		rt_print_noperm(prog, ifname);
+		return EXIT_NOPERM;
+	case -ENODEV:
+		fprintf(stderr, "%s: %s: unknown interface\n", prog, ifname);
+		return EXIT_USAGE;
+	case -ENETDOWN:
+		fprintf(stderr,
+		    "%s: interface %s is down (ip link set %s up)\n", prog,
+		    ifname, ifname);
+		return EXIT_FAIL;
+	case -EPROTONOSUPPORT:
+		fprintf(stderr, "%s: %s: not an Ethernet interface\n", prog,
+		    ifname);
+		return EXIT_USAGE;
+	default:
+		fprintf(stderr, "%s: %s: %s\n", prog, ifname,
+		    errbuf[0] != '\0' ? errbuf : strerror(-rc));
+		return EXIT_FAIL;
+	}
+}
+
+int
+rt_new(struct rt **out, const struct rt_options *o, struct loop *loop,
+    const struct engine_ops *front, void *front_ctx)
+{
+	const char *prog = log_progname();
+	char names[RT_MAX_IFS][IF_NAMESIZE];
+	char errbuf[256];
+	unsigned nnames;
+	struct rt *rt;
+	int rc, status;
+
+	*out = NULL;
+	rt = calloc(1, sizeof(*rt));
+	if (rt == NULL) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return EXIT_FAIL;
+	}
+	rt->loop = loop;
+	rt->front = front;
+	rt->front_ctx = front_ctx;
+	for (unsigned i = 0; i < ENGINE_MAX_IFS; i++)
+		rt->port_of[i] = -1;
+
+	if (o->nifaces > 0) {
+		nnames = MIN(o->nifaces, (unsigned)RT_MAX_IFS);
+		memcpy(names, o->ifaces, sizeof(names[0]) * nnames);
+	} else {
+		rc = link_list_default(names, RT_MAX_IFS);
+		if (rc < 0) {
+			fprintf(stderr, "%s: cannot list interfaces: %s\n",
+			    prog, strerror(-rc));
+			status = EXIT_FAIL;
+			goto fail;
+		}
+		if (rc == 0) {
+			fprintf(stderr, "%s: no up Ethernet interface found "
+			    "(name one with -I)\n", prog);
+			status = EXIT_USAGE;
+			goto fail;
+		}
+		nnames = (unsigned)rc;
+	}
+
+	for (unsigned i = 0; i < nnames; i++) {
+		struct rt_port *p = &rt->ports[i];
+
+		errbuf[0] = '\0';
+		rc = link_open(&p->link, names[i], o->backend, errbuf,
+		    sizeof(errbuf));
+		if (rc < 0) {
+			p->link = NULL;
+			status = open_error(names[i], rc, errbuf);
+			goto fail;
+		}
+		p->rt = rt;
+		p->ifidx = -1;
+		rt->nlinks++;
+	}
+
+	if (o->trace_path != NULL) {
+		rc = trace_open(&rt->trace, o->trace_path);
+		if (rc < 0) {
+			rt->trace = NULL;
+			fprintf(stderr, "%s: --trace %s: %s\n", prog,
+			    o->trace_path, strerror(-rc));
+			status = EXIT_FAIL;
+			goto fail;
+		}
+		for (unsigned i = 0; i < rt->nlinks; i++)
+			rt->ports[i].link->trace = rt->trace;
+	}
+
+	rt->e = engine_new(&o->ecfg, &rt_engine_ops, rt);
+	if (rt->e == NULL) {
+		fprintf(stderr, "%s: cannot create the engine: %s\n", prog,
+		    strerror(ENOMEM));
+		status = EXIT_FAIL;
+		goto fail;
+	}
+	for (unsigned i = 0; i < rt->nlinks; i++) {
+		struct rt_port *p = &rt->ports[i];
+
+		rc = engine_add_interface(rt->e, p->link->ifname, p->link->mac,
+		    p->link->mtu);
+		if (rc < 0 || rc >= ENGINE_MAX_IFS) {
+			fprintf(stderr, "%s: %s: cannot add interface: %s\n",
+			    prog, p->link->ifname,
+			    strerror(rc < 0 ? -rc : ENOSPC));
+			status = EXIT_FAIL;
+			goto fail;
+		}
+		p->ifidx = rc;
+		rt->port_of[rc] = (int)i;
+	}
+	for (unsigned i = 0; i < rt->nlinks; i++) {
+		struct rt_port *p = &rt->ports[i];
+
+		rc = loop_add_fd(loop, p->link->fd, EPOLLIN, rt_readable, p);
+		if (rc < 0) {
+			fprintf(stderr, "%s: %s: cannot poll: %s\n", prog,
+			    p->link->ifname, strerror(-rc));
+			status = EXIT_FAIL;
+			goto fail;
+		}
+		p->fd_added = true;
+	}
+	rc = loop_add_hook(loop, rt_deadline, rt_tick, rt);
+	if (rc < 0) {
+		fprintf(stderr, "%s: cannot add timer: %s\n", prog,
+		    strerror(-rc));
+		status = EXIT_FAIL;
+		goto fail;
+	}
+	rt->hook_added = true;
+
+	rt_discover(rt);
+	*out = rt;
+	return EXIT_OK;
+
+fail:
+	rt_free(rt);
+	return status;
+}
+
+void
+rt_free(struct rt *rt)
+{
+	if (rt == NULL)
+		return;
+	if (rt->hook_added)
+		loop_del_hook(rt->loop, rt_deadline, rt_tick, rt);
+	for (unsigned i = 0; i < rt->nlinks; i++)
+		if (rt->ports[i].fd_added)
+			loop_del_fd(rt->loop, rt->ports[i].link->fd);
+	/* Pending requests complete with -ECANCELED; links are still open. */
+	engine_free(rt->e);
+	for (unsigned i = 0; i < rt->nlinks; i++)
+		link_close(rt->ports[i].link);
+	trace_close(rt->trace);
+	free(rt);
+}
+
+struct engine *
+rt_engine(struct rt *rt)
+{
+	return rt->e;
+}
+
+struct loop *
+rt_loop(struct rt *rt)
+{
+	return rt->loop;
+}
+
+unsigned
+rt_nlinks(const struct rt *rt)
+{
+	return rt->nlinks;
+}
+
+struct link *
+rt_link(struct rt *rt, unsigned i)
+{
+	return i < rt->nlinks ? rt->ports[i].link : NULL;
+}
+
+void
+rt_discover(struct rt *rt)
+{
+	engine_discover(rt->e, AOE_SHELF_ANY, AOE_SLOT_ANY, loop_now());
+}
+
+int
+rt_run_until(struct rt *rt, const bool *flag, uint64_t until)
+{
+	for (;;) {
+		int rc;
+
+		if (flag != NULL && *flag)
+			return 0;
+		if (loop_stopped(rt->loop))
+			return -EINTR;
+		if (loop_now() >= until)
+			return -ETIMEDOUT;
+		rc = loop_run_once(rt->loop, until);
+		if (rc < 0)
+			return rc;
+	}
+}

@@ -39,8 +39,11 @@ struct rt_options {
 /*
  * The common long options, to append to a program's own getopt_long
  * table (terminated with a zero entry), and the usage text for them.
- * Their `val`s are RT_OPT_* (>= 0x1000) or the short letters 'I' and 'v'
- * which programs add to their short option string as "I:".
+ * Their `val`s are RT_OPT_* (>= 0x1000) or the short letters 'I', 'w' and
+ * 'v' which programs add to their short option string as "I:w:v".
+ * rt_long_options holds RT_LONG_OPTIONS_COUNT entries followed by a zero
+ * entry.  rt_parse_option also accepts RT_OPT_WAIT for --wait (for a
+ * program that gives -w another meaning).
  */
 enum {
 	RT_OPT_BACKEND = 0x1000,
@@ -49,9 +52,10 @@ enum {
 	RT_OPT_DISCOVER,
 	RT_OPT_MAXWIN,
 	RT_OPT_MAXSECT,
+	RT_OPT_WAIT,
 };
 extern const struct option rt_long_options[];
-#define RT_LONG_OPTIONS_COUNT 7
+#define RT_LONG_OPTIONS_COUNT 9
 /* Print the common options' help lines. */
 void rt_usage_common(FILE *f);
 
@@ -60,7 +64,8 @@ void rt_options_init(struct rt_options *o);
  * Handle one common option (getopt's return value and optarg).
  * Returns 1 when handled, 0 when not a common option, -1 after printing an
  * error for a bad value (exit EXIT_USAGE).  -I/--interface takes a name or
- * a comma- or space-separated list and may be repeated.
+ * a comma- or space-separated list and may be repeated.  -v/--verbose
+ * raises the log level (log_setverbose) directly.
  */
 int rt_parse_option(struct rt_options *o, int opt, const char *arg);
 
@@ -88,7 +93,8 @@ void rt_discover(struct rt *rt);
 
 /*
  * Run the loop until *flag becomes true or `until` (absolute ns) passes.
- * Returns 0 when *flag is set, -ETIMEDOUT, or -errno.
+ * Returns 0 when *flag is set, -ETIMEDOUT, -EINTR once loop_stop() was
+ * called, or -errno.  flag may be NULL (run until `until`).
  */
 int rt_run_until(struct rt *rt, const bool *flag, uint64_t until);
 

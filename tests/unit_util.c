@@ -1,3 +1,399 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Unit tests for src/util: byte-order helpers, MAC and target-name
+ * formatting and parsing, number and duration parsing, size formatting.
+ * Table-driven, good and bad inputs side by side.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+
 #include <criterion/criterion.h>
-Test(stub, stub) { cr_assert(1); }
+
+#include "util.h"
+
+/* ---------------------------------------------------------------- bytes */
+
+Test(bytes, get)
+{
+	static const uint8_t b[8] = { 0x01, 0x02, 0x03, 0x04,
+		0x05, 0x06, 0x07, 0x88 };
+
+	cr_expect_eq(get_be16(b), 0x0102);
+	cr_expect_eq(get_be32(b), 0x01020304u);
+	cr_expect_eq(get_le16(b), 0x0201);
+	cr_expect_eq(get_le32(b), 0x04030201u);
+	cr_expect_eq(get_le48(b), 0x060504030201ull);
+	cr_expect_eq(get_le64(b), 0x8807060504030201ull);
+	/* High bits must not sign-extend. */
+	cr_expect_eq(get_be16(b + 6), 0x0788);
+	cr_expect_eq(get_be32(b + 4), 0x05060788u);
+	static const uint8_t ff[8] = { 0xff, 0xff, 0xff, 0xff,
+		0xff, 0xff, 0xff, 0xff };
+	cr_expect_eq(get_be16(ff), 0xffff);
+	cr_expect_eq(get_be32(ff), 0xffffffffu);
+	cr_expect_eq(get_le32(ff), 0xffffffffu);
+	cr_expect_eq(get_le48(ff), 0xffffffffffffull);
+	cr_expect_eq(get_le64(ff), UINT64_MAX);
+}
+
+Test(bytes, put_roundtrip)
+{
+	static const uint64_t v48[] = { 0, 1, 0x123456789abcull,
+		0xffffffffffffull, 0x800000000000ull };
+	static const uint32_t v32[] = { 0, 1, 0x80000000u, 0xdeadbeefu,
+		0xffffffffu };
+	uint8_t b[10];
+
+	for (size_t i = 0; i < ARRAY_SIZE(v32); i++) {
+		memset(b, 0xaa, sizeof(b));
+		put_be32(b + 1, v32[i]);
+		cr_expect_eq(get_be32(b + 1), v32[i]);
+		cr_expect_eq(b[0], 0xaa);
+		cr_expect_eq(b[5], 0xaa, "put_be32 wrote past 4 bytes");
+		put_be16(b + 1, (uint16_t)v32[i]);
+		cr_expect_eq(get_be16(b + 1), (uint16_t)v32[i]);
+		put_le16(b + 1, (uint16_t)v32[i]);
+		cr_expect_eq(get_le16(b + 1), (uint16_t)v32[i]);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(v48); i++) {
+		memset(b, 0xaa, sizeof(b));
+		put_le48(b + 1, v48[i]);
+		cr_expect_eq(get_le48(b + 1), v48[i]);
+		cr_expect_eq(b[0], 0xaa);
+		cr_expect_eq(b[7], 0xaa, "put_le48 wrote past 6 bytes");
+	}
+	/* put_le48 keeps only the low 48 bits. */
+	put_le48(b, 0xabcd123456789abcull);
+	cr_expect_eq(get_le48(b), 0x123456789abcull);
+
+	put_be16(b, 0x1234);
+	cr_expect(b[0] == 0x12 && b[1] == 0x34);
+	put_le16(b, 0x1234);
+	cr_expect(b[0] == 0x34 && b[1] == 0x12);
+	put_be32(b, 0x01020304u);
+	cr_expect(b[0] == 1 && b[1] == 2 && b[2] == 3 && b[3] == 4);
+}
+
+/* ---------------------------------------------------------------- mac */
+
+Test(mac, fmt)
+{
+	static const uint8_t m[6] = { 0x02, 0x00, 0xab, 0xCD, 0x0f, 0xff };
+	char buf[MAC_STRLEN];
+
+	cr_expect_str_eq(mac_fmt(buf, m), "02:00:ab:cd:0f:ff");
+	cr_expect_eq(strlen(buf), MAC_STRLEN - 1);
+}
+
+Test(mac, parse)
+{
+	static const struct {
+		const char *s;
+		int rc;
+		uint8_t mac[6];
+	} v[] = {
+		{ "02:00:ab:cd:0f:ff", 0, { 2, 0, 0xab, 0xcd, 0x0f, 0xff } },
+		{ "02-00-AB-CD-0F-FF", 0, { 2, 0, 0xab, 0xcd, 0x0f, 0xff } },
+		{ "0200abCD0fff", 0, { 2, 0, 0xab, 0xcd, 0x0f, 0xff } },
+		{ "ff:ff:ff:ff:ff:ff", 0, { 255, 255, 255, 255, 255, 255 } },
+		{ "00:00:00:00:00:00", 0, { 0 } },
+		{ "", -EINVAL, { 0 } },
+		{ "02:00:ab:cd:0f", -EINVAL, { 0 } },
+		{ "02:00:ab:cd:0f:ff:", -EINVAL, { 0 } },
+		{ "02:00:ab:cd:0f:fff", -EINVAL, { 0 } },
+		{ "02:00-ab:cd:0f:ff", -EINVAL, { 0 } },   /* mixed */
+		{ "02.00.ab.cd.0f.ff", -EINVAL, { 0 } },
+		{ "2:0:ab:cd:f:ff:", -EINVAL, { 0 } },
+		{ "02:00:ab:cd:0g:ff", -EINVAL, { 0 } },
+		{ " 2:00:ab:cd:0f:ff", -EINVAL, { 0 } },
+		{ "02:00:ab:cd:0f:f ", -EINVAL, { 0 } },
+		{ "0200abcd0ff", -EINVAL, { 0 } },
+		{ "0200abcd0fff0", -EINVAL, { 0 } },
+		{ "0200abcd0ffx", -EINVAL, { 0 } },
+		{ "+200abcd0fff", -EINVAL, { 0 } },
+		{ "02::00:ab:cd:0f", -EINVAL, { 0 } },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++) {
+		uint8_t m[6] = { 0x11, 0x11, 0x11, 0x11, 0x11, 0x11 };
+		int rc = mac_parse(v[i].s, m);
+
+		cr_expect_eq(rc, v[i].rc, "mac_parse(\"%s\") = %d", v[i].s, rc);
+		if (v[i].rc == 0)
+			cr_expect(memcmp(m, v[i].mac, 6) == 0,
+			    "mac_parse(\"%s\") value", v[i].s);
+		else
+			cr_expect(m[0] == 0x11 && m[5] == 0x11,
+			    "mac_parse(\"%s\") wrote on failure", v[i].s);
+	}
+}
+
+Test(mac, roundtrip)
+{
+	uint8_t m[6], back[6];
+	char buf[MAC_STRLEN];
+
+	for (int i = 0; i < 256; i++) {
+		for (int j = 0; j < 6; j++)
+			m[j] = (uint8_t)(i * 37 + j * 101);
+		cr_assert_eq(mac_parse(mac_fmt(buf, m), back), 0);
+		cr_expect(memcmp(m, back, 6) == 0);
+	}
+}
+
+Test(mac, broadcast)
+{
+	static const struct {
+		uint8_t mac[6];
+		bool bcast;
+	} v[] = {
+		{ { 255, 255, 255, 255, 255, 255 }, true },
+		{ { 255, 255, 255, 255, 255, 254 }, false },
+		{ { 254, 255, 255, 255, 255, 255 }, false },
+		{ { 0, 0, 0, 0, 0, 0 }, false },
+		{ { 1, 0, 0x5e, 0, 0, 1 }, false },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++)
+		cr_expect_eq(mac_is_broadcast(v[i].mac), v[i].bcast,
+		    "entry %zu", i);
+}
+
+/* ---------------------------------------------------------------- target */
+
+Test(target, parse)
+{
+	static const struct {
+		const char *s;
+		int rc;
+		uint16_t shelf;
+		uint8_t slot;
+	} v[] = {
+		{ "e1.0", 0, 1, 0 },
+		{ "1.0", 0, 1, 0 },
+		{ "e0.0", 0, 0, 0 },
+		{ "e65534.254", 0, 65534, 254 },
+		{ "65534.254", 0, 65534, 254 },
+		{ "e007.09", 0, 7, 9 },
+		{ "e12.3", 0, 12, 3 },
+		{ "e65535.0", -EINVAL, 0, 0 },     /* broadcast shelf */
+		{ "e1.255", -EINVAL, 0, 0 },       /* broadcast slot */
+		{ "e99999999999999999999.0", -EINVAL, 0, 0 },
+		{ "e1.99999999999999999999", -EINVAL, 0, 0 },
+		{ "e4294967297.1", -EINVAL, 0, 0 }, /* wraps to 1 in 32 bits */
+		{ "", -EINVAL, 0, 0 },
+		{ "e", -EINVAL, 0, 0 },
+		{ "e.", -EINVAL, 0, 0 },
+		{ "e1.", -EINVAL, 0, 0 },
+		{ "e.0", -EINVAL, 0, 0 },
+		{ ".0", -EINVAL, 0, 0 },
+		{ "1", -EINVAL, 0, 0 },
+		{ "e1", -EINVAL, 0, 0 },
+		{ "e1.0x", -EINVAL, 0, 0 },
+		{ "e1.0 ", -EINVAL, 0, 0 },
+		{ " e1.0", -EINVAL, 0, 0 },
+		{ "e 1.0", -EINVAL, 0, 0 },
+		{ "e1 .0", -EINVAL, 0, 0 },
+		{ "e1. 0", -EINVAL, 0, 0 },
+		{ "e+1.0", -EINVAL, 0, 0 },
+		{ "e-1.0", -EINVAL, 0, 0 },
+		{ "e1.-0", -EINVAL, 0, 0 },
+		{ "e1.+0", -EINVAL, 0, 0 },
+		{ "ee1.0", -EINVAL, 0, 0 },
+		{ "E1.0", -EINVAL, 0, 0 },
+		{ "e1.0.0", -EINVAL, 0, 0 },
+		{ "e1..0", -EINVAL, 0, 0 },
+		{ "e0x1.0", -EINVAL, 0, 0 },
+		{ "e1,0", -EINVAL, 0, 0 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++) {
+		uint16_t shelf = 0x5555;
+		uint8_t slot = 0x55;
+		int rc = target_name_parse(v[i].s, &shelf, &slot);
+
+		cr_expect_eq(rc, v[i].rc, "target_name_parse(\"%s\") = %d",
+		    v[i].s, rc);
+		if (v[i].rc == 0) {
+			cr_expect_eq(shelf, v[i].shelf, "\"%s\" shelf %u",
+			    v[i].s, shelf);
+			cr_expect_eq(slot, v[i].slot, "\"%s\" slot %u",
+			    v[i].s, slot);
+		} else {
+			cr_expect(shelf == 0x5555 && slot == 0x55,
+			    "\"%s\" wrote on failure", v[i].s);
+		}
+	}
+}
+
+Test(target, fmt)
+{
+	static const struct {
+		uint16_t shelf;
+		uint8_t slot;
+		const char *s;
+	} v[] = {
+		{ 0, 0, "e0.0" },
+		{ 1, 0, "e1.0" },
+		{ 65534, 254, "e65534.254" },
+		{ 65535, 255, "e65535.255" },
+	};
+	char buf[16];
+
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++) {
+		uint16_t shelf;
+		uint8_t slot;
+
+		cr_expect_str_eq(target_name_fmt(buf, sizeof(buf), v[i].shelf,
+		    v[i].slot), v[i].s);
+		if (v[i].shelf != 65535) {
+			cr_expect_eq(target_name_parse(buf, &shelf, &slot), 0);
+			cr_expect(shelf == v[i].shelf && slot == v[i].slot);
+		}
+	}
+	/* A short buffer truncates and stays terminated. */
+	cr_expect_str_eq(target_name_fmt(buf, 4, 65534, 254), "e65");
+}
+
+/* ---------------------------------------------------------------- numbers */
+
+Test(number, parse_uint)
+{
+	static const struct {
+		const char *s;
+		unsigned long long min, max;
+		int rc;
+		unsigned long long v;
+	} v[] = {
+		{ "0", 0, 10, 0, 0 },
+		{ "10", 0, 10, 0, 10 },
+		{ "007", 0, 10, 0, 7 },
+		{ "1", 1, 255, 0, 1 },
+		{ "255", 1, 255, 0, 255 },
+		{ "18446744073709551615", 0, ULLONG_MAX, 0, ULLONG_MAX },
+		{ "18446744073709551616", 0, ULLONG_MAX, -ERANGE, 0 },
+		{ "99999999999999999999999", 0, ULLONG_MAX, -ERANGE, 0 },
+		{ "0", 1, 255, -ERANGE, 0 },
+		{ "256", 1, 255, -ERANGE, 0 },
+		{ "11", 0, 10, -ERANGE, 0 },
+		{ "", 0, 10, -EINVAL, 0 },
+		{ " 1", 0, 10, -EINVAL, 0 },
+		{ "1 ", 0, 10, -EINVAL, 0 },
+		{ "+1", 0, 10, -EINVAL, 0 },
+		{ "-1", 0, 10, -EINVAL, 0 },
+		{ "-0", 0, 10, -EINVAL, 0 },
+		{ "0x1", 0, 10, -EINVAL, 0 },
+		{ "1.0", 0, 10, -EINVAL, 0 },
+		{ "1e3", 0, 10000, -EINVAL, 0 },
+		{ "abc", 0, 10, -EINVAL, 0 },
+		{ "99999999999999999999999x", 0, ULLONG_MAX, -EINVAL, 0 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++) {
+		unsigned long long out = 12345;
+		int rc = parse_uint(v[i].s, v[i].min, v[i].max, &out);
+
+		cr_expect_eq(rc, v[i].rc, "parse_uint(\"%s\") = %d", v[i].s,
+		    rc);
+		if (v[i].rc == 0)
+			cr_expect_eq(out, v[i].v, "parse_uint(\"%s\") -> %llu",
+			    v[i].s, out);
+		else
+			cr_expect_eq(out, 12345, "\"%s\" wrote on failure",
+			    v[i].s);
+	}
+}
+
+Test(number, parse_seconds_ms)
+{
+	static const struct {
+		const char *s;
+		uint64_t max;
+		int rc;
+		uint64_t ms;
+	} v[] = {
+		{ "0", 1000000, 0, 0 },
+		{ "2", 1000000, 0, 2000 },
+		{ "0.5", 1000000, 0, 500 },
+		{ "1.25", 1000000, 0, 1250 },
+		{ "1.250", 1000000, 0, 1250 },
+		{ "0.001", 1000000, 0, 1 },
+		{ "0.0001", 1000000, 0, 1 },     /* rounded up, not 0 */
+		{ "0.0010", 1000000, 0, 1 },
+		{ "0.0011", 1000000, 0, 2 },
+		{ "0.000", 1000000, 0, 0 },
+		{ "180", 1000000, 0, 180000 },
+		{ "1000", 1000000, 0, 1000000 },
+		{ "1000.001", 1000000, -ERANGE, 0 },
+		{ "1001", 1000000, -ERANGE, 0 },
+		{ "18446744073709550.999", UINT64_MAX, 0,
+		    18446744073709550999u },
+		{ "18446744073709551", UINT64_MAX, -ERANGE, 0 },
+		{ "99999999999999999999", UINT64_MAX, -ERANGE, 0 },
+		{ "99999999999999999999.5", UINT64_MAX, -ERANGE, 0 },
+		{ "", 1000, -EINVAL, 0 },
+		{ ".", 1000, -EINVAL, 0 },
+		{ ".5", 1000, -EINVAL, 0 },
+		{ "1.", 1000, -EINVAL, 0 },
+		{ "-1", 1000, -EINVAL, 0 },
+		{ "-0.5", 1000, -EINVAL, 0 },
+		{ "+1", 1000, -EINVAL, 0 },
+		{ " 1", 1000, -EINVAL, 0 },
+		{ "1 ", 1000, -EINVAL, 0 },
+		{ "1s", 1000, -EINVAL, 0 },
+		{ "1.5s", 1000, -EINVAL, 0 },
+		{ "1..5", 1000, -EINVAL, 0 },
+		{ "1.5.", 1000, -EINVAL, 0 },
+		{ "1,5", 1000, -EINVAL, 0 },
+		{ "1e3", 1000000, -EINVAL, 0 },
+		{ "0x10", 1000000, -EINVAL, 0 },
+		{ "inf", 1000000, -EINVAL, 0 },
+		{ "nan", 1000000, -EINVAL, 0 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++) {
+		uint64_t out = 12345;
+		int rc = parse_seconds_ms(v[i].s, v[i].max, &out);
+
+		cr_expect_eq(rc, v[i].rc, "parse_seconds_ms(\"%s\") = %d",
+		    v[i].s, rc);
+		if (v[i].rc == 0)
+			cr_expect_eq(out, v[i].ms,
+			    "parse_seconds_ms(\"%s\") -> %llu", v[i].s,
+			    (unsigned long long)out);
+		else
+			cr_expect_eq(out, 12345, "\"%s\" wrote on failure",
+			    v[i].s);
+	}
+}
+
+/* ---------------------------------------------------------------- size */
+
+Test(size, fmt_gb)
+{
+	static const struct {
+		uint64_t bytes;
+		const char *s;
+	} v[] = {
+		{ 0, "0.000GB" },
+		{ 268435456, "0.268GB" },        /* 256 MiB, aoe-stat's way */
+		{ 499999, "0.000GB" },
+		{ 500000, "0.001GB" },           /* half up */
+		{ 1000000000, "1.000GB" },
+		{ 1073741824, "1.074GB" },
+		{ 999500000, "1.000GB" },        /* carry into the integer */
+		{ 999499999, "0.999GB" },
+		{ 2000398934016ull, "2000.399GB" },
+		{ UINT64_MAX, "18446744073.710GB" },
+	};
+	char buf[32];
+
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++)
+		cr_expect_str_eq(size_fmt_gb(buf, sizeof(buf), v[i].bytes),
+		    v[i].s, "size_fmt_gb(%llu)",
+		    (unsigned long long)v[i].bytes);
+	/* Truncates safely. */
+	cr_expect_str_eq(size_fmt_gb(buf, 4, 268435456), "0.2");
+}
