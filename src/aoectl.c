@@ -1,7 +1,1667 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-int main(void);
-int
-main(void)
+/*
+ * aoectl: the one-shot status and admin tool.  Discovers AoE targets from
+ * user space and lists them as aoe-stat does (or as key: value lines or
+ * JSON), and reads or changes a target's config string, MAC mask list and
+ * reserve list.  Installed also as aoe-stat and aoecfg, whose syntax it
+ * takes when called by those names.  It needs no aoe kernel module.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aoe.h"
+#include "engine.h"
+#include "link.h"
+#include "log.h"
+#include "loop.h"
+#include "rt.h"
+#include "util.h"
+
+/* A target still without IDENTIFY this long after the wait shows "init". */
+#define GRACE_NS (2 * NSEC_PER_SEC)
+/* Past an admin command's own timeout, before we stop waiting for it. */
+#define SLACK_NS (5 * NSEC_PER_SEC)
+
+#define OPT_JSON 0x2000
+#define MAX_LONGOPTS 64
+#define IFLIST_LEN (RT_MAX_IFS * (IF_NAMESIZE + 1))
+
+enum mode {
+	MODE_CTL,      /* aoectl COMMAND ... */
+	MODE_STAT,     /* aoe-stat [-a] [TARGET...] */
+	MODE_CFG,      /* aoecfg [-c CMD] [-s STR] [SHELF SLOT] [NETIF] */
+};
+
+enum cmd {
+	CMD_STAT,
+	CMD_CONFIG,
+	CMD_MASK,
+	CMD_RESERVE,
+};
+
+enum wait_kind {
+	WAIT_STAT,     /* named (or all) targets identified or dead */
+	WAIT_FIND,     /* every named target seen */
+	WAIT_ALL,      /* the whole discovery wait */
+};
+
+struct named {
+	uint16_t shelf;
+	uint8_t slot;
+	char name[16];
+};
+
+struct ctl;
+
+/* One admin command to one target, and its answer. */
+struct req {
+	struct ctl *c;
+	struct target *t;
+	char name[16];
+	bool done;
+	bool have;         /* u holds the decoded response */
+	int rc;
+	union {
+		struct aoe_cfg cfg;
+		struct aoe_mask mask;
+		struct aoe_resv resv;
+	} u;
+};
+
+struct ctl {
+	enum mode mode;
+	enum cmd cmd;
+	struct rt_options opts;
+	bool long_fmt;
+	bool json;
+	char **ops;        /* operands in command-line order */
+	int nops;
+	struct named *named;
+	unsigned nnamed;
+	/* the admin command */
+	const char *action;
+	uint8_t sub;       /* config: the ccmd */
+	const char *str;   /* config string */
+	size_t str_len;
+	struct aoe_mask mreq;
+	struct aoe_resv rreq;
+	bool resv_self;    /* reserve set/fset without MACs: our own */
+	bool cfg_one;      /* aoecfg with SHELF SLOT */
+	/* run time */
+	struct loop *loop;
+	struct rt *rt;
+	struct engine *e;
+	bool changed;      /* set by every engine event */
+	struct req *reqs;
+	unsigned nreqs;
+	unsigned pending;
+	bool all_done;
+};
+
+static const char *prog = "aoectl";
+
+static void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+errmsg(const char *fmt, ...)
 {
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* ------------------------------------------------------------ usage */
+
+static void
+usage_synopsis(FILE *f, enum mode m)
+{
+	switch (m) {
+	case MODE_STAT:
+		fprintf(f, "usage: %s [-a] [-l | --long] [--json] [OPTIONS] "
+		    "[TARGET...]\n", prog);
+		break;
+	case MODE_CFG:
+		fprintf(f, "usage: %s [-c read|test|prefix|set|fset] [-s STR] "
+		    "[-t SECS] [OPTIONS]\n"
+		    "              [SHELF SLOT] [NETIF]\n", prog);
+		break;
+	case MODE_CTL:
+		fprintf(f,
+		    "usage: %s [OPTIONS] [stat] [-l | --long] [--json] "
+		    "[TARGET...]\n"
+		    "       %s [OPTIONS] config TARGET "
+		    "[read | test|prefix|set|fset STR]\n"
+		    "       %s [OPTIONS] mask TARGET "
+		    "[read | add|del MAC... | edit {+|-}MAC...]\n"
+		    "       %s [OPTIONS] reserve TARGET "
+		    "[read | set|fset [MAC...] | release]\n",
+		    prog, prog, prog, prog);
+		break;
+	}
+}
+
+static void
+usage_help(enum mode m)
+{
+	FILE *f = stdout;
+
+	usage_synopsis(f, m);
+	fputs("\n", f);
+	switch (m) {
+	case MODE_STAT:
+		fputs(
+"List the ATA over Ethernet targets that answer, as aoetools' aoe-stat does,\n"
+"from user space (no aoe kernel module): name, size, interfaces, state.\n"
+"TARGET is eSHELF.SLOT (e1.0) or SHELF.SLOT.\n\n"
+"Options:\n"
+"  -a                           accepted for aoe-stat compatibility (every\n"
+"                               target is always shown)\n", f);
+		break;
+	case MODE_CFG:
+		fputs(
+"Send an AoE config string command to every target found (or to SHELF SLOT)\n"
+"and print each answer, as aoetools' aoecfg does, from user space.\n"
+"NETIF is the same as -I NETIF.\n\n"
+"Options:\n"
+"  -c CMD                       read (default), test, prefix, set or fset\n"
+"  -s STR                       the config string for the command\n"
+"  -t SECS                      the same as --wait=SECS\n", f);
+		break;
+	case MODE_CTL:
+		fputs(
+"Show ATA over Ethernet targets and manage their config string, MAC mask\n"
+"list and reservations, from user space (no aoe kernel module).\n"
+"TARGET is eSHELF.SLOT (e1.0) or SHELF.SLOT; MAC is xx:xx:xx:xx:xx:xx.\n\n"
+"Commands:\n"
+"  stat [TARGET...]             list targets: name, size, interfaces, state\n"
+"                               (the default command)\n"
+"  config TARGET [read]         print the config string\n"
+"  config TARGET test STR       print it if it equals STR, else exit 1\n"
+"  config TARGET prefix STR     print it if it starts with STR, else exit 1\n"
+"  config TARGET set STR        set it, unless another string is set\n"
+"  config TARGET fset STR       set it unconditionally\n"
+"  mask TARGET [read]           print the MAC mask list (the MACs allowed)\n"
+"  mask TARGET add MAC...       add MACs to the list, print the list\n"
+"  mask TARGET del MAC...       delete MACs from the list, print the list\n"
+"  mask TARGET edit {+MAC|-MAC}...\n"
+"                               add and delete in order, print the list\n"
+"  reserve TARGET [read]        print the reserve list\n"
+"  reserve TARGET set [MAC...]  reserve for the MACs (default: this host),\n"
+"                               print the list\n"
+"  reserve TARGET fset [MAC...] the same, even if reserved by another host\n"
+"  reserve TARGET release       release the reservation\n\n"
+"Options:\n", f);
+		break;
+	}
+	if (m != MODE_CFG)
+		fputs(
+"  -l, --long                   stat: also print every detail as key: value\n"
+"                               lines\n"
+"      --json                   stat: print one JSON object\n", f);
+	fputs(
+"  -h, --help                   print this help and exit\n"
+"  -V, --version                print the version and exit\n", f);
+	rt_usage_common(f);
+	fputs(
+"\nExit status: 0 ok, 1 failure, 2 usage error, 3 no target found or no\n"
+"answer, 4 no permission (CAP_NET_RAW missing).\n", f);
+}
+
+/* A usage error: the message and a pointer to --help; EXIT_USAGE. */
+static int
+usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fprintf(stderr, "Try '%s --help' for more information.\n", prog);
+	return EXIT_USAGE;
+}
+
+/* ------------------------------------------------------------ options */
+
+static bool
+longopt_has(const struct option *lo, unsigned n, const char *name)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (strcmp(lo[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The common options (rt_long_options) followed by ours, skipping any of
+ * ours the common table already has.
+ */
+static void
+build_longopts(struct option *lo, enum mode m)
+{
+	static const struct option own[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "long", no_argument, NULL, 'l' },
+		{ "json", no_argument, NULL, OPT_JSON },
+	};
+	unsigned n = 0;
+
+	for (unsigned i = 0; rt_long_options[i].name != NULL &&
+	    n < MAX_LONGOPTS - ARRAY_SIZE(own) - 1; i++)
+		lo[n++] = rt_long_options[i];
+	for (unsigned i = 0; i < ARRAY_SIZE(own); i++) {
+		if (m == MODE_CFG && (own[i].val == 'l' ||
+		    own[i].val == OPT_JSON))
+			continue;
+		if (!longopt_has(lo, n, own[i].name))
+			lo[n++] = own[i];
+	}
+	memset(&lo[n], 0, sizeof(lo[n]));
+}
+
+static bool
+is_config_str_action(const char *s)
+{
+	return strcmp(s, "test") == 0 || strcmp(s, "prefix") == 0 ||
+	    strcmp(s, "set") == 0 || strcmp(s, "fset") == 0;
+}
+
+/*
+ * Operands that may start with '-' and are not options: the string after
+ * config test/prefix/set/fset, and -MAC directives after mask edit.
+ */
+static bool
+is_raw_operand(const struct ctl *c, const char *arg)
+{
+	uint8_t mac[6];
+
+	if (c->mode != MODE_CTL || c->nops < 3 || strcmp(arg, "--") == 0)
+		return false;
+	if (strcmp(c->ops[0], "config") == 0)
+		return c->nops == 3 && is_config_str_action(c->ops[2]);
+	if (strcmp(c->ops[0], "mask") == 0 && strcmp(c->ops[2], "edit") == 0)
+		return (arg[0] == '+' || arg[0] == '-') &&
+		    mac_parse(arg + 1, mac) == 0;
+	return false;
+}
+
+static int
+parse_ccmd(const char *s, uint8_t *out)
+{
+	static const struct {
+		const char *name;
+		uint8_t ccmd;
+	} tab[] = {
+		{ "read", AOE_CCMD_READ },
+		{ "test", AOE_CCMD_TEST },
+		{ "prefix", AOE_CCMD_PREFIX },
+		{ "set", AOE_CCMD_SET },
+		{ "fset", AOE_CCMD_FSET },
+	};
+
+	for (unsigned i = 0; i < ARRAY_SIZE(tab); i++) {
+		if (strcmp(s, tab[i].name) == 0) {
+			*out = tab[i].ccmd;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/*
+ * Options may come anywhere (before, between and after operands); operands
+ * are collected in order into c->ops.  Returns -1 to go on, or the exit
+ * status.
+ */
+static int
+parse_args(struct ctl *c, int argc, char **argv)
+{
+	struct option lo[MAX_LONGOPTS];
+	const char *shortopts;
+	bool dashdash = false;
+	int ch, before, r;
+
+	switch (c->mode) {
+	case MODE_STAT:
+		shortopts = "+:ahVlI:w:v";
+		break;
+	case MODE_CFG:
+		shortopts = "+:hVI:w:vc:s:t:";
+		break;
+	default:
+		shortopts = "+:hVlI:w:v";
+		break;
+	}
+	build_longopts(lo, c->mode);
+	c->ops = calloc((size_t)argc + 1, sizeof(*c->ops));
+	if (c->ops == NULL) {
+		errmsg("out of memory");
+		return EXIT_FAIL;
+	}
+	opterr = 0;
+	while (optind < argc) {
+		if (dashdash || is_raw_operand(c, argv[optind])) {
+			c->ops[c->nops++] = argv[optind++];
+			continue;
+		}
+		before = optind;
+		ch = getopt_long(argc, argv, shortopts, lo, NULL);
+		if (ch == -1) {
+			if (optind > before &&
+			    strcmp(argv[optind - 1], "--") == 0)
+				dashdash = true;
+			else if (optind < argc)
+				c->ops[c->nops++] = argv[optind++];
+			continue;
+		}
+		switch (ch) {
+		case 'h':
+			usage_help(c->mode);
+			return EXIT_OK;
+		case 'V':
+			printf("%s (%s) %s\n", c->mode == MODE_STAT ?
+			    "aoe-stat" : c->mode == MODE_CFG ? "aoecfg" :
+			    "aoectl", PACKAGE_NAME, PACKAGE_VERSION);
+			return EXIT_OK;
+		case 'l':
+			c->long_fmt = true;
+			break;
+		case OPT_JSON:
+			c->json = true;
+			break;
+		case 'a':
+			/* aoe-stat -a: we always show every target. */
+			break;
+		case 'c':
+			if (parse_ccmd(optarg, &c->sub) < 0)
+				return usage_error("invalid config "
+				    "command '%s' (read, test, prefix, set or "
+				    "fset)", optarg);
+			c->action = optarg;
+			break;
+		case 's':
+			c->str = optarg;
+			c->str_len = strlen(optarg);
+			break;
+		case 't':
+			/* aoecfg -t SECS is --wait */
+			if (rt_parse_option(&c->opts, RT_OPT_WAIT, optarg) <= 0)
+				return EXIT_USAGE;
+			break;
+		case ':':
+			return usage_error("option '%s' requires an argument",
+			    argv[optind - 1]);
+		case '?':
+			/* glibc: optopt 0 for an unknown long option */
+			if (optopt != 0 &&
+			    strncmp(argv[optind - 1], "--", 2) == 0 &&
+			    strchr(argv[optind - 1], '=') != NULL)
+				return usage_error("option '%s' takes no "
+				    "argument", argv[optind - 1]);
+			if (optopt > 0 && optopt < 0x100)
+				return usage_error("invalid option -- '%c'",
+				    optopt);
+			return usage_error("invalid option '%s'",
+			    argv[optind - 1]);
+		default:
+			/* -I, -w, -v and the common long options */
+			r = rt_parse_option(&c->opts, ch, optarg);
+			if (r < 0)
+				return EXIT_USAGE;
+			if (r == 0)
+				return usage_error("unhandled option '%s'",
+				    argv[optind - 1]);
+			break;
+		}
+	}
+	return -1;
+}
+
+/* ------------------------------------------------------------ operands */
+
+static int
+add_named(struct ctl *c, const char *s)
+{
+	struct named *n;
+
+	n = &c->named[c->nnamed];
+	if (target_name_parse(s, &n->shelf, &n->slot) < 0)
+		return usage_error("invalid target '%s' (expected "
+		    "eSHELF.SLOT such as e1.0, shelf 0-65534, slot 0-254)", s);
+	target_name_fmt(n->name, sizeof(n->name), n->shelf, n->slot);
+	c->nnamed++;
+	return -1;
+}
+
+static int
+parse_macs(struct ctl *c, char **args, int n, uint8_t (*macs)[6],
+    unsigned max)
+{
+	if ((unsigned)n > max)
+		return usage_error("too many MAC addresses (at most "
+		    "%u)", max);
+	for (int i = 0; i < n; i++)
+		if (mac_parse(args[i], macs[i]) < 0)
+			return usage_error("invalid MAC address '%s'",
+			    args[i]);
+	return -1;
+}
+
+static int
+parse_config_args(struct ctl *c, char **args, int n)
+{
+	if (parse_ccmd(c->action, &c->sub) < 0)
+		return usage_error("unknown config action '%s'",
+		    c->action);
+	if (c->sub == AOE_CCMD_READ) {
+		if (n != 0)
+			return usage_error("config read takes no "
+			    "argument");
+		return -1;
+	}
+	if (n != 1)
+		return usage_error("config %s takes one string",
+		    c->action);
+	c->str = args[0];
+	c->str_len = strlen(args[0]);
+	if (c->str_len > AOE_CFG_STR_MAX)
+		return usage_error("config string too long (%zu "
+		    "bytes, at most %u)", c->str_len, AOE_CFG_STR_MAX);
+	return -1;
+}
+
+static int
+parse_mask_args(struct ctl *c, char **args, int n)
+{
+	uint8_t dcmd;
+
+	c->mreq.mcmd = AOE_MCMD_EDIT;
+	if (strcmp(c->action, "read") == 0) {
+		c->mreq.mcmd = AOE_MCMD_READ;
+		if (n != 0)
+			return usage_error("mask read takes no "
+			    "argument");
+		return -1;
+	}
+	if (strcmp(c->action, "add") == 0)
+		dcmd = AOE_DCMD_ADD;
+	else if (strcmp(c->action, "del") == 0)
+		dcmd = AOE_DCMD_DEL;
+	else if (strcmp(c->action, "edit") == 0)
+		dcmd = AOE_DCMD_NONE;
+	else
+		return usage_error("unknown mask action '%s'",
+		    c->action);
+	if (n == 0)
+		return usage_error("mask %s needs at least one MAC",
+		    c->action);
+	if (n > AOE_MASK_MAX)
+		return usage_error("too many MAC addresses (at most "
+		    "%u)", AOE_MASK_MAX);
+	for (int i = 0; i < n; i++) {
+		struct aoe_mask_dir *d = &c->mreq.dir[i];
+		const char *s = args[i];
+
+		d->dcmd = dcmd;
+		if (dcmd == AOE_DCMD_NONE) {
+			if (s[0] != '+' && s[0] != '-')
+				return usage_error("mask edit "
+				    "directive '%s' must be +MAC or -MAC", s);
+			d->dcmd = s[0] == '+' ? AOE_DCMD_ADD : AOE_DCMD_DEL;
+			s++;
+		}
+		if (mac_parse(s, d->mac) < 0)
+			return usage_error("invalid MAC address '%s'",
+			    s);
+	}
+	c->mreq.ndir = (uint8_t)n;
+	return -1;
+}
+
+static int
+parse_reserve_args(struct ctl *c, char **args, int n)
+{
+	int st;
+
+	if (strcmp(c->action, "read") == 0 ||
+	    strcmp(c->action, "release") == 0) {
+		if (n != 0)
+			return usage_error("reserve %s takes no "
+			    "argument", c->action);
+		/* release = set with an empty list (AoEr11 3.4) */
+		c->rreq.rcmd = strcmp(c->action, "read") == 0 ?
+		    AOE_RCMD_READ : AOE_RCMD_SET;
+		c->rreq.nmacs = 0;
+		return -1;
+	}
+	if (strcmp(c->action, "set") == 0)
+		c->rreq.rcmd = AOE_RCMD_SET;
+	else if (strcmp(c->action, "fset") == 0)
+		c->rreq.rcmd = AOE_RCMD_FSET;
+	else
+		return usage_error("unknown reserve action '%s'",
+		    c->action);
+	st = parse_macs(c, args, n, c->rreq.macs, AOE_RESV_MAX);
+	if (st >= 0)
+		return st;
+	c->rreq.nmacs = (uint8_t)n;
+	c->resv_self = n == 0;
+	return -1;
+}
+
+static int
+parse_aoecfg_operands(struct ctl *c)
+{
+	unsigned long long v;
+	int n = c->nops, i = 0;
+
+	if (c->action == NULL) {
+		c->action = "read";
+		c->sub = AOE_CCMD_READ;
+	}
+	if (c->str == NULL)
+		c->str = "";
+	c->str_len = strlen(c->str);
+	if (c->str_len > AOE_CFG_STR_MAX)
+		return usage_error("config string too long (%zu "
+		    "bytes, at most %u)", c->str_len, AOE_CFG_STR_MAX);
+	if (n > 3)
+		return usage_error("too many arguments");
+	if (n >= 2) {
+		struct named *t = &c->named[0];
+
+		if (parse_uint(c->ops[0], 0, AOE_SHELF_ANY - 1, &v) < 0)
+			return usage_error("invalid shelf '%s' "
+			    "(0-65534)", c->ops[0]);
+		t->shelf = (uint16_t)v;
+		if (parse_uint(c->ops[1], 0, AOE_SLOT_ANY - 1, &v) < 0)
+			return usage_error("invalid slot '%s' "
+			    "(0-254)", c->ops[1]);
+		t->slot = (uint8_t)v;
+		target_name_fmt(t->name, sizeof(t->name), t->shelf, t->slot);
+		c->nnamed = 1;
+		c->cfg_one = true;
+		i = 2;
+	}
+	if (i < n) {
+		const char *netif = c->ops[i];
+
+		if (netif[0] >= '0' && netif[0] <= '9')
+			return usage_error("\"%s\" is not a valid "
+			    "network interface", netif);
+		if (rt_parse_option(&c->opts, 'I', netif) <= 0)
+			return EXIT_USAGE;
+	}
+	return -1;
+}
+
+/* Work out the command from the operands.  Returns -1 or an exit status. */
+static int
+parse_operands(struct ctl *c)
+{
+	char **ops = c->ops;
+	int i = 0, st;
+
+	c->named = calloc((size_t)c->nops + 1, sizeof(*c->named));
+	if (c->named == NULL) {
+		errmsg("out of memory");
+		return EXIT_FAIL;
+	}
+	if (c->mode == MODE_CFG) {
+		c->cmd = CMD_CONFIG;
+		return parse_aoecfg_operands(c);
+	}
+	c->cmd = CMD_STAT;
+	if (c->mode == MODE_CTL && c->nops > 0) {
+		if (strcmp(ops[0], "stat") == 0) {
+			i = 1;
+		} else if (strcmp(ops[0], "config") == 0) {
+			c->cmd = CMD_CONFIG;
+		} else if (strcmp(ops[0], "mask") == 0) {
+			c->cmd = CMD_MASK;
+		} else if (strcmp(ops[0], "reserve") == 0) {
+			c->cmd = CMD_RESERVE;
+		} else {
+			uint16_t sh;
+			uint8_t sl;
+
+			if (target_name_parse(ops[0], &sh, &sl) < 0)
+				return usage_error("unknown command "
+				    "'%s'", ops[0]);
+		}
+	}
+	if (c->cmd == CMD_STAT) {
+		for (; i < c->nops; i++) {
+			st = add_named(c, ops[i]);
+			if (st >= 0)
+				return st;
+		}
+		return -1;
+	}
+	if (c->long_fmt || c->json)
+		return usage_error("-l and --json go with stat only");
+	if (c->nops < 2)
+		return usage_error("%s needs a TARGET", ops[0]);
+	st = add_named(c, ops[1]);
+	if (st >= 0)
+		return st;
+	c->action = c->nops >= 3 ? ops[2] : "read";
+	i = c->nops >= 3 ? 3 : 2;
+	switch (c->cmd) {
+	case CMD_CONFIG:
+		return parse_config_args(c, ops + i, c->nops - i);
+	case CMD_MASK:
+		return parse_mask_args(c, ops + i, c->nops - i);
+	default:
+		return parse_reserve_args(c, ops + i, c->nops - i);
+	}
+}
+
+/* ------------------------------------------------------------ run time */
+
+static void
+on_event(void *arg, struct target *t, int event)
+{
+	struct ctl *c = arg;
+
+	(void)t;
+	(void)event;
+	c->changed = true;
+}
+
+static const struct engine_ops front_ops = {
+	.event = on_event,
+};
+
+/* The interfaces in use, "a,b". */
+static char *
+iflist(const struct ctl *c, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < rt_nlinks(c->rt) && off < len; i++) {
+		const struct link *l = rt_link(c->rt, i);
+		int n;
+
+		n = snprintf(buf + off, len - off, "%s%s", i ? "," : "",
+		    l->ifname);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+	return buf;
+}
+
+static bool
+settled(struct ctl *c, enum wait_kind k, uint64_t now, uint64_t deadline,
+    uint64_t *next)
+{
+	unsigned nnew = 0, missing = 0;
+	struct target *t;
+
+	if (c->nnamed > 0 && k != WAIT_ALL) {
+		for (unsigned i = 0; i < c->nnamed; i++) {
+			t = engine_target_find(c->e, c->named[i].shelf,
+			    c->named[i].slot);
+			if (t == NULL)
+				missing++;
+			else if (k == WAIT_STAT &&
+			    target_state(t) == TARGET_NEW)
+				nnew++;
+		}
+		if (missing == 0 && nnew == 0)
+			return true;
+	} else if (k == WAIT_STAT) {
+		for (t = engine_target_next(c->e, NULL); t != NULL;
+		    t = engine_target_next(c->e, t))
+			if (target_state(t) == TARGET_NEW)
+				nnew++;
+	}
+	if (now < deadline) {
+		*next = deadline;
+		return false;
+	}
+	if (nnew == 0 || now >= deadline + GRACE_NS)
+		return true;
+	*next = deadline + GRACE_NS;
+	return false;
+}
+
+/* Run the loop until discovery has settled as `k` asks. */
+static int
+wait_targets(struct ctl *c, enum wait_kind k)
+{
+	uint64_t deadline, next = 0;
+	int r;
+
+	deadline = loop_now() + c->opts.wait_ns;
+	while (!settled(c, k, loop_now(), deadline, &next)) {
+		c->changed = false;
+		r = rt_run_until(c->rt, &c->changed, next);
+		if (r < 0 && r != -ETIMEDOUT) {
+			errmsg("event loop: %s", strerror(-r));
+			return EXIT_FAIL;
+		}
+	}
+	return EXIT_OK;
+}
+
+static void
+req_finish(struct req *r, int rc)
+{
+	struct ctl *c = r->c;
+
+	r->rc = rc;
+	r->done = true;
+	if (c->pending > 0 && --c->pending == 0)
+		c->all_done = true;
+}
+
+static void
+cfg_done(void *arg, int rc, const struct aoe_cfg *cfg)
+{
+	struct req *r = arg;
+
+	if (r->done)
+		return;
+	if (cfg != NULL) {
+		r->u.cfg = *cfg;
+		r->have = true;
+	}
+	req_finish(r, rc);
+}
+
+static void
+mask_done(void *arg, int rc, const struct aoe_mask *m)
+{
+	struct req *r = arg;
+
+	if (r->done)
+		return;
+	if (m != NULL) {
+		r->u.mask = *m;
+		r->have = true;
+	}
+	req_finish(r, rc);
+}
+
+static void
+resv_done(void *arg, int rc, const struct aoe_resv *rv)
+{
+	struct req *r = arg;
+
+	if (r->done)
+		return;
+	if (rv != NULL) {
+		r->u.resv = *rv;
+		r->have = true;
+	}
+	req_finish(r, rc);
+}
+
+static int
+req_submit(struct ctl *c, struct req *r, const struct aoe_resv *resv)
+{
+	uint64_t now = loop_now();
+	int rc;
+
+	switch (c->cmd) {
+	case CMD_CONFIG:
+		rc = engine_config(c->e, r->t, c->sub, c->str, c->str_len,
+		    c->opts.wait_ns, cfg_done, r, now);
+		break;
+	case CMD_MASK:
+		rc = engine_mask(c->e, r->t, &c->mreq, c->opts.wait_ns,
+		    mask_done, r, now);
+		break;
+	default:
+		rc = engine_reserve(c->e, r->t, resv, c->opts.wait_ns,
+		    resv_done, r, now);
+		break;
+	}
+	if (rc < 0) {
+		r->rc = rc;
+		r->done = true;
+		return rc;
+	}
+	c->pending++;
 	return 0;
+}
+
+/* Run the loop until every submitted request has its answer. */
+static int
+run_requests(struct ctl *c)
+{
+	uint64_t until;
+	int r;
+
+	c->all_done = c->pending == 0;
+	until = loop_now() + c->opts.wait_ns + SLACK_NS;
+	while (!c->all_done) {
+		r = rt_run_until(c->rt, &c->all_done, until);
+		if (r == -ETIMEDOUT)
+			break;
+		if (r < 0) {
+			errmsg("event loop: %s", strerror(-r));
+			return EXIT_FAIL;
+		}
+	}
+	/* The engine should have timed them out; make sure. */
+	for (unsigned i = 0; i < c->nreqs; i++) {
+		if (!c->reqs[i].done) {
+			c->reqs[i].done = true;
+			c->reqs[i].rc = -ETIMEDOUT;
+		}
+	}
+	return EXIT_OK;
+}
+
+static bool
+is_aoe_err(int rc, uint8_t code)
+{
+	return rc < 0 && rc == aoe_error_errno(code);
+}
+
+/* The AoE error behind rc, or 0. */
+static uint8_t
+aoe_err_of(int rc)
+{
+	for (uint8_t code = 1; code <= AOE_ERR_RESERVED; code++)
+		if (is_aoe_err(rc, code))
+			return code;
+	return 0;
+}
+
+static const char *
+rc_str(int rc)
+{
+	uint8_t code = aoe_err_of(rc);
+
+	return code ? aoe_error_str(code) : strerror(-rc);
+}
+
+static double
+wait_secs(const struct ctl *c)
+{
+	return (double)c->opts.wait_ns / (double)NSEC_PER_SEC;
+}
+
+/* ------------------------------------------------------------ output */
+
+static const char *
+state_str(enum target_state s)
+{
+	switch (s) {
+	case TARGET_UP:
+		return "up";
+	case TARGET_DEAD:
+		return "down";
+	default:
+		return "init";
+	}
+}
+
+static const char *
+path_ifname(const struct ctl *c, const struct target_path *p)
+{
+	const char *s = engine_interface_name(c->e, p->ifidx);
+
+	return s != NULL ? s : "?";
+}
+
+/* Is path i the first one on its interface? */
+static bool
+path_first_if(const struct target_info *ti, unsigned i)
+{
+	for (unsigned j = 0; j < i; j++)
+		if (ti->paths[j].ifidx == ti->paths[i].ifidx)
+			return false;
+	return true;
+}
+
+static bool
+path_first_mac(const struct target_info *ti, unsigned i)
+{
+	for (unsigned j = 0; j < i; j++)
+		if (memcmp(ti->paths[j].mac, ti->paths[i].mac, 6) == 0)
+			return false;
+	return true;
+}
+
+static unsigned
+info_npaths(const struct target_info *ti)
+{
+	return MIN(ti->npaths, (unsigned)ENGINE_MAX_PATHS);
+}
+
+static char *
+path_iflist(const struct ctl *c, const struct target_info *ti, char *buf,
+    size_t len)
+{
+	size_t off = 0;
+	int n;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < info_npaths(ti) && off < len; i++) {
+		if (!path_first_if(ti, i))
+			continue;
+		n = snprintf(buf + off, len - off, "%s%s", off ? "," : "",
+		    path_ifname(c, &ti->paths[i]));
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+	return buf;
+}
+
+static const char *
+info_name(const struct target_info *ti, char *buf, size_t len)
+{
+	if (ti->name[0] != '\0' && memchr(ti->name, '\0', sizeof(ti->name)))
+		return ti->name;
+	return target_name_fmt(buf, len, ti->shelf, ti->slot);
+}
+
+static void
+print_line(const struct ctl *c, const struct target_info *ti)
+{
+	char size[32], name[16], ifs[IFLIST_LEN];
+
+	if (ti->identified)
+		size_fmt_gb(size, sizeof(size), ti->size);
+	else
+		snprintf(size, sizeof(size), "(NA)");
+	printf("%10s %15s %-8s %s\n", info_name(ti, name, sizeof(name)), size,
+	    path_iflist(c, ti, ifs, sizeof(ifs)), state_str(ti->state));
+}
+
+/* A byte string for a text line: unprintable bytes and '\' as \xNN. */
+static void
+put_escaped(FILE *f, const uint8_t *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < 0x20 || s[i] >= 0x7f || s[i] == '\\')
+			fprintf(f, "\\x%02x", s[i]);
+		else
+			fputc(s[i], f);
+	}
+}
+
+static const char *
+yesno(bool b)
+{
+	return b ? "yes" : "no";
+}
+
+static void
+print_long(const struct ctl *c, const struct target_info *ti)
+{
+	const struct ata_ident *id = &ti->ident;
+	char mac[MAC_STRLEN], ifs[IFLIST_LEN];
+	unsigned np = info_npaths(ti);
+	bool first;
+
+	printf("\tshelf: %u\n", ti->shelf);
+	printf("\tslot: %u\n", ti->slot);
+	printf("\tsize: %" PRIu64 "\n", ti->size);
+	printf("\tsectors: %" PRIu64 "\n", ti->identified ? id->sectors : 0);
+	printf("\tstate: %s\n", state_str(ti->state));
+	printf("\tinterfaces: %s\n", path_iflist(c, ti, ifs, sizeof(ifs)));
+	fputs("\tmacs: ", stdout);
+	first = true;
+	for (unsigned i = 0; i < np; i++) {
+		if (!path_first_mac(ti, i))
+			continue;
+		printf("%s%s", first ? "" : ",",
+		    mac_fmt(mac, ti->paths[i].mac));
+		first = false;
+	}
+	fputs("\n\tpaths: ", stdout);
+	for (unsigned i = 0; i < np; i++)
+		printf("%s%s/%s", i ? "," : "", path_ifname(c, &ti->paths[i]),
+		    mac_fmt(mac, ti->paths[i].mac));
+	fputc('\n', stdout);
+	printf("\tbufcnt: %u\n", ti->bufcnt);
+	printf("\tfwver: 0x%04x\n", ti->fwver);
+	printf("\tscnt: %u\n", ti->scnt);
+	printf("\tsectors_per_frame: %u\n", ti->sectors_per_frame);
+	fputs("\tmodel: ", stdout);
+	put_escaped(stdout, (const uint8_t *)id->model,
+	    strnlen(id->model, sizeof(id->model)));
+	fputs("\n\tserial: ", stdout);
+	put_escaped(stdout, (const uint8_t *)id->serial,
+	    strnlen(id->serial, sizeof(id->serial)));
+	fputs("\n\tfirmware: ", stdout);
+	put_escaped(stdout, (const uint8_t *)id->firmware,
+	    strnlen(id->firmware, sizeof(id->firmware)));
+	fputc('\n', stdout);
+	printf("\tlba48: %s\n", yesno(id->lba48));
+	printf("\tflush: %s\n", yesno(id->flush));
+	printf("\tflush_ext: %s\n", yesno(id->flush_ext));
+	printf("\trotation: %u\n", id->rotation);
+	fputs("\tconfig: ", stdout);
+	put_escaped(stdout, ti->cfg, MIN(ti->cfg_len, AOE_CFG_STR_MAX));
+	fputc('\n', stdout);
+	printf("\tread_only: %s\n", yesno(ti->read_only));
+	printf("\tsrtt_us: %" PRIu64 "\n", ti->srtt_ns / 1000);
+	printf("\trto_us: %" PRIu64 "\n", ti->rto_ns / 1000);
+	printf("\twindow: %u\n", ti->window);
+	printf("\tretransmits: %" PRIu64 "\n", ti->retransmits);
+}
+
+/*
+ * A JSON string.  Bytes are taken as Latin-1: control bytes and bytes
+ * from 0x7f up become \u00XX, so any input gives valid JSON.
+ */
+static void
+json_str(FILE *f, const uint8_t *s, size_t len)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			fprintf(f, "\\%c", s[i]);
+		else if (s[i] < 0x20 || s[i] >= 0x7f)
+			fprintf(f, "\\u%04x", s[i]);
+		else
+			fputc(s[i], f);
+	}
+	fputc('"', f);
+}
+
+static void
+json_cstr(FILE *f, const char *s, size_t max)
+{
+	json_str(f, (const uint8_t *)s, strnlen(s, max));
+}
+
+static void
+json_key(FILE *f, const char *key)
+{
+	fprintf(f, ",\"%s\":", key);
+}
+
+static void
+print_json(const struct ctl *c, const struct target_info *ti)
+{
+	const struct ata_ident *id = &ti->ident;
+	char mac[MAC_STRLEN], name[16];
+	unsigned np = info_npaths(ti);
+	bool first;
+	FILE *f = stdout;
+
+	fputs("{\"name\":", f);
+	json_cstr(f, info_name(ti, name, sizeof(name)), sizeof(name));
+	fprintf(f, ",\"shelf\":%u,\"slot\":%u", ti->shelf, ti->slot);
+	fprintf(f, ",\"size\":%" PRIu64 ",\"sectors\":%" PRIu64, ti->size,
+	    ti->identified ? id->sectors : 0);
+	fprintf(f, ",\"state\":\"%s\"", state_str(ti->state));
+	json_key(f, "interfaces");
+	fputc('[', f);
+	first = true;
+	for (unsigned i = 0; i < np; i++) {
+		if (!path_first_if(ti, i))
+			continue;
+		if (!first)
+			fputc(',', f);
+		json_cstr(f, path_ifname(c, &ti->paths[i]), IF_NAMESIZE);
+		first = false;
+	}
+	fputc(']', f);
+	json_key(f, "macs");
+	fputc('[', f);
+	first = true;
+	for (unsigned i = 0; i < np; i++) {
+		if (!path_first_mac(ti, i))
+			continue;
+		fprintf(f, "%s\"%s\"", first ? "" : ",",
+		    mac_fmt(mac, ti->paths[i].mac));
+		first = false;
+	}
+	fputc(']', f);
+	json_key(f, "paths");
+	fputc('[', f);
+	for (unsigned i = 0; i < np; i++) {
+		fputs(i ? ",{\"interface\":" : "{\"interface\":", f);
+		json_cstr(f, path_ifname(c, &ti->paths[i]), IF_NAMESIZE);
+		fprintf(f, ",\"mac\":\"%s\",\"mtu\":%u}",
+		    mac_fmt(mac, ti->paths[i].mac), ti->paths[i].mtu);
+	}
+	fputc(']', f);
+	fprintf(f, ",\"bufcnt\":%u,\"fwver\":%u,\"scnt\":%u", ti->bufcnt,
+	    ti->fwver, ti->scnt);
+	fprintf(f, ",\"sectors_per_frame\":%u", ti->sectors_per_frame);
+	json_key(f, "model");
+	json_cstr(f, id->model, sizeof(id->model));
+	json_key(f, "serial");
+	json_cstr(f, id->serial, sizeof(id->serial));
+	json_key(f, "firmware");
+	json_cstr(f, id->firmware, sizeof(id->firmware));
+	fprintf(f, ",\"lba48\":%s,\"flush\":%s,\"flush_ext\":%s",
+	    id->lba48 ? "true" : "false", id->flush ? "true" : "false",
+	    id->flush_ext ? "true" : "false");
+	fprintf(f, ",\"rotation\":%u", id->rotation);
+	json_key(f, "config");
+	json_str(f, ti->cfg, MIN(ti->cfg_len, AOE_CFG_STR_MAX));
+	fprintf(f, ",\"read_only\":%s", ti->read_only ? "true" : "false");
+	fprintf(f, ",\"srtt_us\":%" PRIu64 ",\"rto_us\":%" PRIu64,
+	    ti->srtt_ns / 1000, ti->rto_ns / 1000);
+	fprintf(f, ",\"window\":%u,\"retransmits\":%" PRIu64 "}", ti->window,
+	    ti->retransmits);
+}
+
+static bool
+is_named(const struct ctl *c, const struct target_info *ti)
+{
+	if (c->nnamed == 0)
+		return true;
+	for (unsigned i = 0; i < c->nnamed; i++)
+		if (c->named[i].shelf == ti->shelf &&
+		    c->named[i].slot == ti->slot)
+			return true;
+	return false;
+}
+
+static int
+run_stat(struct ctl *c)
+{
+	struct target_info *ti;
+	char ifs[IFLIST_LEN];
+	unsigned shown = 0;
+	int st;
+
+	st = wait_targets(c, WAIT_STAT);
+	if (st != EXIT_OK)
+		return st;
+	ti = malloc(sizeof(*ti));
+	if (ti == NULL) {
+		errmsg("out of memory");
+		return EXIT_FAIL;
+	}
+	if (c->json)
+		fputs("{\"targets\":[", stdout);
+	for (struct target *t = engine_target_next(c->e, NULL); t != NULL;
+	    t = engine_target_next(c->e, t)) {
+		memset(ti, 0, sizeof(*ti));
+		engine_target_info(t, ti);
+		if (!is_named(c, ti))
+			continue;
+		if (c->json) {
+			if (shown > 0)
+				fputc(',', stdout);
+			print_json(c, ti);
+		} else {
+			print_line(c, ti);
+			if (c->long_fmt)
+				print_long(c, ti);
+		}
+		shown++;
+	}
+	if (c->json)
+		fputs("]}\n", stdout);
+	free(ti);
+
+	iflist(c, ifs, sizeof(ifs));
+	for (unsigned i = 0; i < c->nnamed; i++) {
+		bool dup = false;
+
+		if (engine_target_find(c->e, c->named[i].shelf,
+		    c->named[i].slot) != NULL)
+			continue;
+		/* Name each missing target once. */
+		for (unsigned j = 0; j < i; j++)
+			if (c->named[j].shelf == c->named[i].shelf &&
+			    c->named[j].slot == c->named[i].slot)
+				dup = true;
+		if (!dup)
+			errmsg("%s: target not found on %s", c->named[i].name,
+			    ifs);
+		st = EXIT_NOTFOUND;
+	}
+	if (c->nnamed == 0 && shown == 0) {
+		errmsg("no AoE targets found on %s", ifs);
+		st = EXIT_NOTFOUND;
+	}
+	return st;
+}
+
+static void
+print_macs(const uint8_t (*macs)[6], unsigned n)
+{
+	char buf[MAC_STRLEN];
+
+	for (unsigned i = 0; i < n; i++)
+		printf("%s\n", mac_fmt(buf, macs[i]));
+}
+
+static int
+report_timeout(const struct ctl *c, const struct req *r, const char *what)
+{
+	errmsg("%s: no answer to %s %s within %g s", r->name, what,
+	    c->action, wait_secs(c));
+	return EXIT_NOTFOUND;
+}
+
+static int
+report_config(const struct ctl *c, const struct req *r)
+{
+	if (r->rc == -ETIMEDOUT) {
+		if (c->sub == AOE_CCMD_TEST || c->sub == AOE_CCMD_PREFIX) {
+			errmsg("%s: config string does not match", r->name);
+			return EXIT_FAIL;
+		}
+		return report_timeout(c, r, "config");
+	}
+	if (c->sub == AOE_CCMD_SET &&
+	    (r->rc == -EEXIST || is_aoe_err(r->rc, AOE_ERR_CFG_SET))) {
+		errmsg("%s: config string already set (use fset)", r->name);
+		return EXIT_FAIL;
+	}
+	if (r->rc < 0) {
+		errmsg("%s: config %s: %s", r->name, c->action, rc_str(r->rc));
+		return EXIT_FAIL;
+	}
+	if (!r->have) {
+		errmsg("%s: config %s: no response data", r->name, c->action);
+		return EXIT_FAIL;
+	}
+	if (c->sub == AOE_CCMD_READ || c->sub == AOE_CCMD_TEST ||
+	    c->sub == AOE_CCMD_PREFIX) {
+		fwrite(r->u.cfg.str, 1, MIN(r->u.cfg.len, AOE_CFG_STR_MAX),
+		    stdout);
+		fputc('\n', stdout);
+	}
+	return EXIT_OK;
+}
+
+static const char *
+merror_str(uint8_t merror)
+{
+	switch (merror) {
+	case AOE_MERR_UNSPEC:
+		return "unspecified error";
+	case AOE_MERR_BADDIR:
+		return "bad directive";
+	case AOE_MERR_FULL:
+		return "mask list full";
+	default:
+		return "unknown error";
+	}
+}
+
+static int
+report_mask(const struct ctl *c, const struct req *r)
+{
+	const struct aoe_mask *m = &r->u.mask;
+
+	if (r->rc == -ETIMEDOUT)
+		return report_timeout(c, r, "mask");
+	if (r->have && m->merror != 0) {
+		unsigned i = m->ndir;
+		char mac[MAC_STRLEN];
+
+		if (i < c->mreq.ndir)
+			errmsg("%s: mask %s failed at directive %u (%c%s): %s",
+			    r->name, c->action, i + 1,
+			    c->mreq.dir[i].dcmd == AOE_DCMD_DEL ? '-' : '+',
+			    mac_fmt(mac, c->mreq.dir[i].mac),
+			    merror_str(m->merror));
+		else
+			errmsg("%s: mask %s failed: %s", r->name, c->action,
+			    merror_str(m->merror));
+		return EXIT_FAIL;
+	}
+	if (r->rc < 0) {
+		errmsg("%s: mask %s: %s", r->name, c->action, rc_str(r->rc));
+		return EXIT_FAIL;
+	}
+	if (!r->have) {
+		errmsg("%s: mask %s: no response data", r->name, c->action);
+		return EXIT_FAIL;
+	}
+	for (unsigned i = 0; i < m->ndir; i++) {
+		char mac[MAC_STRLEN];
+
+		printf("%s\n", mac_fmt(mac, m->dir[i].mac));
+	}
+	return EXIT_OK;
+}
+
+static int
+report_reserve(const struct ctl *c, const struct req *r)
+{
+	if (r->rc == -ETIMEDOUT)
+		return report_timeout(c, r, "reserve");
+	if (is_aoe_err(r->rc, AOE_ERR_RESERVED)) {
+		errmsg("%s: target reserved by another host", r->name);
+		return EXIT_FAIL;
+	}
+	if (r->rc < 0) {
+		errmsg("%s: reserve %s: %s", r->name, c->action,
+		    rc_str(r->rc));
+		return EXIT_FAIL;
+	}
+	if (!r->have) {
+		errmsg("%s: reserve %s: no response data", r->name, c->action);
+		return EXIT_FAIL;
+	}
+	print_macs((const uint8_t (*)[6])r->u.resv.macs, r->u.resv.nmacs);
+	return EXIT_OK;
+}
+
+/*
+ * Our own MACs for "reserve set" without MACs: those of the local
+ * interfaces on which the target has a path (all interfaces if none).
+ */
+static void
+own_macs(struct ctl *c, struct target *t, struct aoe_resv *rv)
+{
+	struct target_info *ti;
+	unsigned n = 0;
+
+	ti = calloc(1, sizeof(*ti));
+	if (ti != NULL)
+		engine_target_info(t, ti);
+	for (unsigned i = 0; i < rt_nlinks(c->rt) && n < AOE_RESV_MAX; i++) {
+		const struct link *l = rt_link(c->rt, i);
+		bool on_path = ti == NULL, dup = false;
+
+		for (unsigned p = 0; ti != NULL && p < info_npaths(ti); p++)
+			if (strcmp(path_ifname(c, &ti->paths[p]),
+			    l->ifname) == 0)
+				on_path = true;
+		for (unsigned j = 0; j < n; j++)
+			if (memcmp(rv->macs[j], l->mac, 6) == 0)
+				dup = true;
+		if (on_path && !dup)
+			memcpy(rv->macs[n++], l->mac, 6);
+	}
+	if (n == 0) {
+		for (unsigned i = 0; i < rt_nlinks(c->rt) && n < AOE_RESV_MAX;
+		    i++)
+			memcpy(rv->macs[n++], rt_link(c->rt, i)->mac, 6);
+	}
+	rv->nmacs = (uint8_t)n;
+	free(ti);
+}
+
+static const char *
+cmd_str(enum cmd cmd)
+{
+	switch (cmd) {
+	case CMD_CONFIG:
+		return "config";
+	case CMD_MASK:
+		return "mask";
+	case CMD_RESERVE:
+		return "reserve";
+	default:
+		return "stat";
+	}
+}
+
+static int
+alloc_reqs(struct ctl *c, unsigned n)
+{
+	c->reqs = calloc(n ? n : 1, sizeof(*c->reqs));
+	if (c->reqs == NULL) {
+		errmsg("out of memory");
+		return EXIT_FAIL;
+	}
+	c->nreqs = n;
+	for (unsigned i = 0; i < n; i++)
+		c->reqs[i].c = c;
+	return EXIT_OK;
+}
+
+/* config, mask, reserve: one command to one named target. */
+static int
+run_admin(struct ctl *c)
+{
+	const struct named *n = &c->named[0];
+	char ifs[IFLIST_LEN];
+	struct req *r;
+	int st, rc;
+
+	st = wait_targets(c, WAIT_FIND);
+	if (st != EXIT_OK)
+		return st;
+	st = alloc_reqs(c, 1);
+	if (st != EXIT_OK)
+		return st;
+	r = &c->reqs[0];
+	snprintf(r->name, sizeof(r->name), "%s", n->name);
+	r->t = engine_target_find(c->e, n->shelf, n->slot);
+	if (r->t == NULL) {
+		errmsg("%s: target not found on %s", n->name,
+		    iflist(c, ifs, sizeof(ifs)));
+		return EXIT_NOTFOUND;
+	}
+	if (c->cmd == CMD_RESERVE && c->resv_self)
+		own_macs(c, r->t, &c->rreq);
+	rc = req_submit(c, r, &c->rreq);
+	if (rc < 0) {
+		errmsg("%s: %s %s: %s", r->name, cmd_str(c->cmd), c->action,
+		    strerror(-rc));
+		return EXIT_FAIL;
+	}
+	st = run_requests(c);
+	if (st != EXIT_OK)
+		return st;
+	switch (c->cmd) {
+	case CMD_CONFIG:
+		return report_config(c, r);
+	case CMD_MASK:
+		return report_mask(c, r);
+	default:
+		return report_reserve(c, r);
+	}
+}
+
+/* aoetools' aoecfg text for AoE error codes 0-6. */
+static const char *const aoecfg_errtab[] = {
+	"*GOK*", "*badcmd*", "*badarg*", "*baddev*", "*badcfg*", "*badvers*",
+	"*GOK*",
+};
+
+/* aoecfg: one config command to every target (or SHELF SLOT). */
+static int
+run_aoecfg(struct ctl *c)
+{
+	bool match_cmd = c->sub == AOE_CCMD_TEST || c->sub == AOE_CCMD_PREFIX;
+	unsigned n = 0, ok = 0, failed = 0;
+	char ifs[IFLIST_LEN];
+	struct target *t;
+	int st;
+
+	iflist(c, ifs, sizeof(ifs));
+	st = wait_targets(c, c->cfg_one ? WAIT_FIND : WAIT_ALL);
+	if (st != EXIT_OK)
+		return st;
+	if (c->cfg_one) {
+		if (engine_target_find(c->e, c->named[0].shelf,
+		    c->named[0].slot) != NULL)
+			n = 1;
+	} else {
+		for (t = engine_target_next(c->e, NULL); t != NULL;
+		    t = engine_target_next(c->e, t))
+			n++;
+	}
+	if (n == 0) {
+		if (c->cfg_one)
+			errmsg("%s: target not found on %s", c->named[0].name,
+			    ifs);
+		else
+			errmsg("no AoE targets found on %s", ifs);
+		return EXIT_NOTFOUND;
+	}
+	st = alloc_reqs(c, n);
+	if (st != EXIT_OK)
+		return st;
+	if (c->cfg_one) {
+		c->reqs[0].t = engine_target_find(c->e, c->named[0].shelf,
+		    c->named[0].slot);
+	} else {
+		unsigned i = 0;
+
+		for (t = engine_target_next(c->e, NULL); t != NULL && i < n;
+		    t = engine_target_next(c->e, t))
+			c->reqs[i++].t = t;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct req *r = &c->reqs[i];
+		int rc;
+
+		snprintf(r->name, sizeof(r->name), "%s", target_name(r->t));
+		rc = req_submit(c, r, NULL);
+		if (rc < 0)
+			errmsg("%s: config %s: %s", r->name, c->action,
+			    strerror(-rc));
+	}
+	st = run_requests(c);
+	if (st != EXIT_OK)
+		return st;
+	for (unsigned i = 0; i < n; i++) {
+		struct req *r = &c->reqs[i];
+		struct target_info *ti = NULL;
+		const char *s;
+		size_t len;
+		uint8_t code;
+
+		if (r->rc == -ETIMEDOUT) {
+			if (!match_cmd) {
+				errmsg("%s: no answer to config %s within "
+				    "%g s", r->name, c->action, wait_secs(c));
+				failed++;
+			}
+			continue;
+		}
+		code = aoe_err_of(r->rc);
+		if (r->rc < 0 && code == 0) {
+			/* submit errors were reported above */
+			failed++;
+			continue;
+		}
+		if (code != 0) {
+			s = aoecfg_errtab[code < ARRAY_SIZE(aoecfg_errtab) ?
+			    code : 0];
+			len = strlen(s);
+			failed++;
+		} else if (r->have) {
+			s = (const char *)r->u.cfg.str;
+			len = MIN(r->u.cfg.len, AOE_CFG_STR_MAX);
+			ok++;
+		} else {
+			failed++;
+			continue;
+		}
+		if (!c->cfg_one) {
+			ti = calloc(1, sizeof(*ti));
+			if (ti == NULL) {
+				errmsg("out of memory");
+				return EXIT_FAIL;
+			}
+			engine_target_info(r->t, ti);
+			printf("%u.%u\t", ti->shelf, ti->slot);
+			free(ti);
+		}
+		fwrite(s, 1, len, stdout);
+		fputc('\n', stdout);
+	}
+	if (match_cmd)
+		return ok > 0 ? EXIT_OK : EXIT_FAIL;
+	return failed > 0 ? EXIT_FAIL : EXIT_OK;
+}
+
+static int
+start(struct ctl *c)
+{
+	int r, st;
+
+	r = loop_new(&c->loop);
+	if (r < 0) {
+		errmsg("cannot create the event loop: %s", strerror(-r));
+		return EXIT_FAIL;
+	}
+	st = rt_new(&c->rt, &c->opts, c->loop, &front_ops, c);
+	if (st != 0) {
+		c->rt = NULL;
+		return st;
+	}
+	c->e = rt_engine(c->rt);
+	return EXIT_OK;
+}
+
+static enum mode
+mode_of(const char *name)
+{
+	if (strcmp(name, "aoe-stat") == 0)
+		return MODE_STAT;
+	if (strcmp(name, "aoecfg") == 0)
+		return MODE_CFG;
+	return MODE_CTL;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct ctl ctl;
+	struct ctl *c = &ctl;
+	const char *slash;
+	int st;
+
+	if (argc > 0 && argv[0] != NULL && argv[0][0] != '\0') {
+		slash = strrchr(argv[0], '/');
+		prog = slash != NULL && slash[1] != '\0' ? slash + 1 : argv[0];
+	}
+	c->mode = mode_of(prog);
+	log_init(prog, true);
+	rt_options_init(&c->opts);
+
+	st = parse_args(c, argc, argv);
+	if (st >= 0)
+		goto out;
+	st = parse_operands(c);
+	if (st >= 0)
+		goto out;
+	st = start(c);
+	if (st != EXIT_OK)
+		goto out;
+	if (c->mode == MODE_CFG)
+		st = run_aoecfg(c);
+	else if (c->cmd == CMD_STAT)
+		st = run_stat(c);
+	else
+		st = run_admin(c);
+out:
+	/* The engine may still call back into c->reqs while freeing. */
+	rt_free(c->rt);
+	loop_free(c->loop);
+	free(c->reqs);
+	free(c->named);
+	free(c->ops);
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		errmsg("write error on standard output: %s", strerror(errno));
+		if (st == EXIT_OK)
+			st = EXIT_FAIL;
+	}
+	return st;
 }
