@@ -1,7 +1,829 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-int main(void);
-int
-main(void)
+/*
+ * aoe-rw: the integration tests' I/O driver.  Links the core, waits for one
+ * target, then writes and reads it back through the engine's asynchronous
+ * interface with many requests of random (often unaligned) sizes in flight,
+ * and checks every byte.  Not installed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "log.h"
+#include "loop.h"
+#include "rt.h"
+#include "util.h"
+
+#define SECTOR 512u
+#define MAX_REQ (1024u * 1024u)        /* largest request: 1 MiB */
+#define STALL_NS (60 * NSEC_PER_SEC)   /* no completion this long: give up */
+
+enum rw_mode {
+	MODE_VERIFY,
+	MODE_ROFS,
+	MODE_READ,
+};
+
+/* One request: a byte range of the target. */
+struct chunk {
+	uint64_t off;
+	size_t len;
+	uint8_t *buf;  /* read buffer while in flight */
+	struct rw *rw;
+};
+
+struct rw {
+	struct rt *rt;
+	struct engine *e;
+	struct target *t;
+	uint16_t shelf;
+	uint8_t slot;
+	bool up, dead;
+	bool wake;             /* something completed: the main loop looks */
+	bool interrupted;
+	bool closing;          /* engine_free is cancelling: submit nothing */
+	bool copy_reads;       /* --mode read: read straight into img */
+	int res;               /* result of a single request (flush, rofs) */
+
+	uint8_t *img;          /* the image written (verify) or read (read) */
+	uint64_t size;
+
+	/* the current phase */
+	bool writing;
+	struct chunk *chunks;
+	size_t nchunks, next, done, inflight;
+	unsigned depth;
+	bool again;            /* a submit said -EAGAIN: retry shortly */
+	int first_err;
+	uint64_t mismatches, first_bad;
+	uint64_t last_progress;
+};
+
+static struct loop *g_loop;
+
+/* ---------------------------------------------------------- PRNG */
+
+/* splitmix64 (Steele, Lea, Flood 2014): small, fast, good enough here. */
+static uint64_t
+prng_next(uint64_t *s)
 {
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Uniform enough in [lo, hi]. */
+static uint64_t
+prng_range(uint64_t *s, uint64_t lo, uint64_t hi)
+{
+	return lo + prng_next(s) % (hi - lo + 1);
+}
+
+static void
+prng_fill(uint64_t *s, uint8_t *p, uint64_t len)
+{
+	uint64_t i, v;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		v = prng_next(s);
+		memcpy(p + i, &v, 8);
+	}
+	if (i < len) {
+		v = prng_next(s);
+		memcpy(p + i, &v, (size_t)(len - i));
+	}
+}
+
+/* ---------------------------------------------------------- plan */
+
+/*
+ * Cut [0, size) into consecutive chunks of random length (1 B .. 1 MiB,
+ * biased towards a mix of tiny, small and large), about half of them
+ * ending on a sector boundary, then shuffle their order.  Every byte is
+ * in exactly one chunk.  Returns the count, or 0 on allocation failure.
+ */
+static size_t
+plan_chunks(uint64_t *s, uint64_t size, struct chunk **out,
+    size_t *unaligned)
+{
+	struct chunk *c = NULL, *tmp;
+	size_t n = 0, cap = 0, i, j, odd = 0;
+	uint64_t off = 0, len, end, r, max;
+
+	while (off < size) {
+		r = prng_range(s, 0, 99);
+		if (r < 10)
+			max = SECTOR - 1;
+		else if (r < 30)
+			max = 8 * 1024;
+		else if (r < 60)
+			max = 128 * 1024;
+		else
+			max = MAX_REQ;
+		len = prng_range(s, 1, max);
+		end = off + len;
+		/* Half the time end on a sector boundary. */
+		if (prng_next(s) & 1) {
+			end = (end + SECTOR - 1) / SECTOR * SECTOR;
+			if (end - off > MAX_REQ)
+				end -= SECTOR;
+			if (end <= off)
+				end = off + len;
+		}
+		if (end > size)
+			end = size;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 1024;
+			tmp = realloc(c, cap * sizeof(*c));
+			if (tmp == NULL) {
+				free(c);
+				return 0;
+			}
+			c = tmp;
+		}
+		memset(&c[n], 0, sizeof(c[n]));
+		c[n].off = off;
+		c[n].len = (size_t)(end - off);
+		if (off % SECTOR || c[n].len % SECTOR)
+			odd++;
+		n++;
+		off = end;
+	}
+	/* Fisher-Yates. */
+	for (i = n; i > 1; i--) {
+		struct chunk t;
+
+		j = (size_t)prng_range(s, 0, i - 1);
+		t = c[i - 1];
+		c[i - 1] = c[j];
+		c[j] = t;
+	}
+	*out = c;
+	*unaligned = odd;
+	return n;
+}
+
+/* ---------------------------------------------------------- engine glue */
+
+static void
+on_event(void *ctx, struct target *t, int ev)
+{
+	struct rw *rw = ctx;
+	struct engine *e = rt_engine(rw->rt);
+
+	if (engine_target_find(e, rw->shelf, rw->slot) != t)
+		return;
+	switch (ev) {
+	case ENGINE_EV_UP:
+		rw->t = t;
+		rw->up = true;
+		break;
+	case ENGINE_EV_DEAD:
+		rw->dead = true;
+		rw->wake = true;
+		break;
+	default:
+		break;
+	}
+}
+
+static const struct engine_ops front_ops = {
+	.event = on_event,
+};
+
+static void pump(struct rw *rw);
+
+static void
+chunk_done(void *arg, int rc)
+{
+	struct chunk *c = arg;
+	struct rw *rw = c->rw;
+
+	rw->inflight--;
+	rw->done++;
+	rw->wake = true;
+	rw->last_progress = loop_now();
+	if (rw->closing) {
+		if (!rw->copy_reads && !rw->writing)
+			free(c->buf);
+		c->buf = NULL;
+		return;
+	}
+	if (rc < 0) {
+		if (rw->first_err == 0) {
+			rw->first_err = rc;
+			fprintf(stderr, "aoe-rw: %s of %zu bytes at %" PRIu64
+			    " failed: %s\n", rw->writing ? "write" : "read",
+			    c->len, c->off, strerror(-rc));
+		}
+	} else if (!rw->writing && !rw->copy_reads) {
+		/* verify: compare with the image */
+		if (memcmp(c->buf, rw->img + c->off, c->len) != 0) {
+			size_t i;
+
+			for (i = 0; i < c->len; i++) {
+				if (c->buf[i] == rw->img[c->off + i])
+					continue;
+				if (rw->mismatches == 0)
+					rw->first_bad = c->off + i;
+				rw->mismatches++;
+			}
+		}
+	}
+	if (!rw->copy_reads && !rw->writing)
+		free(c->buf);
+	c->buf = NULL;
+	pump(rw);
+}
+
+/* Keep up to depth requests in flight. */
+static void
+pump(struct rw *rw)
+{
+	struct chunk *c;
+	uint64_t now;
+	int rc;
+
+	while (rw->inflight < rw->depth && rw->next < rw->nchunks &&
+	    rw->first_err == 0) {
+		c = &rw->chunks[rw->next];
+		c->rw = rw;
+		now = loop_now();
+		if (rw->writing) {
+			rc = engine_write(rw->e, rw->t, rw->img + c->off,
+			    c->off, c->len, chunk_done, c, now);
+		} else {
+			if (rw->copy_reads)
+				c->buf = rw->img + c->off;
+			else if ((c->buf = malloc(c->len)) == NULL) {
+				rw->first_err = -ENOMEM;
+				rw->wake = true;
+				return;
+			}
+			rc = engine_read(rw->e, rw->t, c->buf, c->off, c->len,
+			    chunk_done, c, now);
+		}
+		if (rc < 0 && !rw->writing && !rw->copy_reads) {
+			free(c->buf);
+			c->buf = NULL;
+		}
+		if (rc == -EAGAIN) {
+			rw->again = true;
+			return;
+		}
+		if (rc < 0) {
+			fprintf(stderr, "aoe-rw: submitting a %s of %zu bytes "
+			    "at %" PRIu64 " failed: %s\n",
+			    rw->writing ? "write" : "read", c->len, c->off,
+			    strerror(-rc));
+			rw->first_err = rc;
+			rw->wake = true;
+			return;
+		}
+		rw->inflight++;
+		rw->next++;
+	}
+}
+
+/*
+ * Run one phase over rw->chunks.  Returns 0, or a negative errno (the
+ * first failure, -ETIMEDOUT on a stall, -EINTR on a signal).
+ */
+static int
+run_phase(struct rw *rw, bool writing)
+{
+	uint64_t until;
+	int rc;
+
+	rw->writing = writing;
+	rw->next = rw->done = rw->inflight = 0;
+	rw->first_err = 0;
+	rw->last_progress = loop_now();
+	for (;;) {
+		rw->again = false;
+		pump(rw);
+		if (rw->done == rw->nchunks || rw->dead ||
+		    (rw->first_err != 0 && rw->inflight == 0))
+			break;
+		rw->wake = false;
+		until = rw->again ? loop_now() + 10 * NSEC_PER_MSEC :
+		    rw->last_progress + STALL_NS;
+		rc = rt_run_until(rw->rt, &rw->wake, until);
+		if (rc == -EINTR) {
+			rw->interrupted = true;
+			return -EINTR;
+		}
+		if (rc == -ETIMEDOUT && !rw->again &&
+		    loop_now() >= rw->last_progress + STALL_NS) {
+			fprintf(stderr, "aoe-rw: no progress for %llu s "
+			    "(%zu of %zu requests done)\n",
+			    (unsigned long long)(STALL_NS / NSEC_PER_SEC),
+			    rw->done, rw->nchunks);
+			return -ETIMEDOUT;
+		}
+		if (rc < 0 && rc != -ETIMEDOUT) {
+			fprintf(stderr, "aoe-rw: event loop: %s\n",
+			    strerror(-rc));
+			return rc;
+		}
+	}
+	if (rw->dead) {
+		fprintf(stderr, "aoe-rw: the target went dead\n");
+		return -EIO;
+	}
+	return rw->first_err;
+}
+
+static void
+single_done(void *arg, int rc)
+{
+	struct rw *rw = arg;
+
+	rw->res = rc;
+	rw->wake = true;
+}
+
+/*
+ * Wait for the single request submitted with single_done (rw->res was
+ * set to 1 before).  Returns its result, or -EINTR / -EIO (dead target).
+ */
+static int
+wait_single(struct rw *rw)
+{
+	int rc;
+
+	while (rw->res == 1) {
+		rw->wake = false;
+		rc = rt_run_until(rw->rt, &rw->wake,
+		    loop_now() + NSEC_PER_SEC);
+		if (rc == -EINTR) {
+			rw->interrupted = true;
+			return rc;
+		}
+		if (rw->dead && rw->res == 1)
+			return -EIO;
+	}
+	return rw->res;
+}
+
+static int
+do_flush(struct rw *rw)
+{
+	int rc;
+
+	rw->res = 1;
+	rc = engine_flush(rw->e, rw->t, single_done, rw, loop_now());
+	if (rc < 0)
+		return rc;
+	return wait_single(rw);
+}
+
+/* ---------------------------------------------------------- reports */
+
+static double
+secs_since(uint64_t t0)
+{
+	return (double)(loop_now() - t0) / 1e9;
+}
+
+static void
+print_rate(const char *what, uint64_t bytes, double s)
+{
+	printf("%s: %" PRIu64 " bytes in %.3f s (%.1f MiB/s)\n", what, bytes,
+	    s, s > 0 ? (double)bytes / s / (1024.0 * 1024.0) : 0.0);
+}
+
+static void
+print_counters(struct rw *rw)
+{
+	const struct engine_stats *st = engine_stats(rw->e);
+	struct target_info ti;
+
+	printf("engine: tx_frames %" PRIu64 " rx_frames %" PRIu64
+	    " retransmits %" PRIu64 " timeouts %" PRIu64 "\n",
+	    st->tx_frames, st->rx_frames, st->retransmits, st->timeouts);
+	printf("engine: dropped short %" PRIu64 " request %" PRIu64
+	    " badver %" PRIu64 " unknown %" PRIu64 " foreign %" PRIu64
+	    " mismatch %" PRIu64 " bad_cfg %" PRIu64 "\n",
+	    st->rx_short, st->rx_request, st->rx_badver, st->rx_unknown,
+	    st->rx_foreign, st->rx_mismatch, st->rx_bad_cfg);
+	if (rw->t == NULL)
+		return;
+	engine_target_info(rw->t, &ti);
+	printf("target %s: sectors_per_frame %u window %u/%u srtt_us %" PRIu64
+	    " rto_us %" PRIu64 " retransmits %" PRIu64 " timeouts %" PRIu64
+	    " errors %" PRIu64 "\n", ti.name, ti.sectors_per_frame, ti.window,
+	    ti.window_max, ti.srtt_ns / 1000, ti.rto_ns / 1000,
+	    ti.retransmits, ti.timeouts, ti.errors);
+}
+
+static int
+write_file(const char *path, const uint8_t *p, uint64_t len)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	while (len > 0) {
+		n = write(fd, p, (size_t)MIN(len, (uint64_t)(1 << 30)));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			n = -errno;
+			close(fd);
+			return (int)n;
+		}
+		p += n;
+		len -= (uint64_t)n;
+	}
+	if (close(fd) < 0)
+		return -errno;
 	return 0;
+}
+
+/* ---------------------------------------------------------- modes */
+
+static int
+mode_verify(struct rw *rw, uint64_t seed, const char *out)
+{
+	uint64_t s = seed, t0;
+	size_t odd;
+	int rc;
+
+	rw->img = malloc(rw->size);
+	if (rw->img == NULL) {
+		fprintf(stderr, "aoe-rw: out of memory for %" PRIu64
+		    " bytes\n", rw->size);
+		return EXIT_FAIL;
+	}
+	prng_fill(&s, rw->img, rw->size);
+
+	/* Write. */
+	rw->nchunks = plan_chunks(&s, rw->size, &rw->chunks, &odd);
+	if (rw->nchunks == 0)
+		return EXIT_FAIL;
+	printf("write: %zu requests (%zu unaligned), depth %u\n", rw->nchunks,
+	    odd, rw->depth);
+	t0 = loop_now();
+	rc = run_phase(rw, true);
+	if (rc == 0)
+		rc = do_flush(rw);
+	if (rc < 0) {
+		fprintf(stderr, "aoe-rw: write phase failed: %s\n",
+		    strerror(-rc));
+		print_counters(rw);
+		return EXIT_FAIL;
+	}
+	print_rate("write", rw->size, secs_since(t0));
+
+	/* Read back with another random plan. */
+	free(rw->chunks);
+	rw->nchunks = plan_chunks(&s, rw->size, &rw->chunks, &odd);
+	if (rw->nchunks == 0)
+		return EXIT_FAIL;
+	printf("read: %zu requests (%zu unaligned), depth %u\n", rw->nchunks,
+	    odd, rw->depth);
+	t0 = loop_now();
+	rc = run_phase(rw, false);
+	if (rc < 0) {
+		fprintf(stderr, "aoe-rw: read phase failed: %s\n",
+		    strerror(-rc));
+		print_counters(rw);
+		return EXIT_FAIL;
+	}
+	print_rate("read", rw->size, secs_since(t0));
+	print_counters(rw);
+
+	if (out != NULL) {
+		rc = write_file(out, rw->img, rw->size);
+		if (rc < 0) {
+			fprintf(stderr, "aoe-rw: %s: %s\n", out, strerror(-rc));
+			return EXIT_FAIL;
+		}
+	}
+	if (rw->mismatches) {
+		printf("verify: %" PRIu64 " bytes differ, the first at offset "
+		    "%" PRIu64 "\n", rw->mismatches, rw->first_bad);
+		return EXIT_FAIL;
+	}
+	printf("verify: all %" PRIu64 " bytes match\n", rw->size);
+	return EXIT_OK;
+}
+
+static int
+mode_read(struct rw *rw, const char *out)
+{
+	uint64_t s = 1, t0;
+	size_t odd;
+	int rc;
+
+	rw->img = malloc(rw->size);
+	if (rw->img == NULL) {
+		fprintf(stderr, "aoe-rw: out of memory\n");
+		return EXIT_FAIL;
+	}
+	rw->copy_reads = true;
+	rw->nchunks = plan_chunks(&s, rw->size, &rw->chunks, &odd);
+	if (rw->nchunks == 0)
+		return EXIT_FAIL;
+	printf("read: %zu requests (%zu unaligned), depth %u\n", rw->nchunks,
+	    odd, rw->depth);
+	t0 = loop_now();
+	rc = run_phase(rw, false);
+	if (rc < 0) {
+		fprintf(stderr, "aoe-rw: read failed: %s\n", strerror(-rc));
+		print_counters(rw);
+		return EXIT_FAIL;
+	}
+	print_rate("read", rw->size, secs_since(t0));
+	print_counters(rw);
+	if (out != NULL) {
+		rc = write_file(out, rw->img, rw->size);
+		if (rc < 0) {
+			fprintf(stderr, "aoe-rw: %s: %s\n", out, strerror(-rc));
+			return EXIT_FAIL;
+		}
+	}
+	return EXIT_OK;
+}
+
+/* One write must fail with EROFS or EPERM; a read must still work. */
+static int
+mode_rofs(struct rw *rw)
+{
+	static uint8_t buf[SECTOR]; /* outlives a cancelled request */
+	int rc;
+
+	memset(buf, 0xa5, sizeof(buf));
+	rw->res = 1;
+	rc = engine_write(rw->e, rw->t, buf, 0, sizeof(buf), single_done, rw,
+	    loop_now());
+	if (rc == 0) {
+		rc = wait_single(rw);
+		if (rc == -EINTR)
+			return EXIT_FAIL;
+		printf("rofs: write completed with %d (%s)\n", rc,
+		    rc ? strerror(-rc) : "success");
+	} else {
+		printf("rofs: write refused at submit with %d (%s)\n", rc,
+		    strerror(-rc));
+	}
+	if (rc != -EROFS && rc != -EPERM) {
+		fprintf(stderr, "aoe-rw: a write to a read-only target gave "
+		    "%s, expected EROFS or EPERM\n",
+		    rc ? strerror(-rc) : "success");
+		return EXIT_FAIL;
+	}
+	printf("rofs: target read_only %s\n",
+	    target_read_only(rw->t) ? "true" : "false");
+
+	rw->res = 1;
+	rc = engine_read(rw->e, rw->t, buf, 0, sizeof(buf), single_done, rw,
+	    loop_now());
+	if (rc == 0)
+		rc = wait_single(rw);
+	if (rc < 0) {
+		fprintf(stderr, "aoe-rw: a read after the refused write "
+		    "failed: %s\n", strerror(-rc));
+		return EXIT_FAIL;
+	}
+	printf("rofs: a read still works\n");
+	return EXIT_OK;
+}
+
+/* ---------------------------------------------------------- main */
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: aoe-rw [OPTIONS] [--seed N] [--depth N] [--out FILE] "
+	    "[--mode MODE] TARGET\n"
+	    "Integration test driver: write TARGET (e.g. e1.0) with random "
+	    "data in\nrandom requests, read it back and compare.\n"
+	    "\n"
+	    "      --seed=N                 PRNG seed (default 1)\n"
+	    "      --depth=N                requests in flight (default 32)\n"
+	    "      --out=FILE               write the image (verify: as "
+	    "written,\n"
+	    "                               read: as read) to FILE\n"
+	    "      --mode=MODE              verify (default); rofs: one "
+	    "write must\n"
+	    "                               fail with EROFS or EPERM; read: "
+	    "read\n"
+	    "                               the whole target (needs --out)\n"
+	    "  -h, --help                   this help\n"
+	    "  -V, --version                print the version\n"
+	    "(aoe-rw waits up to 5 s for TARGET unless --wait says "
+	    "otherwise)\n");
+	rt_usage_common(f);
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	if (g_loop != NULL)
+		loop_stop(g_loop);
+}
+
+enum {
+	OPT_SEED = 0x2000,
+	OPT_DEPTH,
+	OPT_OUT,
+	OPT_MODE,
+};
+
+static const struct option own_options[] = {
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "depth", required_argument, NULL, OPT_DEPTH },
+	{ "out", required_argument, NULL, OPT_OUT },
+	{ "mode", required_argument, NULL, OPT_MODE },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+};
+
+int
+main(int argc, char **argv)
+{
+	struct option longopts[ARRAY_SIZE(own_options) + 32];
+	struct rt_options o;
+	struct rw rw;
+	struct loop *loop = NULL;
+	struct sigaction sa;
+	enum rw_mode mode = MODE_VERIFY;
+	unsigned long long v;
+	uint64_t seed = 1, deadline, now;
+	const char *out = NULL;
+	size_t n = 0, i;
+	int opt, rc, status = EXIT_FAIL;
+	char name[16];
+
+	log_init("aoe-rw", true);
+	memset(&rw, 0, sizeof(rw));
+	rw.depth = 32;
+	rt_options_init(&o);
+	o.wait_ns = 5 * NSEC_PER_SEC;
+
+	for (i = 0; i < ARRAY_SIZE(own_options); i++)
+		longopts[n++] = own_options[i];
+	for (i = 0; rt_long_options[i].name != NULL && n + 1 <
+	    ARRAY_SIZE(longopts); i++)
+		longopts[n++] = rt_long_options[i];
+	memset(&longopts[n], 0, sizeof(longopts[n]));
+
+	while ((opt = getopt_long(argc, argv, "I:w:vhV", longopts,
+	    NULL)) != -1) {
+		rc = rt_parse_option(&o, opt, optarg);
+		if (rc < 0)
+			return EXIT_USAGE;
+		if (rc > 0)
+			continue;
+		switch (opt) {
+		case OPT_SEED:
+			if (parse_uint(optarg, 0, UINT64_MAX, &v) < 0) {
+				fprintf(stderr, "aoe-rw: bad --seed '%s'\n",
+				    optarg);
+				return EXIT_USAGE;
+			}
+			seed = v;
+			break;
+		case OPT_DEPTH:
+			if (parse_uint(optarg, 1, 4096, &v) < 0) {
+				fprintf(stderr, "aoe-rw: bad --depth '%s' "
+				    "(1..4096)\n", optarg);
+				return EXIT_USAGE;
+			}
+			rw.depth = (unsigned)v;
+			break;
+		case OPT_OUT:
+			out = optarg;
+			break;
+		case OPT_MODE:
+			if (strcmp(optarg, "verify") == 0)
+				mode = MODE_VERIFY;
+			else if (strcmp(optarg, "rofs") == 0)
+				mode = MODE_ROFS;
+			else if (strcmp(optarg, "read") == 0)
+				mode = MODE_READ;
+			else {
+				fprintf(stderr, "aoe-rw: bad --mode '%s' "
+				    "(verify, rofs, read)\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("aoe-rw %s\n", PACKAGE_VERSION);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "aoe-rw: exactly one TARGET expected\n");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (target_name_parse(argv[optind], &rw.shelf, &rw.slot) < 0) {
+		fprintf(stderr, "aoe-rw: bad target name '%s' (e.g. e1.0)\n",
+		    argv[optind]);
+		return EXIT_USAGE;
+	}
+	target_name_fmt(name, sizeof(name), rw.shelf, rw.slot);
+	if (mode == MODE_READ && out == NULL) {
+		fprintf(stderr, "aoe-rw: --mode read needs --out FILE\n");
+		return EXIT_USAGE;
+	}
+
+	rc = loop_new(&loop);
+	if (rc < 0) {
+		fprintf(stderr, "aoe-rw: event loop: %s\n", strerror(-rc));
+		return EXIT_FAIL;
+	}
+	g_loop = loop;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	status = rt_new(&rw.rt, &o, loop, &front_ops, &rw);
+	if (status != 0)
+		goto out;
+	status = EXIT_FAIL;
+	rw.e = rt_engine(rw.rt);
+
+	/* Ask for the target (again every second) until it is up. */
+	deadline = loop_now() + o.wait_ns;
+	while (!rw.up) {
+		now = loop_now();
+		if (now >= deadline)
+			break;
+		engine_discover(rw.e, rw.shelf, rw.slot, now);
+		rc = rt_run_until(rw.rt, &rw.up,
+		    MIN(deadline, now + NSEC_PER_SEC));
+		if (rc == -EINTR)
+			goto out;
+		if (rc < 0 && rc != -ETIMEDOUT) {
+			fprintf(stderr, "aoe-rw: event loop: %s\n",
+			    strerror(-rc));
+			goto out;
+		}
+	}
+	if (!rw.up) {
+		fprintf(stderr, "aoe-rw: %s did not answer within %.1f s\n",
+		    name, (double)o.wait_ns / 1e9);
+		status = EXIT_NOTFOUND;
+		goto out;
+	}
+	rw.size = target_size(rw.t);
+	printf("%s: %" PRIu64 " bytes, backend %s\n", name, rw.size,
+	    o.backend == LINK_BACKEND_PCAP ? "pcap" : "packet");
+	if (rw.size == 0) {
+		fprintf(stderr, "aoe-rw: %s has size 0\n", name);
+		goto out;
+	}
+
+	switch (mode) {
+	case MODE_VERIFY:
+		status = mode_verify(&rw, seed, out);
+		break;
+	case MODE_READ:
+		status = mode_read(&rw, out);
+		break;
+	case MODE_ROFS:
+		status = mode_rofs(&rw);
+		break;
+	}
+	if (rw.interrupted)
+		status = EXIT_FAIL;
+out:
+	/*
+	 * engine_free (in rt_free) completes what is left with -ECANCELED;
+	 * the callbacks free their buffers and submit nothing more.
+	 */
+	rw.closing = true;
+	rt_free(rw.rt);
+	free(rw.chunks);
+	free(rw.img);
+	g_loop = NULL;
+	loop_free(loop);
+	return status;
 }

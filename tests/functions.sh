@@ -1,0 +1,290 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Helper kit sourced by every integration test (as nbdkit's tests/functions.sh):
+# requirements that skip (or fail under CI=true), cleanup on every exit, a
+# private veth pair + network namespace per test with vblade on the far end,
+# bounded waits and a scratch directory.  Nothing here touches the machine's
+# own interfaces: every program is pointed at the test's veth with -I.
+
+# The tests are bash scripts; automake may run them with a plain /bin/sh.
+if [ -z "${BASH_VERSION:-}" ]; then
+	exec bash "$0" "$@"
+fi
+
+set -e
+set -u
+
+test_name=$(basename "$0" .sh)
+test_short=${test_name#test-}
+
+# Run by hand from a build directory works too (sudo tests/test-x.sh).
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
+top_builddir=${top_builddir:-$PWD}
+srcdir=${srcdir:-$top_srcdir}
+export top_srcdir top_builddir srcdir
+PATH="$top_builddir/src:$top_builddir/tests:$PATH"
+export PATH
+# Never let a developer's locale change the messages we grep for.
+export LC_ALL=C
+
+# ------------------------------------------------------------------ output
+
+# Say what the test checks (goes to the test's .log).
+say()
+{
+	printf '%s: %s\n' "$test_name" "$*"
+}
+
+# Fail the test with a reason.
+fail()
+{
+	printf '%s: FAIL: %s\n' "$test_name" "$*" >&2
+	exit 1
+}
+
+# A missing requirement: skip (77), but under CI=true nothing may skip.
+skip_or_fail()
+{
+	if [ "${CI:-}" = true ]; then
+		printf '%s: FAIL: %s (%s)\n' "$test_name" "$*" \
+		    "CI=true: a missing requirement is a failure" >&2
+		exit 1
+	fi
+	printf 'SKIP: %s: %s\n' "$test_name" "$*"
+	exit 77
+}
+
+# ------------------------------------------------------------------ cleanup
+
+_cleanup_cmds=()
+
+# cleanup_fn CMD [ARGS...]: run CMD on every exit, in reverse order of
+# registration.  Failures in cleanup commands are ignored.
+cleanup_fn()
+{
+	local q
+	q=$(printf '%q ' "$@")
+	_cleanup_cmds+=("$q")
+}
+
+_run_cleanup()
+{
+	local status=$? i
+	trap '' INT TERM
+	trap - EXIT
+	set +e
+	for ((i = ${#_cleanup_cmds[@]} - 1; i >= 0; i--)); do
+		eval "${_cleanup_cmds[i]}" >/dev/null 2>&1
+	done
+	exit "$status"
+}
+trap _run_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ------------------------------------------------------------ requirements
+
+# requires CMD...: every CMD must be in PATH.
+requires()
+{
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || skip_or_fail "$c not found"
+	done
+}
+
+requires_root()
+{
+	[ "$(id -u)" = 0 ] ||
+	    skip_or_fail "must run as root" \
+	    "(veth pairs, network namespaces, raw sockets)"
+}
+
+# ------------------------------------------------------------------ waiting
+
+# wait_for [-t SECS] CMD [ARGS...]: run CMD every 0.1 s until it succeeds;
+# returns 1 after SECS (default 10) with a message.
+wait_for()
+{
+	local secs=10 deadline
+	if [ "${1:-}" = -t ]; then
+		secs=$2
+		shift 2
+	fi
+	deadline=$((SECONDS + secs))
+	until "$@" >/dev/null 2>&1; do
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			printf '%s: timed out after %ss waiting for: %s\n' \
+			    "$test_name" "$secs" "$*" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# ------------------------------------------------------------------ scratch
+
+# A fresh per-test scratch directory, removed on exit (AOE_TEST_KEEP=1
+# keeps it for a post-mortem).
+tmpdir=$top_builddir/tests/$test_name.tmp
+rm -rf "$tmpdir"
+mkdir -p "$tmpdir"
+[ "${AOE_TEST_KEEP:-}" = 1 ] || cleanup_fn rm -rf "$tmpdir"
+
+# ------------------------------------------------------------------ network
+
+# Raise the socket buffer sizes as vblade's README advises (a raw socket
+# accounts whole receive buffers per frame: jumbo frames need room).
+# net.core.{r,w}mem_* are not namespaced, so this is global; only raise.
+_raise_sysctl()
+{
+	local f=/proc/sys/net/core/$1 want=$2 cur
+	cur=$(cat "$f" 2>/dev/null) || return 0
+	if [ "$cur" -lt "$want" ]; then
+		echo "$want" >"$f" 2>/dev/null ||
+		    say "note: could not raise net.core.$1 to $want"
+	fi
+}
+
+lan_count=0
+
+# setup_lan [MTU]: a veth pair private to this test; the initiator end
+# stays here, the target end goes into a network namespace.  Sets
+#   lan_if   initiator-side interface (pass it with -I)
+#   lan_tif  target-side interface (inside $lan_ns)
+#   lan_ns   the namespace
+#   lan_mtu  the MTU of both ends
+# Interface names fit in 15 characters: "ai<pid>" / "at<pid>" for the
+# first LAN of a test, "ai<n>-<pid>" / "at<n>-<pid>" for further ones.
+setup_lan()
+{
+	local mtu=${1:-1500} sfx
+
+	requires_root
+	requires ip vblade
+	if [ "$lan_count" = 0 ]; then
+		sfx=$$
+		lan_ns=aoet-$test_short-$$
+		# A leftover of a killed run that had our pid is ours to remove.
+		ip netns del "$lan_ns" 2>/dev/null || true
+		ip netns add "$lan_ns" || fail "ip netns add $lan_ns failed"
+		cleanup_fn ip netns del "$lan_ns"
+		ip -n "$lan_ns" link set lo up
+	else
+		sfx=$lan_count-$$
+	fi
+	lan_count=$((lan_count + 1))
+	lan_if=ai$sfx
+	lan_tif=at$sfx
+	lan_mtu=$mtu
+
+	_raise_sysctl rmem_max 16777216
+	_raise_sysctl wmem_max 16777216
+	_raise_sysctl rmem_default 4194304
+	_raise_sysctl wmem_default 4194304
+
+	ip link del "$lan_if" 2>/dev/null || true
+	ip link add "$lan_if" type veth peer name "$lan_tif" netns "$lan_ns" ||
+	    fail "ip link add $lan_if failed"
+	cleanup_fn ip link del "$lan_if"
+	# No IPv6 chatter (router solicitations) on the test LAN.
+	echo 1 >"/proc/sys/net/ipv6/conf/$lan_if/disable_ipv6" 2>/dev/null ||
+	    true
+	ip netns exec "$lan_ns" sh -c \
+	    "echo 1 >/proc/sys/net/ipv6/conf/$lan_tif/disable_ipv6" \
+	    2>/dev/null || true
+	ip link set "$lan_if" mtu "$mtu" up
+	ip -n "$lan_ns" link set "$lan_tif" mtu "$mtu" up
+	wait_for -t 10 _lan_is_up "$lan_if" ||
+	    fail "$lan_if did not come up"
+	say "LAN: $lan_if (here) <-> $lan_tif (netns $lan_ns), MTU $mtu"
+}
+
+_lan_is_up()
+{
+	[ "$(cat "/sys/class/net/$1/carrier" 2>/dev/null)" = 1 ] &&
+	    [ "$(cat "/sys/class/net/$1/operstate" 2>/dev/null)" = up ]
+}
+
+# The MAC of an interface here, or of one in the test namespace.
+if_mac()
+{
+	cat "/sys/class/net/$1/address"
+}
+lan_target_mac()
+{
+	ip -n "$lan_ns" link show "${1:-$lan_tif}" |
+	    awk '$1 == "link/ether" { print $2; exit }'
+}
+
+vblade_pids=()
+
+# start_vblade SHELF SLOT FILE [vblade options...]: serve FILE as
+# eSHELF.SLOT on the target end of the current LAN.  Waits until vblade
+# has its raw socket open; sets vblade_pid (also appended to vblade_pids).
+start_vblade()
+{
+	local shelf=$1 slot=$2 file=$3 log
+	shift 3
+	log=$tmpdir/vblade-$shelf.$slot.log
+	ip netns exec "$lan_ns" \
+	    vblade "$@" "$shelf" "$slot" "$lan_tif" "$file" \
+	    </dev/null >"$log" 2>&1 &
+	vblade_pid=$!
+	vblade_pids+=("$vblade_pid")
+	cleanup_fn _kill_wait "$vblade_pid"
+	if ! wait_for -t 10 _vblade_ready "$vblade_pid" "$log"; then
+		cat "$log" >&2
+		fail "vblade e$shelf.$slot did not start"
+	fi
+	say "vblade e$shelf.$slot on $lan_tif: $(head -n 1 "$log")"
+}
+
+# Running, its raw socket open, and its start-up line printed.
+_vblade_ready()
+{
+	local pid=$1 log=$2
+	kill -0 "$pid" 2>/dev/null || return 2
+	ls -l "/proc/$pid/fd" 2>/dev/null | grep -q 'socket:' &&
+	    grep -q '^pid ' "$log"
+}
+
+# Stop one process we started, by pid, and reap it.
+_kill_wait()
+{
+	kill "$1" 2>/dev/null || return 0
+	wait "$1" 2>/dev/null || true
+}
+
+stop_vblade()
+{
+	_kill_wait "$1"
+}
+
+# ------------------------------------------------------------------ checks
+
+# expect_status WANT CMD [ARGS...]: run CMD (an external command, killed
+# after $cmd_timeout seconds) with stdout in $tmpdir/out and stderr in
+# $tmpdir/err, show both, and fail unless it exits with WANT.
+cmd_timeout=${AOE_TEST_CMD_TIMEOUT:-120}
+expect_status()
+{
+	local want=$1 st=0
+	shift
+	printf '+ %s\n' "$*"
+	timeout -k 5 "$cmd_timeout" "$@" >"$tmpdir/out" 2>"$tmpdir/err" ||
+	    st=$?
+	sed 's/^/  out| /' "$tmpdir/out"
+	sed 's/^/  err| /' "$tmpdir/err"
+	[ "$st" != 124 ] || [ "$want" = 124 ] ||
+	    fail "'$*' did not finish within $cmd_timeout s"
+	[ "$st" = "$want" ] ||
+	    fail "'$*' exited with $st, expected $want"
+}
+
+# Fail unless FILE contains the fixed string STR.
+expect_grep()
+{
+	local file=$1 str=$2
+	grep -qF -- "$str" "$file" ||
+	    fail "$(basename "$file") does not contain '$str'"
+}

@@ -1,2 +1,40 @@
-#!/bin/sh
-exit 0
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Every program answers --help (exit 0, every common option listed) and
+# -V/--version (exit 0, the package version), and rejects an unknown
+# option with the usage exit status 2.  Needs no network.
+. "$(dirname "$0")/functions.sh"
+
+version=$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"$/\1/p' \
+    "$top_builddir/config.h")
+[ -n "$version" ] || fail "no PACKAGE_VERSION in $top_builddir/config.h"
+
+progs=(aoectl aoe-stat aoecfg aoe-rw)
+for p in aoe-nbd aoe-fuse; do
+	[ -x "$top_builddir/src/$p" ] && progs+=("$p")
+done
+common=(--interface --backend --trace --wait --dead-timeout
+    --discover-interval --max-window --max-sectors --verbose --help
+    --version)
+
+for p in "${progs[@]}"; do
+	command -v "$p" >/dev/null || fail "$p not built"
+	say "$p --help: exit 0, lists every common option"
+	expect_status 0 "$p" --help
+	[ -s "$tmpdir/out" ] || fail "$p --help printed nothing on stdout"
+	for opt in "${common[@]}"; do
+		grep -qe "$opt\\b" "$tmpdir/out" ||
+		    fail "$p --help does not mention $opt"
+	done
+
+	say "$p -V and --version: exit 0, version $version"
+	for v in -V --version; do
+		expect_status 0 "$p" "$v"
+		expect_grep "$tmpdir/out" "$version"
+	done
+
+	say "$p with an unknown option: exit 2 with a message"
+	expect_status 2 "$p" --no-such-option
+	[ -s "$tmpdir/err" ] || fail "$p: no message for an unknown option"
+done
+say "ok"

@@ -1,2 +1,7 @@
-#!/bin/sh
-exit 0
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Write, read back and compare a 256 MiB vblade target with aoe-rw over the
+# packet link backend at MTU 1500 (see rw-common.sh).
+rw_backend=packet
+rw_mtu=1500
+. "$(dirname "$0")/rw-common.sh"

@@ -1,0 +1,186 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Quick start on a fresh Debian 12, as root: install what building and
+# testing need, build, then either run a demo on a private veth LAN
+# (`demo`) or run the whole test suite twice, plain and with sanitizers
+# (`test`, what CI runs).  Needs no terminal.
+#
+#   bash contrib/quickstart.sh demo
+#   bash contrib/quickstart.sh test
+#
+# QUICKSTART_SKIP_APT=1 skips the package installation.
+
+set -euo pipefail
+
+usage()
+{
+	echo "usage: bash contrib/quickstart.sh demo|test" >&2
+	exit 2
+}
+
+[ $# = 1 ] || usage
+mode=$1
+case $mode in
+demo | test) ;;
+*) usage ;;
+esac
+
+if [ "$(id -u)" != 0 ]; then
+	echo "quickstart: run as root (it installs packages, creates veth" \
+	    "pairs and network namespaces)" >&2
+	exit 1
+fi
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+# No terminal in CI: nothing may wait for input.
+exec </dev/null
+export DEBIAN_FRONTEND=noninteractive
+jobs=$(nproc 2>/dev/null || echo 2)
+
+step()
+{
+	printf '\n==> %s\n' "$*"
+}
+
+packages=(
+	autoconf automake libtool pkg-config gcc libc6-dev make
+	libpcap-dev libfuse3-dev fuse3
+	libnbd-dev libnbd-bin python3 python3-libnbd nbdkit nbd-client
+	qemu-utils libcriterion-dev
+	vblade iproute2 nftables tcpdump tshark mandoc
+)
+
+install_packages()
+{
+	if [ "${QUICKSTART_SKIP_APT:-}" = 1 ]; then
+		step "skipping package installation (QUICKSTART_SKIP_APT=1)"
+		return
+	fi
+	command -v apt-get >/dev/null || {
+		echo "quickstart: apt-get not found: this script is for" \
+		    "Debian 12 (install the packages listed in README.md)" >&2
+		exit 1
+	}
+	step "installing packages"
+	# tshark asks whether non-root users may capture: answer no, quietly.
+	echo "wireshark-common wireshark-common/install-setuid boolean false" |
+	    debconf-set-selections
+	apt-get update -q
+	apt-get install -y -q -o Dpkg::Options::=--force-confdef \
+	    -o Dpkg::Options::=--force-confold "${packages[@]}"
+}
+
+# build DIR CONFIGURE-ARGS...: an out-of-tree build under build/.
+build()
+{
+	local dir=$1
+	shift
+	step "building in $dir${*:+ (configure $*)}"
+	mkdir -p "$dir"
+	(cd "$dir" && "$top/configure" -q "$@" && make -j"$jobs")
+}
+
+bootstrap()
+{
+	if [ -f config.status ]; then
+		echo "quickstart: the source tree is configured in place;" \
+		    "run 'make distclean' first (builds go to build/)" >&2
+		exit 1
+	fi
+	step "autogen.sh"
+	./autogen.sh
+}
+
+# ------------------------------------------------------------------ demo
+
+demo_cleanup()
+{
+	set +e
+	[ -n "${vblade_pid:-}" ] && kill "$vblade_pid" 2>/dev/null &&
+	    wait "$vblade_pid" 2>/dev/null
+	[ -n "${ifi:-}" ] && ip link del "$ifi" 2>/dev/null
+	[ -n "${ns:-}" ] && ip netns del "$ns" 2>/dev/null
+	[ -n "${scratch:-}" ] && rm -rf "$scratch"
+}
+
+run_demo()
+{
+	local aoectl=$top/build/demo/src/aoectl i
+
+	ifi=qsi$$
+	ift=qst$$
+	ns=aoe-demo-$$
+	trap demo_cleanup EXIT
+	trap 'exit 130' INT TERM
+
+	step "a private AoE LAN: $ifi <-> $ift (in network namespace $ns)"
+	ip netns add "$ns"
+	ip link add "$ifi" type veth peer name "$ift" netns "$ns"
+	ip link set "$ifi" up
+	ip -n "$ns" link set "$ift" up
+
+	scratch=$(mktemp -d /tmp/aoe-demo.XXXXXX)
+	truncate -s 256M "$scratch/disk.img"
+	step "vblade serves a 256 MiB sparse image as e1.0 on $ift"
+	ip netns exec "$ns" vblade -b 64 1 0 "$ift" "$scratch/disk.img" \
+	    >"$scratch/vblade.log" 2>&1 &
+	vblade_pid=$!
+	for i in $(seq 50); do
+		grep -q '^pid ' "$scratch/vblade.log" && break
+		kill -0 "$vblade_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$scratch/vblade.log"
+
+	step "aoectl -I $ifi stat"
+	"$aoectl" -I "$ifi" stat
+	step "aoectl -I $ifi stat -l"
+	"$aoectl" -I "$ifi" stat -l
+	step "aoectl -I $ifi config e1.0 set 'quickstart demo'; config e1.0"
+	"$aoectl" -I "$ifi" config e1.0 set "quickstart demo"
+	"$aoectl" -I "$ifi" config e1.0
+	step "done: everything is cleaned up on exit"
+}
+
+# ------------------------------------------------------------------ test
+
+# check DIR: make check; print the logs of failures.
+check()
+{
+	local dir=$1
+	step "make check in $dir"
+	if (cd "$dir" && make -j"$jobs" check); then
+		return 0
+	fi
+	echo "==> make check FAILED in $dir; test-suite.log follows" >&2
+	cat "$dir/test-suite.log" >&2 || true
+	return 1
+}
+
+run_test()
+{
+	local failed=()
+
+	build build/plain --enable-werror
+	check build/plain || failed+=(plain)
+	build build/asan --enable-werror --enable-sanitizers
+	check build/asan || failed+=(asan)
+	if [ ${#failed[@]} -gt 0 ]; then
+		step "FAILED: ${failed[*]}"
+		exit 1
+	fi
+	step "all tests passed, plain and with sanitizers"
+}
+
+install_packages
+bootstrap
+case $mode in
+demo)
+	build build/demo
+	run_demo
+	;;
+test)
+	run_test
+	;;
+esac
