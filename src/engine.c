@@ -1560,35 +1560,34 @@ admin_response(struct engine *e, struct frame *f, const struct aoe_hdr *h,
 	struct target *t = f->t;
 	int rc = 0, n;
 
-	if (h->flags & AOE_FLAG_ERR) {
-		rc = aoe_error_errno(h->error);
-	} else {
-		switch (a->cmd) {
-		case AOE_CMD_CFG:
-			n = aoe_cfg_decode(p, len, &a->rsp.cfg);
-			break;
-		case AOE_CMD_MASK:
-			n = aoe_mask_decode(p, len, &a->rsp.mask);
-			if (n >= 0 && a->rsp.mask.merror)
-				rc = a->rsp.mask.merror == AOE_MERR_FULL ?
-				    -ENOSPC : -EINVAL;
-			break;
-		default:
-			n = aoe_resv_decode(p, len, &a->rsp.resv);
-			break;
-		}
-		if (n < 0) {
-			e->stats.rx_short++;
-			return;
-		}
-		a->has_rsp = true;
+	switch (a->cmd) {
+	case AOE_CMD_CFG:
+		n = aoe_cfg_decode(p, len, &a->rsp.cfg);
+		break;
+	case AOE_CMD_MASK:
+		n = aoe_mask_decode(p, len, &a->rsp.mask);
+		if (n >= 0 && a->rsp.mask.merror)
+			rc = a->rsp.mask.merror == AOE_MERR_FULL ? -ENOSPC :
+			    -EINVAL;
+		break;
+	default:
+		n = aoe_resv_decode(p, len, &a->rsp.resv);
+		break;
 	}
+	if (h->flags & AOE_FLAG_ERR) {
+		/* An error response may still carry the target's state. */
+		rc = aoe_error_errno(h->error);
+	} else if (n < 0) {
+		e->stats.rx_short++;
+		return;
+	}
+	a->has_rsp = n >= 0;
 	if (f->nsent == 1 && h->tag == f->tag)
 		rtt_sample(e, t, now - f->sent_ns);
 	t->rx_frames++;
 	t->paths[f->path].rx++;
 	t->paths[f->path].lost = 0;
-	if (a->cmd == AOE_CMD_CFG && a->has_rsp) {
+	if (a->cmd == AOE_CMD_CFG && a->has_rsp && rc == 0) {
 		struct aoe_cfg *c = &a->rsp.cfg;
 
 		/* Every config response carries the current state. */
