@@ -1,3 +1,3006 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Unit tests of the engine (src/engine.h), driven on a fake link and a fake
+ * clock: frames the engine sends go through a simulated wire with seeded
+ * loss, duplication, delay and reordering to in-memory vblade-like targets
+ * (faketarget.c), and back.  No sockets, no sleeping.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include <criterion/criterion.h>
-Test(stub, stub) { cr_assert(1); }
+
+#include "engine.h"
+#include "faketarget.h"
+#include "util.h"
+
+#define MAX_IFS 2
+#define MAX_TGTS 8
+#define MAX_EVENTS 256
+#define MAX_OUT 1024
+#define FRAME_CAP 9216
+#define T0 (1000 * NSEC_PER_SEC)
+#define USEC 1000ULL
+
+/* ---------------------------------------------------------------- wire */
+
+struct wframe {
+	uint64_t t;             /* delivery time */
+	uint64_t seq;           /* FIFO among equal times */
+	unsigned ifidx;
+	bool to_engine;
+	size_t len;
+	uint8_t *data;
+};
+
+struct sent_rec {
+	uint64_t t;
+	unsigned ifidx;
+	size_t len;
+	uint8_t hdr[AOE_ATA_HDR_LEN];
+};
+
+struct ev_rec {
+	struct target *t;
+	int ev;
+	uint64_t time;
+};
+
+/* An ATA frame on the wire whose response has not reached the engine. */
+struct out_frame {
+	uint32_t tag;
+	unsigned tgt;
+	uint64_t lba;
+	unsigned cnt;
+	bool write;
+	bool rw;
+};
+
+struct net;
+typedef void (*net_hook)(struct net *n, unsigned ifidx, const uint8_t *f,
+    size_t len);
+
+struct net {
+	struct engine *e;
+	struct engine_config cfg;
+	uint64_t now;
+	uint64_t rng;
+
+	unsigned nifs;
+	uint8_t ifmac[MAX_IFS][6];
+	unsigned ifmtu[MAX_IFS];
+
+	struct faketarget *tgt[MAX_TGTS];
+	unsigned tgt_ifs[MAX_TGTS];
+	unsigned ntgts;
+
+	struct wframe *q;
+	size_t qn, qcap;
+	uint64_t qseq;
+	uint64_t last_req_t[MAX_IFS];
+
+	/* knobs: probabilities in per mille */
+	unsigned drop_req, drop_rsp, dup_req, dup_rsp;
+	uint64_t delay_ns;          /* one way */
+	uint64_t jitter_req_ns;     /* non-zero reorders requests */
+	uint64_t jitter_rsp_ns;     /* reorders responses */
+	unsigned late_rsp;          /* responses held back by late_ns */
+	unsigned late_req;          /* requests held back by late_ns */
+	uint64_t late_ns;
+	unsigned foreign;           /* responses preceded by a foreign copy */
+	unsigned down_ifs;          /* bit per interface: drops everything */
+	uint64_t foreign_injected;
+
+	/* hooks */
+	net_hook on_send;           /* every frame the engine sends */
+	net_hook on_rsp;            /* a target's reply, before the engine */
+	void (*on_step)(struct net *n);
+	void *hook_arg;
+
+	/* records */
+	struct sent_rec *log;
+	size_t logn, logcap;
+	struct ev_rec ev[MAX_EVENTS];
+	unsigned nev;
+	uint64_t sends, dropped_req, dropped_rsp;
+	unsigned unflushed;
+	unsigned in_engine, in_submit;
+	unsigned done_seq;
+
+	/* ATA frames outstanding on the wire (valid without loss) */
+	struct out_frame out[MAX_OUT];
+	unsigned nout;
+	unsigned out_per_tgt[MAX_TGTS], out_max[MAX_TGTS];
+	bool track;                 /* keep out[]: only without loss */
+	bool check_overlap;
+	unsigned overlap_violations;
+	char overlap_msg[160];
+};
+
+static uint64_t
+rnd(struct net *n)
+{
+	/* xorshift64* */
+	n->rng ^= n->rng >> 12;
+	n->rng ^= n->rng << 25;
+	n->rng ^= n->rng >> 27;
+	return n->rng * 0x2545f4914f6cdd1dULL;
+}
+
+static bool
+chance(struct net *n, unsigned per_mille)
+{
+	return per_mille && rnd(n) % 1000 < per_mille;
+}
+
+static uint64_t
+rnd_below(struct net *n, uint64_t bound)
+{
+	return bound ? rnd(n) % bound : 0;
+}
+
+static void
+q_push(struct net *n, uint64_t t, unsigned ifidx, bool to_engine,
+    const uint8_t *data, size_t len)
+{
+	struct wframe *w;
+
+	if (n->qn == n->qcap) {
+		n->qcap = n->qcap ? 2 * n->qcap : 256;
+		n->q = realloc(n->q, n->qcap * sizeof(*n->q));
+		cr_assert_not_null(n->q);
+	}
+	w = &n->q[n->qn++];
+	w->t = t;
+	w->seq = n->qseq++;
+	w->ifidx = ifidx;
+	w->to_engine = to_engine;
+	w->len = len;
+	w->data = malloc(len ? len : 1);
+	cr_assert_not_null(w->data);
+	memcpy(w->data, data, len);
+}
+
+static size_t
+q_min(const struct net *n)
+{
+	size_t best = SIZE_MAX;
+
+	for (size_t i = 0; i < n->qn; i++) {
+		if (best == SIZE_MAX || n->q[i].t < n->q[best].t ||
+		    (n->q[i].t == n->q[best].t &&
+		    n->q[i].seq < n->q[best].seq))
+			best = i;
+	}
+	return best;
+}
+
+static void
+q_clear(struct net *n)
+{
+	for (size_t i = 0; i < n->qn; i++)
+		free(n->q[i].data);
+	n->qn = 0;
+}
+
+static bool
+mac_eq(const uint8_t *a, const uint8_t *b)
+{
+	return memcmp(a, b, 6) == 0;
+}
+
+static bool
+mac_bcast(const uint8_t *a)
+{
+	static const uint8_t b[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+	return mac_eq(a, b);
+}
+
+static int
+tgt_by_mac(const struct net *n, const uint8_t *mac)
+{
+	for (unsigned i = 0; i < n->ntgts; i++)
+		if (mac_eq(ft_mac(n->tgt[i]), mac))
+			return (int)i;
+	return -1;
+}
+
+static bool
+is_ata(const uint8_t *f, size_t len)
+{
+	return len >= AOE_ATA_HDR_LEN && get_be16(f + 12) == AOE_ETHERTYPE &&
+	    f[19] == AOE_CMD_ATA;
+}
+
+static bool
+ata_is_rw(uint8_t cmd, bool *write)
+{
+	switch (cmd) {
+	case ATA_CMD_READ:
+	case ATA_CMD_READ_EXT:
+		*write = false;
+		return true;
+	case ATA_CMD_WRITE:
+	case ATA_CMD_WRITE_EXT:
+		*write = true;
+		return true;
+	default:
+		*write = false;
+		return false;
+	}
+}
+
+static uint64_t
+frame_lba(const uint8_t *f)
+{
+	uint64_t lba = get_le48(f + 28);
+
+	if (!(f[24] & AOE_AFLAG_EXT))
+		lba &= 0x0fffffffULL;
+	return lba;
+}
+
+/* Outstanding ATA frames, for the window and overlap checks. */
+static void
+out_add(struct net *n, unsigned ifidx, const uint8_t *f, size_t len)
+{
+	int ti = tgt_by_mac(n, f);
+	struct out_frame o;
+
+	(void)ifidx;
+	(void)len;
+	if (ti < 0)
+		return;
+	o.tag = get_be32(f + 20);
+	o.tgt = (unsigned)ti;
+	o.lba = frame_lba(f);
+	o.cnt = f[26];
+	o.rw = ata_is_rw(f[27], &o.write);
+	if (n->check_overlap && o.rw) {
+		for (unsigned i = 0; i < n->nout; i++) {
+			const struct out_frame *p = &n->out[i];
+
+			if (!p->rw || p->tgt != o.tgt)
+				continue;
+			if (p->lba >= o.lba + o.cnt || o.lba >= p->lba + p->cnt)
+				continue;
+			if (!p->write && !o.write)
+				continue;
+			/* a resend of the same frame is not a new overlap */
+			if (p->lba == o.lba && p->cnt == o.cnt &&
+			    p->write == o.write)
+				continue;
+			if (n->overlap_violations++ == 0)
+				snprintf(n->overlap_msg, sizeof(n->overlap_msg),
+				    "%s lba %" PRIu64 "+%u sent while %s lba %"
+				    PRIu64 "+%u in flight",
+				    o.write ? "write" : "read", o.lba, o.cnt,
+				    p->write ? "write" : "read", p->lba,
+				    p->cnt);
+		}
+	}
+	cr_assert_lt(n->nout, MAX_OUT, "too many outstanding frames");
+	n->out[n->nout++] = o;
+	n->out_per_tgt[ti]++;
+	if (n->out_per_tgt[ti] > n->out_max[ti])
+		n->out_max[ti] = n->out_per_tgt[ti];
+}
+
+static void
+out_del(struct net *n, const uint8_t *f)
+{
+	uint32_t tag = get_be32(f + 20);
+	int ti = tgt_by_mac(n, f + 6);
+
+	for (unsigned i = 0; i < n->nout; i++) {
+		if (n->out[i].tag == tag && (int)n->out[i].tgt == ti) {
+			n->out_per_tgt[ti]--;
+			n->out[i] = n->out[--n->nout];
+			return;
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- ops */
+
+static int
+op_send(void *ctx, unsigned ifidx, const struct iovec *iov, unsigned iovcnt)
+{
+	struct net *n = ctx;
+	uint8_t f[FRAME_CAP];
+	size_t len = 0;
+	uint64_t t;
+	struct sent_rec *s;
+
+	cr_assert_lt(ifidx, n->nifs, "send on unknown interface %u", ifidx);
+	for (unsigned i = 0; i < iovcnt; i++) {
+		cr_assert_leq(len + iov[i].iov_len, sizeof(f));
+		memcpy(f + len, iov[i].iov_base, iov[i].iov_len);
+		len += iov[i].iov_len;
+	}
+	/* every request: padded, ours, AoE v1, R clear, tag bit 31 */
+	cr_assert_geq(len, (size_t)AOE_MIN_FRAME, "request of %zu bytes", len);
+	cr_assert_leq(len, (size_t)n->ifmtu[ifidx] + 14,
+	    "frame of %zu bytes on MTU %u", len, n->ifmtu[ifidx]);
+	cr_assert_eq(get_be16(f + 12), AOE_ETHERTYPE);
+	cr_assert(mac_eq(f + 6, n->ifmac[ifidx]), "wrong source MAC");
+	cr_assert_eq(f[14] >> 4, AOE_VERSION);
+	cr_assert_eq(f[14] & AOE_FLAG_RSP, 0, "request with R set");
+	cr_assert(get_be32(f + 20) & AOE_TAG_USER, "tag %08x without bit 31",
+	    get_be32(f + 20));
+
+	n->sends++;
+	n->unflushed++;
+	if (n->logn == n->logcap) {
+		n->logcap = n->logcap ? 2 * n->logcap : 1024;
+		n->log = realloc(n->log, n->logcap * sizeof(*n->log));
+		cr_assert_not_null(n->log);
+	}
+	s = &n->log[n->logn++];
+	s->t = n->now;
+	s->ifidx = ifidx;
+	s->len = len;
+	memcpy(s->hdr, f, sizeof(s->hdr));
+	if (n->track && is_ata(f, len))
+		out_add(n, ifidx, f, len);
+	if (n->on_send)
+		n->on_send(n, ifidx, f, len);
+
+	if ((n->down_ifs & (1u << ifidx)) || chance(n, n->drop_req)) {
+		n->dropped_req++;
+		return 0;
+	}
+	t = n->now + n->delay_ns + rnd_below(n, n->jitter_req_ns);
+	if (chance(n, n->late_req)) {
+		t += n->late_ns;
+	} else if (!n->jitter_req_ns) {
+		/* a FIFO link */
+		if (t < n->last_req_t[ifidx])
+			t = n->last_req_t[ifidx];
+		n->last_req_t[ifidx] = t;
+	}
+	q_push(n, t, ifidx, false, f, len);
+	if (chance(n, n->dup_req))
+		q_push(n, t, ifidx, false, f, len);
+	return 0;
+}
+
+static void
+op_flush(void *ctx)
+{
+	struct net *n = ctx;
+
+	n->unflushed = 0;
+}
+
+static void
+op_event(void *ctx, struct target *t, int ev)
+{
+	struct net *n = ctx;
+
+	cr_assert_lt(n->nev, MAX_EVENTS);
+	n->ev[n->nev++] = (struct ev_rec){ .t = t, .ev = ev, .time = n->now };
+}
+
+static const struct engine_ops fake_ops = {
+	.send = op_send,
+	.flush = op_flush,
+	.event = op_event,
+};
+
+/* ---------------------------------------------------------------- net */
+
+static void
+check_flushed(const struct net *n, const char *what)
+{
+	cr_assert_eq(n->unflushed, 0, "%s returned with %u frames not flushed",
+	    what, n->unflushed);
+}
+
+static struct net *
+net_new(const struct engine_config *cfg, unsigned nifs, unsigned mtu0,
+    unsigned mtu1, uint64_t seed)
+{
+	struct net *n = calloc(1, sizeof(*n));
+	const char *env = getenv("UNIT_SEED");
+
+	cr_assert_not_null(n);
+	if (cfg)
+		n->cfg = *cfg;
+	else
+		engine_config_default(&n->cfg);
+	n->now = T0;
+	n->rng = (env ? strtoull(env, NULL, 0) : 0) ^ seed ^
+	    0x9e3779b97f4a7c15ULL;
+	if (n->rng == 0)
+		n->rng = 1;
+	n->delay_ns = 100 * USEC;
+	n->e = engine_new(&n->cfg, &fake_ops, n);
+	cr_assert_not_null(n->e, "engine_new failed");
+	n->nifs = nifs;
+	for (unsigned i = 0; i < nifs; i++) {
+		char name[16];
+		int rc;
+
+		snprintf(name, sizeof(name), "fake%u", i);
+		memcpy(n->ifmac[i], (uint8_t[6]){ 0x02, 0x11, 0x22, 0x33,
+		    0x44, (uint8_t)i }, 6);
+		n->ifmtu[i] = i == 0 ? mtu0 : mtu1;
+		rc = engine_add_interface(n->e, name, n->ifmac[i], n->ifmtu[i]);
+		cr_assert_eq(rc, (int)i, "engine_add_interface: %d", rc);
+		cr_assert_str_eq(engine_interface_name(n->e, i), name);
+	}
+	return n;
+}
+
+static void
+net_free(struct net *n)
+{
+	if (n == NULL)
+		return;
+	if (n->e) {
+		n->in_engine++;
+		engine_free(n->e);
+		n->in_engine--;
+	}
+	for (unsigned i = 0; i < n->ntgts; i++)
+		ft_free(n->tgt[i]);
+	q_clear(n);
+	free(n->q);
+	free(n->log);
+	free(n);
+}
+
+static struct faketarget *
+net_add_target(struct net *n, uint16_t shelf, uint8_t slot, uint64_t sectors,
+    unsigned ifmask)
+{
+	uint8_t mac[6] = { 0x02, 0xaa, 0x00, (uint8_t)(shelf >> 8),
+		(uint8_t)shelf, slot };
+	struct faketarget *ft;
+
+	cr_assert_lt(n->ntgts, MAX_TGTS);
+	ft = ft_new(shelf, slot, mac, sectors);
+	cr_assert_not_null(ft);
+	n->tgt[n->ntgts] = ft;
+	n->tgt_ifs[n->ntgts] = ifmask;
+	n->ntgts++;
+	return ft;
+}
+
+/* Queue a frame to the engine as if a target had sent it. */
+static void
+net_inject(struct net *n, unsigned ifidx, const uint8_t *f, size_t len,
+    uint64_t delay)
+{
+	q_push(n, n->now + delay, ifidx, true, f, len);
+}
+
+/* engine_input with the bookkeeping every delivery needs. */
+static void
+net_input(struct net *n, unsigned ifidx, const uint8_t *f, size_t len)
+{
+	n->in_engine++;
+	engine_input(n->e, ifidx, f, len, n->now);
+	n->in_engine--;
+	check_flushed(n, "engine_input");
+}
+
+static void
+deliver_to_targets(struct net *n, const struct wframe *w)
+{
+	uint8_t rsp[FRAME_CAP];
+
+	for (unsigned i = 0; i < n->ntgts; i++) {
+		size_t rl;
+		uint64_t t;
+
+		if (!(n->tgt_ifs[i] & (1u << w->ifidx)))
+			continue;
+		if (!mac_bcast(w->data) && !mac_eq(w->data, ft_mac(n->tgt[i])))
+			continue;
+		rl = ft_handle(n->tgt[i], w->data, w->len, rsp, sizeof(rsp));
+		if (rl == 0)
+			continue;
+		if (chance(n, n->drop_rsp)) {
+			n->dropped_rsp++;
+			continue;
+		}
+		t = n->now + n->delay_ns + rnd_below(n, n->jitter_rsp_ns);
+		if (chance(n, n->late_rsp))
+			t += n->late_ns;
+		q_push(n, t, w->ifidx, true, rsp, rl);
+		if (chance(n, n->dup_rsp))
+			q_push(n, t + rnd_below(n, n->jitter_rsp_ns), w->ifidx,
+			    true, rsp, rl);
+	}
+}
+
+static void
+deliver_to_engine(struct net *n, const struct wframe *w)
+{
+	if (n->track && is_ata(w->data, w->len) &&
+	    (w->data[14] & AOE_FLAG_RSP))
+		out_del(n, w->data);
+	if (n->on_rsp)
+		n->on_rsp(n, w->ifidx, w->data, w->len);
+	if (n->foreign && w->len >= AOE_HDR_LEN && chance(n, n->foreign)) {
+		uint8_t *c = malloc(w->len);
+
+		cr_assert_not_null(c);
+		memcpy(c, w->data, w->len);
+		memcpy(c + 6, (uint8_t[6]){ 0x02, 0xf0, 0xf0, 0, 0, 1 }, 6);
+		for (size_t i = AOE_HDR_LEN; i < w->len; i++)
+			c[i] ^= 0x5a;
+		n->foreign_injected++;
+		net_input(n, w->ifidx, c, w->len);
+		free(c);
+	}
+	net_input(n, w->ifidx, w->data, w->len);
+}
+
+typedef bool (*net_pred)(struct net *n, void *arg);
+
+/*
+ * Pump: deliver frames at their time and run engine timers, until pred
+ * holds or the fake clock would pass now + max_ns.  Returns pred's value
+ * (true when pred is NULL and the time ran out).
+ */
+static bool
+net_run(struct net *n, uint64_t max_ns, net_pred pred, void *arg)
+{
+	uint64_t until = n->now + max_ns;
+	unsigned stuck = 0;
+	uint64_t last = 0;
+
+	for (;;) {
+		uint64_t tq, te, t;
+		size_t i;
+
+		if (pred && pred(n, arg))
+			return true;
+		i = q_min(n);
+		tq = i == SIZE_MAX ? UINT64_MAX : n->q[i].t;
+		te = engine_next_timeout(n->e);
+		t = MIN(tq, te);
+		if (t > until) {
+			n->now = until;
+			return pred == NULL;
+		}
+		if (t < n->now)
+			t = n->now;
+		if (t == last && tq > t) {
+			cr_assert_lt(++stuck, 10000,
+			    "engine_next_timeout stuck at %" PRIu64, t);
+		} else {
+			stuck = 0;
+		}
+		last = t;
+		n->now = t;
+		if (tq <= t) {
+			struct wframe w = n->q[i];
+
+			n->q[i] = n->q[--n->qn];
+			if (w.to_engine)
+				deliver_to_engine(n, &w);
+			else
+				deliver_to_targets(n, &w);
+			free(w.data);
+		} else {
+			n->in_engine++;
+			engine_tick(n->e, n->now);
+			n->in_engine--;
+			check_flushed(n, "engine_tick");
+		}
+		if (n->on_step)
+			n->on_step(n);
+	}
+}
+
+static void
+net_advance(struct net *n, uint64_t ns)
+{
+	net_run(n, ns, NULL, NULL);
+}
+
+static unsigned
+count_events(const struct net *n, const struct target *t, int ev)
+{
+	unsigned c = 0;
+
+	for (unsigned i = 0; i < n->nev; i++)
+		if ((t == NULL || n->ev[i].t == t) && n->ev[i].ev == ev)
+			c++;
+	return c;
+}
+
+static bool
+pred_all_up(struct net *n, void *arg)
+{
+	unsigned want = *(const unsigned *)arg;
+	unsigned up = 0;
+
+	for (struct target *t = engine_target_next(n->e, NULL); t;
+	    t = engine_target_next(n->e, t))
+		if (target_state(t) == TARGET_UP)
+			up++;
+	return up >= want;
+}
+
+static void
+net_discover(struct net *n)
+{
+	n->in_engine++;
+	engine_discover(n->e, AOE_SHELF_ANY, AOE_SLOT_ANY, n->now);
+	n->in_engine--;
+	check_flushed(n, "engine_discover");
+}
+
+/* Discover every target and wait until all are up. */
+static void
+net_up(struct net *n)
+{
+	unsigned want = n->ntgts;
+
+	net_discover(n);
+	cr_assert(net_run(n, 5 * NSEC_PER_SEC, pred_all_up, &want),
+	    "not all %u targets came up", want);
+}
+
+static struct target *
+net_target(struct net *n, unsigned i)
+{
+	struct target *t = engine_target_find(n->e, ft_shelf(n->tgt[i]),
+	    ft_slot(n->tgt[i]));
+
+	cr_assert_not_null(t, "target e%u.%u not found",
+	    ft_shelf(n->tgt[i]), ft_slot(n->tgt[i]));
+	return t;
+}
+
+static void
+fill_random(struct net *n, uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)rnd(n);
+}
+
+/* Random image in the target and the same in *shadow. */
+static uint8_t *
+seed_image(struct net *n, struct faketarget *ft)
+{
+	size_t size = (size_t)ft_sectors(ft) * 512;
+	uint8_t *s = malloc(size);
+
+	cr_assert_not_null(s);
+	fill_random(n, s, size);
+	cr_assert_eq(ft_pwrite(ft, s, size, 0), 0);
+	return s;
+}
+
+static void
+assert_image(const struct faketarget *ft, const uint8_t *shadow)
+{
+	size_t size = (size_t)ft_sectors(ft) * 512;
+	uint8_t *img = malloc(size);
+
+	cr_assert_not_null(img);
+	cr_assert_eq(ft_pread(ft, img, size, 0), 0);
+	for (size_t i = 0; i < size; i++)
+		cr_assert_eq(img[i], shadow[i],
+		    "target image differs from the shadow at byte %zu", i);
+	free(img);
+}
+
+/* ---------------------------------------------------------------- requests */
+
+enum { R_READ = 1, R_WRITE, R_FLUSH };
+
+struct req {
+	struct net *n;
+	int kind;
+	uint64_t off;
+	size_t len;
+	uint8_t *buf;
+	uint8_t *expect;        /* reads: the shadow at submit time */
+	int submit_rc;
+	int rc;
+	unsigned ncalls;
+	uint64_t t_submit, t_done;
+	unsigned order;
+	void (*then)(struct req *r);
+	void *ctx;
+};
+
+static void
+req_done(void *arg, int rc)
+{
+	struct req *r = arg;
+	struct net *n = r->n;
+
+	cr_assert(n->in_engine,
+	    "callback outside engine_input/engine_tick/engine_free");
+	cr_assert_eq(n->in_submit, 0, "callback inside the submitting call");
+	cr_assert_eq(n->unflushed, 0, "callback before flush()");
+	cr_assert_eq(r->submit_rc, 0, "callback for a request refused at "
+	    "submit (%d)", r->submit_rc);
+	cr_assert_eq(r->ncalls, 0, "callback ran twice (rc %d, then %d)",
+	    r->rc, rc);
+	r->ncalls++;
+	r->rc = rc;
+	r->t_done = n->now;
+	r->order = n->done_seq++;
+	if (r->kind == R_READ && rc == 0 && r->expect) {
+		for (size_t i = 0; i < r->len; i++)
+			cr_assert_eq(r->buf[i], r->expect[i],
+			    "read %" PRIu64 "+%zu: byte %zu (offset %" PRIu64
+			    ") is %#x, expected %#x", r->off, r->len, i,
+			    r->off + i, r->buf[i], r->expect[i]);
+	}
+	if (r->then)
+		r->then(r);
+}
+
+static int
+sub_read(struct net *n, struct req *r, struct target *t, uint64_t off,
+    size_t len)
+{
+	r->n = n;
+	r->kind = R_READ;
+	r->off = off;
+	r->len = len;
+	r->t_submit = n->now;
+	if (r->buf == NULL)
+		r->buf = calloc(1, len ? len : 1);
+	cr_assert_not_null(r->buf);
+	n->in_submit++;
+	r->submit_rc = engine_read(n->e, t, r->buf, off, len, req_done, r,
+	    n->now);
+	n->in_submit--;
+	check_flushed(n, "engine_read");
+	return r->submit_rc;
+}
+
+static int
+sub_write(struct net *n, struct req *r, struct target *t, uint64_t off,
+    size_t len)
+{
+	r->n = n;
+	r->kind = R_WRITE;
+	r->off = off;
+	r->len = len;
+	r->t_submit = n->now;
+	if (r->buf == NULL) {
+		r->buf = malloc(len ? len : 1);
+		cr_assert_not_null(r->buf);
+		fill_random(n, r->buf, len);
+	}
+	n->in_submit++;
+	r->submit_rc = engine_write(n->e, t, r->buf, off, len, req_done, r,
+	    n->now);
+	n->in_submit--;
+	check_flushed(n, "engine_write");
+	return r->submit_rc;
+}
+
+static int
+sub_flush(struct net *n, struct req *r, struct target *t)
+{
+	r->n = n;
+	r->kind = R_FLUSH;
+	r->t_submit = n->now;
+	n->in_submit++;
+	r->submit_rc = engine_flush(n->e, t, req_done, r, n->now);
+	n->in_submit--;
+	check_flushed(n, "engine_flush");
+	return r->submit_rc;
+}
+
+static void
+req_release(struct req *r)
+{
+	free(r->buf);
+	free(r->expect);
+	r->buf = r->expect = NULL;
+}
+
+static bool
+pred_req_done(struct net *n, void *arg)
+{
+	const struct req *r = arg;
+
+	(void)n;
+	return r->ncalls > 0;
+}
+
+struct req_set {
+	struct req *r;
+	unsigned n;
+};
+
+static bool
+pred_set_done(struct net *n, void *arg)
+{
+	const struct req_set *s = arg;
+
+	(void)n;
+	for (unsigned i = 0; i < s->n; i++)
+		if (s->r[i].submit_rc == 0 && s->r[i].ncalls == 0)
+			return false;
+	return true;
+}
+
+/* Submit, wait, return the completion code. */
+static int
+do_read(struct net *n, struct target *t, void *buf, uint64_t off, size_t len)
+{
+	struct req r = { .buf = buf };
+	int rc = sub_read(n, &r, t, off, len);
+
+	if (rc)
+		return rc;
+	cr_assert_eq(r.ncalls, 0);
+	cr_assert(net_run(n, 10 * NSEC_PER_SEC, pred_req_done, &r),
+	    "read %" PRIu64 "+%zu never completed", off, len);
+	return r.rc;
+}
+
+static int
+do_write(struct net *n, struct target *t, const void *buf, uint64_t off,
+    size_t len)
+{
+	struct req r = { .buf = (uint8_t *)(uintptr_t)buf };
+	int rc = sub_write(n, &r, t, off, len);
+
+	if (rc)
+		return rc;
+	cr_assert_eq(r.ncalls, 0);
+	cr_assert(net_run(n, 10 * NSEC_PER_SEC, pred_req_done, &r),
+	    "write %" PRIu64 "+%zu never completed", off, len);
+	return r.rc;
+}
+
+/* ---------------------------------------------------------------- workload */
+
+/*
+ * Random reads and writes of random sizes and alignments, depth of them in
+ * flight, checked against a shadow image in submission order (overlapping
+ * requests are serialised FIFO by the engine).
+ */
+struct workload {
+	struct net *n;
+	struct target *t;
+	struct faketarget *ft;
+	uint64_t size;
+	uint8_t *shadow;
+	struct req *reqs;
+	unsigned total, submitted, done, depth;
+	size_t max_len;
+	bool disjoint_writes;   /* each 64 KiB region written at most once */
+	uint8_t *region_used;
+	size_t nregions;
+	unsigned nreads, nwrites, nunaligned;
+};
+
+#define WL_REGION (64 * 1024)
+
+static void wl_next(struct workload *w);
+
+static void
+wl_done(struct req *r)
+{
+	struct workload *w = r->ctx;
+
+	cr_assert_eq(r->rc, 0, "%s %" PRIu64 "+%zu failed: %d",
+	    r->kind == R_READ ? "read" : "write", r->off, r->len, r->rc);
+	req_release(r);
+	w->done++;
+	wl_next(w);
+}
+
+static void
+wl_pick(struct workload *w, bool *write, uint64_t *off, size_t *len)
+{
+	struct net *n = w->n;
+	uint64_t lo = 0, hi = w->size;
+
+	*write = rnd(n) & 1;
+	if (*write && w->disjoint_writes) {
+		size_t i = (size_t)rnd_below(n, w->nregions), k;
+
+		for (k = 0; k < w->nregions; k++)
+			if (!w->region_used[(i + k) % w->nregions])
+				break;
+		if (k == w->nregions) {
+			*write = false;
+		} else {
+			i = (i + k) % w->nregions;
+			w->region_used[i] = 1;
+			lo = (uint64_t)i * WL_REGION;
+			hi = MIN(lo + WL_REGION, w->size);
+		}
+	}
+	switch (rnd(n) % 4) {
+	case 0:         /* aligned */
+		*off = lo + rnd_below(n, (hi - lo) / 512) * 512;
+		*len = (1 + rnd_below(n, w->max_len / 512)) * 512;
+		break;
+	case 1:         /* small, anywhere */
+		*off = lo + rnd_below(n, hi - lo);
+		*len = 1 + rnd_below(n, 1500);
+		break;
+	case 2:         /* anything */
+		*off = lo + rnd_below(n, hi - lo);
+		*len = 1 + rnd_below(n, w->max_len);
+		break;
+	default:        /* aligned start, ragged end */
+		*off = lo + rnd_below(n, (hi - lo) / 512) * 512;
+		*len = 1 + rnd_below(n, w->max_len);
+		break;
+	}
+	if (*len > hi - *off)
+		*len = hi - *off;
+	if (*off % 512 || *len % 512)
+		w->nunaligned++;
+}
+
+static void
+wl_next(struct workload *w)
+{
+	while (w->submitted < w->total && w->submitted - w->done < w->depth) {
+		struct req *r = &w->reqs[w->submitted++];
+		bool write;
+		uint64_t off;
+		size_t len;
+		int rc;
+
+		wl_pick(w, &write, &off, &len);
+		r->then = wl_done;
+		r->ctx = w;
+		if (write) {
+			w->nwrites++;
+			r->buf = malloc(len);
+			cr_assert_not_null(r->buf);
+			fill_random(w->n, r->buf, len);
+			memcpy(w->shadow + off, r->buf, len);
+			rc = sub_write(w->n, r, w->t, off, len);
+		} else {
+			w->nreads++;
+			r->expect = malloc(len);
+			cr_assert_not_null(r->expect);
+			memcpy(r->expect, w->shadow + off, len);
+			rc = sub_read(w->n, r, w->t, off, len);
+		}
+		cr_assert_eq(rc, 0, "submit %s %" PRIu64 "+%zu: %d",
+		    write ? "write" : "read", off, len, rc);
+	}
+}
+
+static bool
+pred_wl_done(struct net *n, void *arg)
+{
+	const struct workload *w = arg;
+
+	(void)n;
+	return w->done == w->total;
+}
+
+static void
+wl_run(struct net *n, unsigned tgt, unsigned total, unsigned depth,
+    size_t max_len, bool disjoint, uint64_t max_ns)
+{
+	struct workload w = {
+		.n = n, .ft = n->tgt[tgt], .total = total, .depth = depth,
+		.max_len = max_len, .disjoint_writes = disjoint,
+	};
+
+	w.t = net_target(n, tgt);
+	w.size = ft_sectors(w.ft) * 512;
+	cr_assert_eq(target_size(w.t), w.size);
+	w.shadow = seed_image(n, w.ft);
+	w.reqs = calloc(total, sizeof(*w.reqs));
+	cr_assert_not_null(w.reqs);
+	w.nregions = (size_t)((w.size + WL_REGION - 1) / WL_REGION);
+	w.region_used = calloc(w.nregions, 1);
+	cr_assert_not_null(w.region_used);
+
+	wl_next(&w);
+	cr_assert(net_run(n, max_ns, pred_wl_done, &w),
+	    "workload: %u of %u requests done", w.done, w.total);
+	for (unsigned i = 0; i < total; i++)
+		cr_assert_eq(w.reqs[i].ncalls, 1);
+	cr_assert_gt(w.nreads, total / 4);
+	cr_assert_gt(w.nwrites, total / 8);
+	cr_assert_gt(w.nunaligned, total / 4);
+	assert_image(w.ft, w.shadow);
+	free(w.region_used);
+	free(w.reqs);
+	free(w.shadow);
+}
+
+/* ---------------------------------------------------------------- discovery */
+
+static struct engine_config
+cfg_fast(void)
+{
+	struct engine_config c;
+
+	engine_config_default(&c);
+	c.rto_min_ns = 5 * NSEC_PER_MSEC;
+	c.rto_max_ns = 500 * NSEC_PER_MSEC;
+	c.rto_init_ns = 200 * NSEC_PER_MSEC;
+	return c;
+}
+
+static void
+check_events_new_up(const struct net *n, const struct target *t)
+{
+	int first = -1, up = -1;
+
+	for (unsigned i = 0; i < n->nev; i++) {
+		if (n->ev[i].t != t)
+			continue;
+		if (first < 0)
+			first = (int)i;
+		if (n->ev[i].ev == ENGINE_EV_UP && up < 0)
+			up = (int)i;
+		cr_assert_neq(n->ev[i].ev, ENGINE_EV_DEAD);
+	}
+	cr_assert_geq(first, 0, "no event for %s", target_name(t));
+	cr_assert_eq(n->ev[first].ev, ENGINE_EV_NEW, "first event %d",
+	    n->ev[first].ev);
+	cr_assert_gt(up, first, "no UP after NEW");
+	cr_assert_eq(count_events(n, t, ENGINE_EV_NEW), 1);
+	cr_assert_eq(count_events(n, t, ENGINE_EV_UP), 1);
+}
+
+Test(discovery, broadcast_finds_three)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 2, 1500, 1500, 1);
+	struct faketarget *a, *b, *d;
+	struct target *ta, *tb, *td, *it;
+	struct target_info ia, ib, id;
+	const uint64_t big = ATA_LBA28_MAX + 1000;
+
+	a = net_add_target(n, 1, 0, 8192, 1);          /* fake0 */
+	b = net_add_target(n, 1, 1, 12345, 2);         /* fake1 */
+	d = net_add_target(n, 7, 3, big, 3);           /* both */
+	ft_set_bufcnt(a, 16);
+	ft_set_bufcnt(b, 5);
+	ft_set_scnt(b, 1);
+	ft_set_bufcnt(d, 64);
+	ft_set_scnt(d, 17);
+	ft_set_config(a, "hello", 5);
+	ft_set_fwver(b, 0x4001);
+
+	cr_assert_null(engine_target_next(n->e, NULL));
+	net_up(n);
+
+	ta = net_target(n, 0);
+	tb = net_target(n, 1);
+	td = net_target(n, 2);
+	/* shelf.slot order */
+	cr_assert_eq(engine_target_next(n->e, NULL), ta);
+	cr_assert_eq(engine_target_next(n->e, ta), tb);
+	cr_assert_eq(engine_target_next(n->e, tb), td);
+	cr_assert_null(engine_target_next(n->e, td));
+	cr_assert_null(engine_target_find(n->e, 1, 2));
+
+	cr_assert_eq(target_size(ta), 8192ULL * 512);
+	cr_assert_eq(target_size(tb), 12345ULL * 512);
+	cr_assert_eq(target_size(td), big * 512, "LBA48 size %" PRIu64,
+	    target_size(td));
+	cr_assert_str_eq(target_name(ta), "e1.0");
+	cr_assert_str_eq(target_name(td), "e7.3");
+	cr_assert_not(target_read_only(ta));
+	for (it = engine_target_next(n->e, NULL); it;
+	    it = engine_target_next(n->e, it))
+		check_events_new_up(n, it);
+
+	engine_target_info(ta, &ia);
+	engine_target_info(tb, &ib);
+	engine_target_info(td, &id);
+	cr_assert_eq(ia.shelf, 1);
+	cr_assert_eq(ia.slot, 0);
+	cr_assert_str_eq(ia.name, "e1.0");
+	cr_assert_eq(ia.state, TARGET_UP);
+	cr_assert(ia.identified);
+	cr_assert_eq(ia.bufcnt, 16);
+	cr_assert_eq(ib.bufcnt, 5);
+	cr_assert_eq(id.bufcnt, 64);
+	cr_assert_eq(ia.fwver, 0x4019);
+	cr_assert_eq(ib.fwver, 0x4001);
+	cr_assert_eq(ia.scnt, 2);
+	cr_assert_eq(ib.scnt, 1);
+	cr_assert_eq(id.scnt, 17);
+	/* min(scnt, (1500 - 36) / 512 = 2) */
+	cr_assert_eq(ia.sectors_per_frame, 2);
+	cr_assert_eq(ib.sectors_per_frame, 1);
+	cr_assert_eq(id.sectors_per_frame, 2);
+	cr_assert_eq(ia.cfg_len, 5);
+	cr_assert(memcmp(ia.cfg, "hello", 5) == 0);
+	cr_assert_eq(ib.cfg_len, 0);
+	cr_assert_str_eq(ia.ident.model, "Coraid EtherDrive vblade");
+	cr_assert_str_eq(ia.ident.firmware, "V25");
+	cr_assert_str_eq(ia.ident.serial, "1.0:fakehost");
+	cr_assert_str_eq(id.ident.serial, "7.3:fakehost");
+	cr_assert(ia.ident.lba48);
+	cr_assert(ia.ident.flush);
+	cr_assert_not(ia.ident.flush_ext);
+	cr_assert_eq(ia.ident.sectors, 8192);
+	cr_assert_eq(id.ident.sectors, big);
+	cr_assert_eq(ia.size, 8192ULL * 512);
+	cr_assert_not(ia.read_only);
+	cr_assert_geq(ia.window, 1);
+	cr_assert_leq(ia.window, 16);
+	cr_assert_eq(ia.window_max, 16);
+	cr_assert_eq(ib.window_max, 5);
+	cr_assert_eq(ia.inflight, 0);
+
+	/* paths: a on fake0, b on fake1, d on both */
+	cr_assert_eq(ia.npaths, 1);
+	cr_assert_eq(ia.paths[0].ifidx, 0);
+	cr_assert(mac_eq(ia.paths[0].mac, ft_mac(a)));
+	cr_assert_eq(ia.paths[0].mtu, 1500);
+	cr_assert_eq(ib.npaths, 1);
+	cr_assert_eq(ib.paths[0].ifidx, 1);
+	cr_assert_eq(id.npaths, 2);
+	cr_assert_neq(id.paths[0].ifidx, id.paths[1].ifidx);
+	cr_assert(mac_eq(id.paths[0].mac, ft_mac(d)));
+	cr_assert(mac_eq(id.paths[1].mac, ft_mac(d)));
+
+	/* the discovery went out on both interfaces as a broadcast */
+	{
+		unsigned bc[MAX_IFS] = { 0 };
+
+		for (size_t i = 0; i < n->logn; i++) {
+			const uint8_t *h = n->log[i].hdr;
+
+			if (h[19] == AOE_CMD_CFG && mac_bcast(h) &&
+			    get_be16(h + 16) == AOE_SHELF_ANY &&
+			    h[18] == AOE_SLOT_ANY && (h[29] & 0x0f) == 0)
+				bc[n->log[i].ifidx]++;
+		}
+		cr_assert_geq(bc[0], 1);
+		cr_assert_geq(bc[1], 1);
+	}
+	/* I/O works at the far end of the LBA48 target */
+	{
+		uint8_t w[1024], r[1024];
+		uint64_t off = (big - 2) * 512;
+
+		fill_random(n, w, sizeof(w));
+		cr_assert_eq(do_write(n, td, w, off, sizeof(w)), 0);
+		cr_assert_eq(do_read(n, td, r, off, sizeof(r)), 0);
+		cr_assert(memcmp(w, r, sizeof(w)) == 0);
+		cr_assert_eq(ft_pread(d, r, sizeof(r), off), 0);
+		cr_assert(memcmp(w, r, sizeof(w)) == 0);
+		/* beyond LBA28 only LBA48 commands work */
+		for (size_t i = 0; i < n->logn; i++) {
+			const uint8_t *h = n->log[i].hdr;
+			bool wr;
+
+			if (h[19] == AOE_CMD_ATA && ata_is_rw(h[27], &wr) &&
+			    frame_lba(h) > ATA_LBA28_MAX)
+				cr_assert(h[24] & AOE_AFLAG_EXT);
+		}
+	}
+	net_free(n);
+}
+
+Test(discovery, unsolicited_advert)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n;
+	struct faketarget *a, *b;
+	uint8_t f[FRAME_CAP];
+	size_t len;
+	struct target *t;
+	unsigned two = 2;
+
+	c.discover_ns = 0;
+	n = net_new(&c, 1, 1500, 0, 2);
+	a = net_add_target(n, 3, 9, 4096, 1);
+	b = net_add_target(n, 3, 10, 2048, 1);
+	ft_set_config(a, "adv", 3);
+	/* vblade's advert: tag 0, version nibble 0 */
+	len = ft_advert(a, f, sizeof(f));
+	cr_assert_eq(len, 35);
+	cr_assert_eq(get_be32(f + 20), 0);
+	cr_assert_eq(f[14], AOE_FLAG_RSP);
+	net_inject(n, 0, f, len, 0);
+	/* an advert with version 1 */
+	len = ft_advert(b, f, sizeof(f));
+	f[14] = 0x10 | AOE_FLAG_RSP;
+	net_inject(n, 0, f, len, 0);
+	/* version 2 is not AoE as we know it */
+	f[14] = 0x20 | AOE_FLAG_RSP;
+	put_be16(f + 16, 3);
+	f[18] = 11;
+	net_inject(n, 0, f, len, 0);
+	cr_assert(net_run(n, 2 * NSEC_PER_SEC, pred_all_up, &two),
+	    "adverts did not bring the targets up");
+	t = engine_target_find(n->e, 3, 9);
+	cr_assert_not_null(t);
+	cr_assert_eq(target_size(t), 4096ULL * 512);
+	check_events_new_up(n, t);
+	t = engine_target_find(n->e, 3, 10);
+	cr_assert_not_null(t);
+	cr_assert_eq(target_size(t), 2048ULL * 512);
+	check_events_new_up(n, t);
+	cr_assert_null(engine_target_find(n->e, 3, 11));
+	cr_assert_eq(engine_stats(n->e)->rx_badver, 1);
+	cr_assert_eq(ft_stats(a)->identifies, 1);
+	cr_assert_eq(ft_stats(b)->identifies, 1);
+	/* nothing was broadcast: the adverts alone did it */
+	for (size_t i = 0; i < n->logn; i++)
+		cr_assert_not(mac_bcast(n->log[i].hdr));
+	net_free(n);
+}
+
+Test(discovery, changes_seen)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 2, 1500, 1500, 4);
+	struct faketarget *a;
+	struct target *t;
+	struct target_info ti;
+	unsigned changed;
+
+	a = net_add_target(n, 1, 0, 4096, 1);
+	net_up(n);
+	t = net_target(n, 0);
+	changed = count_events(n, t, ENGINE_EV_CHANGED);
+	engine_target_info(t, &ti);
+	cr_assert_eq(ti.window_max, 16);
+	cr_assert_eq(ti.npaths, 1);
+
+	/* a rediscovery that finds nothing new changes nothing */
+	net_discover(n);
+	net_advance(n, 100 * NSEC_PER_MSEC);
+	cr_assert_eq(count_events(n, t, ENGINE_EV_CHANGED), changed);
+
+	/* new config string and buffer count */
+	ft_set_config(a, "moved", 5);
+	ft_set_bufcnt(a, 4);
+	net_discover(n);
+	net_advance(n, 100 * NSEC_PER_MSEC);
+	cr_assert_gt(count_events(n, t, ENGINE_EV_CHANGED), changed);
+	engine_target_info(t, &ti);
+	cr_assert_eq(ti.cfg_len, 5);
+	cr_assert(memcmp(ti.cfg, "moved", 5) == 0);
+	cr_assert_eq(ti.bufcnt, 4);
+	cr_assert_eq(ti.window_max, 4);
+	cr_assert_leq(ti.window, 4);
+	cr_assert_eq(ti.state, TARGET_UP);
+
+	/* a second path appears */
+	changed = count_events(n, t, ENGINE_EV_CHANGED);
+	n->tgt_ifs[0] = 3;
+	net_discover(n);
+	net_advance(n, 100 * NSEC_PER_MSEC);
+	cr_assert_gt(count_events(n, t, ENGINE_EV_CHANGED), changed);
+	engine_target_info(t, &ti);
+	cr_assert_eq(ti.npaths, 2);
+	cr_assert_eq(count_events(n, t, ENGINE_EV_NEW), 1);
+	cr_assert_eq(count_events(n, t, ENGINE_EV_UP), 1);
+	net_free(n);
+}
+
+/* Two vblades on one host answer from the same MAC: two targets. */
+Test(discovery, shared_mac)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 1, 1500, 0, 5);
+	struct faketarget *a, *b;
+	struct target *ta, *tb;
+	struct target_info ia, ib;
+	uint8_t *sa, *sb, *buf;
+	const size_t len = 40000;
+
+	a = net_add_target(n, 2, 0, 4096, 1);
+	b = net_add_target(n, 2, 1, 8192, 1);
+	ft_free(b);
+	b = ft_new(2, 1, ft_mac(a), 8192);
+	cr_assert_not_null(b);
+	n->tgt[1] = b;
+	net_up(n);
+	ta = net_target(n, 0);
+	tb = net_target(n, 1);
+	cr_assert_neq(ta, tb);
+	cr_assert_eq(target_size(ta), 4096ULL * 512);
+	cr_assert_eq(target_size(tb), 8192ULL * 512);
+	engine_target_info(ta, &ia);
+	engine_target_info(tb, &ib);
+	cr_assert_eq(ia.npaths, 1);
+	cr_assert_eq(ib.npaths, 1);
+	cr_assert(mac_eq(ia.paths[0].mac, ib.paths[0].mac));
+
+	/* the same bytes to both, interleaved: each lands on its own image */
+	sa = seed_image(n, a);
+	sb = seed_image(n, b);
+	buf = malloc(len);
+	cr_assert_not_null(buf);
+	{
+		struct req ra = { 0 }, rb = { 0 };
+
+		cr_assert_eq(sub_write(n, &ra, ta, 1000, len), 0);
+		rb.buf = malloc(len);
+		cr_assert_not_null(rb.buf);
+		fill_random(n, rb.buf, len);
+		cr_assert_eq(sub_write(n, &rb, tb, 1000, len), 0);
+		cr_assert(net_run(n, 5 * NSEC_PER_SEC, pred_req_done, &ra));
+		cr_assert(net_run(n, 5 * NSEC_PER_SEC, pred_req_done, &rb));
+		cr_assert_eq(ra.rc, 0);
+		cr_assert_eq(rb.rc, 0);
+		memcpy(sa + 1000, ra.buf, len);
+		memcpy(sb + 1000, rb.buf, len);
+		req_release(&ra);
+		req_release(&rb);
+	}
+	assert_image(a, sa);
+	assert_image(b, sb);
+	cr_assert_eq(do_read(n, tb, buf, 4096ULL * 512, len), 0);
+	cr_assert(memcmp(buf, sb + 4096 * 512, len) == 0);
+	free(buf);
+	free(sa);
+	free(sb);
+	net_free(n);
+}
+
+Test(discovery, periodic)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n;
+	unsigned bc = 0;
+
+	c.discover_ns = NSEC_PER_SEC;
+	n = net_new(&c, 2, 1500, 1500, 6);
+	net_add_target(n, 1, 0, 4096, 2);
+	net_up(n);
+	net_advance(n, 3 * NSEC_PER_SEC + 500 * NSEC_PER_MSEC);
+	for (size_t i = 0; i < n->logn; i++)
+		bc += mac_bcast(n->log[i].hdr) && n->log[i].hdr[19] == 1;
+	/* at start and after 1, 2 and 3 s, on both interfaces */
+	cr_assert_eq(bc, 2 * 4, "%u discovery broadcasts", bc);
+	cr_assert_eq(count_events(n, NULL, ENGINE_EV_NEW), 1);
+	cr_assert_eq(count_events(n, NULL, ENGINE_EV_CHANGED), 0);
+	net_free(n);
+}
+
+Test(discovery, bad_config_rejected)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n;
+	uint8_t f[FRAME_CAP];
+	size_t len;
+	struct faketarget *x, *y;
+
+	c.discover_ns = 0;
+	n = net_new(&c, 1, 1500, 0, 3);
+	x = net_add_target(n, 0xffff, 1, 4096, 0);
+	y = net_add_target(n, 2, 0xff, 4096, 0);
+	len = ft_advert(x, f, sizeof(f));
+	net_input(n, 0, f, len);
+	len = ft_advert(y, f, sizeof(f));
+	net_input(n, 0, f, len);
+	net_advance(n, NSEC_PER_SEC);
+	cr_assert_eq(engine_stats(n->e)->rx_bad_cfg, 2);
+	cr_assert_null(engine_target_next(n->e, NULL));
+	cr_assert_eq(n->nev, 0);
+	net_free(n);
+}
+
+/* ---------------------------------------------------------------- I/O */
+
+Test(io, random_rw_shadow)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 1, 1500, 0, 10);
+
+	net_add_target(n, 1, 0, 16384, 1);      /* 8 MiB */
+	net_up(n);
+	wl_run(n, 0, 600, 24, 160 * 1024, false, 120 * NSEC_PER_SEC);
+	cr_assert_eq(engine_stats(n->e)->retransmits, 0);
+	net_free(n);
+}
+
+Test(io, submit_errors)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 1, 1500, 0, 11);
+	struct faketarget *a, *b;
+	struct target *t, *tb;
+	struct req r[12] = { 0 };
+	uint64_t size = 4096ULL * 512;
+	uint64_t sends;
+	unsigned one = 1;
+
+	a = net_add_target(n, 1, 0, 4096, 1);
+	b = net_add_target(n, 1, 1, 4096, 1);
+	ft_set_silent(b, FT_SILENT_ATA);        /* never identified */
+	net_discover(n);
+	cr_assert(net_run(n, NSEC_PER_SEC, pred_all_up, &one));
+	net_advance(n, 100 * NSEC_PER_MSEC);
+	t = net_target(n, 0);
+	tb = net_target(n, 1);
+	cr_assert_eq(target_state(tb), TARGET_NEW);
+	cr_assert_eq(target_size(tb), 0);
+
+	sends = n->sends;
+	cr_assert_eq(sub_read(n, &r[0], t, 0, 0), -EINVAL);
+	cr_assert_eq(sub_write(n, &r[1], t, 0, 0), -EINVAL);
+	cr_assert_eq(sub_read(n, &r[2], t, size - 1, 2), -EINVAL);
+	cr_assert_eq(sub_read(n, &r[3], t, size, 1), -EINVAL);
+	cr_assert_eq(sub_write(n, &r[4], t, size - 1, 2), -ENOSPC);
+	cr_assert_eq(sub_write(n, &r[5], t, size, 1), -ENOSPC);
+	cr_assert_eq(sub_write(n, &r[6], t, UINT64_MAX - 10, 100), -ENOSPC);
+	cr_assert_eq(sub_read(n, &r[7], t, UINT64_MAX - 10, 100), -EINVAL);
+	cr_assert_eq(sub_read(n, &r[8], tb, 0, 512), -EAGAIN);
+	cr_assert_eq(sub_write(n, &r[9], tb, 0, 512), -EAGAIN);
+	cr_assert_eq(n->sends, sends, "a refused request sent frames");
+	/* the last byte is fine */
+	cr_assert_eq(sub_read(n, &r[10], t, size - 1, 1), 0);
+	cr_assert_eq(sub_write(n, &r[11], t, size - 3, 3), 0);
+	net_run(n, NSEC_PER_SEC, NULL, NULL);
+	for (unsigned i = 0; i < 10; i++)
+		cr_assert_eq(r[i].ncalls, 0, "callback for refused request %u",
+		    i);
+	cr_assert_eq(r[10].ncalls, 1);
+	cr_assert_eq(r[10].rc, 0);
+	cr_assert_eq(r[11].ncalls, 1);
+	cr_assert_eq(r[11].rc, 0);
+	{
+		uint8_t tail[3];
+
+		cr_assert_eq(ft_pread(a, tail, 3, size - 3), 0);
+		cr_assert(memcmp(tail, r[11].buf, 3) == 0);
+	}
+	for (unsigned i = 0; i < 12; i++)
+		req_release(&r[i]);
+	net_free(n);
+}
+
+/* ---------------------------------------------------------------- hazards */
+
+Test(hazards, loss_dup_late)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 1, 1500, 0, 20);
+	const struct engine_stats *st;
+
+	net_add_target(n, 1, 0, 8192, 1);       /* 4 MiB */
+	net_up(n);
+	n->drop_req = 200;
+	n->drop_rsp = 200;
+	n->dup_req = 100;
+	n->dup_rsp = 100;
+	n->jitter_rsp_ns = 300 * USEC;
+	n->late_rsp = 30;
+	n->late_ns = 300 * NSEC_PER_MSEC;
+	wl_run(n, 0, 400, 16, 64 * 1024, false, 600 * NSEC_PER_SEC);
+	st = engine_stats(n->e);
+	cr_assert_gt(n->dropped_req, 0);
+	cr_assert_gt(n->dropped_rsp, 0);
+	cr_assert_gt(st->retransmits, 0);
+	cr_assert_gt(st->timeouts, 0);
+	cr_assert_gt(st->rx_unknown, 0);
+	cr_assert_eq(st->rx_foreign, 0);
+	cr_assert_eq(st->rx_mismatch, 0);
+	cr_assert_eq(st->rx_short, 0);
+	net_free(n);
+}
+
+Test(hazards, reordered_requests)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 1, 1500, 0, 21);
+
+	net_add_target(n, 1, 0, 8192, 1);
+	net_up(n);
+	n->jitter_req_ns = 2 * NSEC_PER_MSEC;
+	n->jitter_rsp_ns = 2 * NSEC_PER_MSEC;
+	n->drop_req = 50;
+	n->drop_rsp = 50;
+	n->dup_rsp = 50;
+	wl_run(n, 0, 400, 16, 48 * 1024, true, 600 * NSEC_PER_SEC);
+	cr_assert_gt(engine_stats(n->e)->retransmits, 0);
+	net_free(n);
+}
+
+/*
+ * Requests reordered and some held back past their retransmission (12 ms,
+ * RTO 5 ms), writes overlapping: a stale copy of a resent write must not
+ * land after a newer write to the same sectors.  The engine fences a resent
+ * write's sectors for 4 RTO (at least 20 ms here).  No loss (it would back
+ * the RTO off past the delay) and no duplicated requests (the engine cannot
+ * know of those).
+ */
+Test(hazards, reordered_overlapping_writes)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 1, 1500, 0, 25);
+
+	net_add_target(n, 1, 0, 512, 1);        /* 256 KiB: many overlaps */
+	net_up(n);
+	n->jitter_req_ns = 500 * USEC;
+	n->jitter_rsp_ns = 500 * USEC;
+	n->late_req = 50;
+	n->late_ns = 12 * NSEC_PER_MSEC;
+	n->dup_rsp = 100;
+	wl_run(n, 0, 500, 12, 16 * 1024, false, 600 * NSEC_PER_SEC);
+	cr_assert_gt(engine_stats(n->e)->retransmits, 0);
+	net_free(n);
+}
+
+Test(hazards, path_failover)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 2, 1500, 1500, 26);
+	struct target_info ti;
+	uint64_t if1_sends = 0;
+	size_t mark;
+
+	net_add_target(n, 1, 0, 4096, 3);       /* reachable on both */
+	net_up(n);
+	engine_target_info(net_target(n, 0), &ti);
+	cr_assert_eq(ti.npaths, 2);
+	n->down_ifs = 1;                        /* fake0 goes dark */
+	mark = n->logn;
+	wl_run(n, 0, 200, 8, 16 * 1024, false, 120 * NSEC_PER_SEC);
+	for (size_t i = mark; i < n->logn; i++)
+		if1_sends += n->log[i].ifidx == 1;
+	cr_assert_gt(if1_sends, 0);
+	cr_assert_gt(engine_stats(n->e)->retransmits, 0);
+	engine_target_info(net_target(n, 0), &ti);
+	cr_assert_eq(ti.state, TARGET_UP);
+	for (unsigned i = 0; i < ti.npaths; i++) {
+		if (ti.paths[i].ifidx == 0)
+			cr_assert_gt(ti.paths[i].lost, 0);
+		else
+			cr_assert_gt(ti.paths[i].rx, 0);
+	}
+	net_free(n);
+}
+
+/* Corrupt copies of real responses, each expected in one counter. */
+struct foreign_ctx {
+	unsigned left;          /* read responses still to shadow */
+	unsigned wrong_mac, wrong_known_mac, wrong_if;
+	unsigned bad_shelf, bad_slot, bad_cmd, short_data;
+	unsigned r_clear, bad_ver;
+	uint8_t other_mac[6];
+};
+
+static void
+inject_variant(struct net *n, unsigned ifidx, const uint8_t *f, size_t len,
+    void (*mod)(uint8_t *p, size_t *len, const void *arg), const void *arg)
+{
+	uint8_t *c = malloc(len);
+	size_t l = len;
+
+	cr_assert_not_null(c);
+	memcpy(c, f, len);
+	for (size_t i = AOE_ATA_HDR_LEN; i < len; i++)
+		c[i] ^= 0xa5;
+	mod(c, &l, arg);
+	net_input(n, ifidx, c, l);
+	free(c);
+}
+
+static void
+m_src(uint8_t *p, size_t *len, const void *arg)
+{
+	(void)len;
+	memcpy(p + 6, arg, 6);
+}
+
+static void
+m_none(uint8_t *p, size_t *len, const void *arg)
+{
+	(void)p;
+	(void)len;
+	(void)arg;
+}
+
+static void
+m_shelf(uint8_t *p, size_t *len, const void *arg)
+{
+	(void)len;
+	(void)arg;
+	put_be16(p + 16, (uint16_t)(get_be16(p + 16) + 1));
+}
+
+static void
+m_slot(uint8_t *p, size_t *len, const void *arg)
+{
+	(void)len;
+	(void)arg;
+	p[18] ^= 0x40;
+}
+
+static void
+m_cmd(uint8_t *p, size_t *len, const void *arg)
+{
+	(void)len;
+	(void)arg;
+	p[19] = AOE_CMD_RESV;
+}
+
+static void
+m_short(uint8_t *p, size_t *len, const void *arg)
+{
+	(void)p;
+	(void)arg;
+	*len -= 512;
+}
+
+static void
+m_rclear(uint8_t *p, size_t *len, const void *arg)
+{
+	(void)len;
+	(void)arg;
+	p[14] &= (uint8_t)~AOE_FLAG_RSP;
+}
+
+static void
+m_ver(uint8_t *p, size_t *len, const void *arg)
+{
+	(void)len;
+	(void)arg;
+	p[14] = (uint8_t)(0x20 | (p[14] & 0x0f));
+}
+
+static void
+foreign_hook(struct net *n, unsigned ifidx, const uint8_t *f, size_t len)
+{
+	struct foreign_ctx *fc = n->hook_arg;
+	static const uint8_t stranger[6] = { 0x02, 0x66, 0x66, 0x66, 0x66, 1 };
+
+	if (!fc->left || !is_ata(f, len) || f[27] != 0x40 ||
+	    !mac_eq(f + 6, ft_mac(n->tgt[0])) || f[26] != 0 ||
+	    len != AOE_ATA_HDR_LEN + 1024)
+		return;
+	fc->left--;
+	inject_variant(n, ifidx, f, len, m_src, stranger);
+	fc->wrong_mac++;
+	inject_variant(n, ifidx, f, len, m_src, ft_mac(n->tgt[1]));
+	fc->wrong_known_mac++;
+	inject_variant(n, 1 - ifidx, f, len, m_none, NULL);
+	fc->wrong_if++;
+	inject_variant(n, ifidx, f, len, m_shelf, NULL);
+	fc->bad_shelf++;
+	inject_variant(n, ifidx, f, len, m_slot, NULL);
+	fc->bad_slot++;
+	inject_variant(n, ifidx, f, len, m_cmd, NULL);
+	fc->bad_cmd++;
+	inject_variant(n, ifidx, f, len, m_short, NULL);
+	fc->short_data++;
+	inject_variant(n, ifidx, f, len, m_rclear, NULL);
+	fc->r_clear++;
+	inject_variant(n, ifidx, f, len, m_ver, NULL);
+	fc->bad_ver++;
+}
+
+Test(hazards, foreign_responses)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 2, 1500, 1500, 22);
+	struct foreign_ctx fc = { .left = 6 };
+	struct faketarget *a;
+	struct target *t;
+	struct engine_stats s0, s1;
+	uint8_t *shadow, *buf;
+	const size_t len = 64 * 1024;
+
+	a = net_add_target(n, 4, 2, 4096, 1);   /* fake0 only */
+	net_add_target(n, 4, 3, 4096, 1);       /* another MAC on fake0 */
+	net_up(n);
+	t = net_target(n, 0);
+	shadow = seed_image(n, a);
+	s0 = *engine_stats(n->e);
+	n->on_rsp = foreign_hook;
+	n->hook_arg = &fc;
+	buf = malloc(len);
+	cr_assert_not_null(buf);
+	cr_assert_eq(do_read(n, t, buf, 4096, len), 0);
+	cr_assert(memcmp(buf, shadow + 4096, len) == 0,
+	    "a forged response was accepted");
+	cr_assert_eq(fc.left, 0);
+	s1 = *engine_stats(n->e);
+	cr_assert_eq(s1.rx_foreign - s0.rx_foreign,
+	    fc.wrong_mac + fc.wrong_known_mac + fc.wrong_if,
+	    "rx_foreign %" PRIu64 ", expected %u",
+	    s1.rx_foreign - s0.rx_foreign,
+	    fc.wrong_mac + fc.wrong_known_mac + fc.wrong_if);
+	cr_assert_geq(s1.rx_mismatch - s0.rx_mismatch,
+	    fc.bad_shelf + fc.bad_slot + fc.bad_cmd,
+	    "rx_mismatch %" PRIu64, s1.rx_mismatch - s0.rx_mismatch);
+	cr_assert_eq((s1.rx_mismatch - s0.rx_mismatch) +
+	    (s1.rx_short - s0.rx_short),
+	    fc.bad_shelf + fc.bad_slot + fc.bad_cmd + fc.short_data,
+	    "rx_mismatch %" PRIu64 " + rx_short %" PRIu64,
+	    s1.rx_mismatch - s0.rx_mismatch, s1.rx_short - s0.rx_short);
+	cr_assert_eq(s1.rx_request - s0.rx_request, fc.r_clear);
+	cr_assert_eq(s1.rx_badver - s0.rx_badver, fc.bad_ver);
+	cr_assert_eq(s1.rx_unknown, s0.rx_unknown);
+	cr_assert_eq(s1.retransmits, s0.retransmits);
+	/* a stranger's MAC did not become a path */
+	{
+		struct target_info ti;
+
+		engine_target_info(t, &ti);
+		cr_assert_eq(ti.npaths, 1);
+	}
+	free(buf);
+	free(shadow);
+	net_free(n);
+}
+
+Test(hazards, foreign_injector_with_io)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 1, 1500, 0, 23);
+
+	net_add_target(n, 1, 0, 4096, 1);
+	net_up(n);
+	n->foreign = 300;
+	wl_run(n, 0, 150, 8, 32 * 1024, false, 60 * NSEC_PER_SEC);
+	cr_assert_gt(n->foreign_injected, 0);
+	cr_assert_eq(engine_stats(n->e)->rx_foreign, n->foreign_injected);
+	net_free(n);
+}
+
+/* Every truncation of the real responses, before the real one. */
+struct trunc_ctx {
+	uint64_t injected, below_hdr;
+	unsigned kinds;         /* bit per command seen */
+	bool saw_ident, saw_read, saw_write;
+};
+
+static size_t
+content_len(const uint8_t *f, size_t len)
+{
+	if (len < AOE_HDR_LEN)
+		return len;
+	switch (f[19]) {
+	case AOE_CMD_ATA:
+		if (f[24] & AOE_AFLAG_WRITE)
+			return AOE_ATA_HDR_LEN;
+		return len;     /* read data and IDENTIFY: unpadded here */
+	case AOE_CMD_CFG:
+		return AOE_CFG_HDR_LEN + get_be16(f + 30);
+	case AOE_CMD_MASK:
+		return AOE_MASK_HDR_LEN + 8 * (size_t)f[27];
+	case AOE_CMD_RESV:
+		return AOE_RESV_HDR_LEN + 6 * (size_t)f[25];
+	default:
+		return len;
+	}
+}
+
+static void
+trunc_hook(struct net *n, unsigned ifidx, const uint8_t *f, size_t len)
+{
+	struct trunc_ctx *tc = n->hook_arg;
+	size_t cl = MIN(content_len(f, len), len);
+	unsigned kind = f[19] < 4 ? f[19] : 4;
+
+	if (len >= AOE_HDR_LEN && f[19] == AOE_CMD_ATA) {
+		if (f[27 - 0] == 0x40 && len == AOE_ATA_HDR_LEN + 512 &&
+		    !tc->saw_ident) {
+			tc->saw_ident = true;
+		} else if (f[24] & AOE_AFLAG_WRITE) {
+			if (tc->saw_write)
+				return;
+			tc->saw_write = true;
+		} else if (len > AOE_ATA_HDR_LEN + 512) {
+			if (tc->saw_read)
+				return;
+			tc->saw_read = true;
+		} else {
+			return;
+		}
+	} else if (tc->kinds & (1u << kind)) {
+		return;
+	}
+	tc->kinds |= 1u << kind;
+	for (size_t l = 0; l < cl; l++) {
+		uint8_t *c = malloc(l ? l : 1);
+
+		cr_assert_not_null(c);
+		memcpy(c, f, l);
+		net_input(n, ifidx, c, l);
+		free(c);
+		tc->injected++;
+		if (l < AOE_HDR_LEN)
+			tc->below_hdr++;
+	}
+}
+
+static uint64_t
+drops(const struct engine_stats *s)
+{
+	return s->rx_short + s->rx_request + s->rx_badver + s->rx_unknown +
+	    s->rx_foreign + s->rx_mismatch + s->rx_bad_cfg;
+}
+
+Test(hazards, truncated_everywhere)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 1, 1500, 0, 24);
+	struct trunc_ctx tc = { 0 };
+	struct faketarget *a;
+	struct target *t;
+	uint8_t w[3000], r[3000];
+	const struct engine_stats *st;
+
+	a = net_add_target(n, 1, 0, 4096, 1);
+	ft_set_config(a, "truncate me", 11);
+	n->on_rsp = trunc_hook;
+	n->hook_arg = &tc;
+	net_up(n);
+	t = net_target(n, 0);
+	fill_random(n, w, sizeof(w));
+	cr_assert_eq(do_write(n, t, w, 1000, sizeof(w)), 0);
+	cr_assert_eq(do_read(n, t, r, 1000, sizeof(r)), 0);
+	cr_assert(memcmp(w, r, sizeof(w)) == 0);
+	cr_assert(tc.saw_ident && tc.saw_read && tc.saw_write);
+	cr_assert(tc.kinds & (1u << AOE_CMD_CFG));
+	st = engine_stats(n->e);
+	cr_assert_eq(drops(st), tc.injected,
+	    "%" PRIu64 " truncated frames, %" PRIu64 " counted drops "
+	    "(short %" PRIu64 " mismatch %" PRIu64 ")", tc.injected,
+	    drops(st), st->rx_short, st->rx_mismatch);
+	cr_assert_geq(st->rx_short, tc.below_hdr);
+	cr_assert_eq(st->rx_short + st->rx_mismatch, tc.injected);
+	/* and random junk with our ethertype */
+	for (unsigned i = 0; i < 3000; i++) {
+		size_t l = (size_t)rnd_below(n, 80);
+		uint8_t *j = malloc(l ? l : 1);
+
+		cr_assert_not_null(j);
+		fill_random(n, j, l);
+		if (l >= 14)
+			put_be16(j + 12, AOE_ETHERTYPE);
+		if (l >= 15)
+			j[14] = (uint8_t)(0x18 | (j[14] & 0x07));
+		net_input(n, 0, j, l);
+		free(j);
+	}
+	net_free(n);
+}
+
+/* ---------------------------------------------------------------- window */
+
+struct win_ctx {
+	struct target *t;
+	bool strict;            /* no loss: inflight <= window too */
+	unsigned max_window_seen, min_window_seen;
+	bool violated;
+	char msg[128];
+};
+
+static void
+win_step(struct net *n)
+{
+	struct win_ctx *wc = n->hook_arg;
+	struct target_info ti;
+
+	engine_target_info(wc->t, &ti);
+	/* after a loss the window may close below what is in flight */
+	if (!wc->violated && ((wc->strict && ti.inflight > ti.window) ||
+	    ti.inflight > ti.window_max || ti.window > ti.window_max ||
+	    ti.window < 1)) {
+		wc->violated = true;
+		snprintf(wc->msg, sizeof(wc->msg),
+		    "inflight %u window %u window_max %u", ti.inflight,
+		    ti.window, ti.window_max);
+	}
+	if (ti.window > wc->max_window_seen)
+		wc->max_window_seen = ti.window;
+	if (ti.window < wc->min_window_seen)
+		wc->min_window_seen = ti.window;
+}
+
+/* Keep the engine busy with one-frame reads until pred says stop. */
+struct stream {
+	struct net *n;
+	struct target *t;
+	struct req r[64];
+	unsigned depth;
+	bool stop;
+	uint64_t completed, failed;
+};
+
+static void stream_fill(struct stream *s);
+
+static void
+stream_done(struct req *r)
+{
+	struct stream *s = r->ctx;
+
+	if (r->rc)
+		s->failed++;
+	s->completed++;
+	free(r->buf);
+	r->buf = NULL;
+	r->ncalls = 0;
+	r->kind = 0;
+	if (!s->stop)
+		stream_fill(s);
+}
+
+static void
+stream_fill(struct stream *s)
+{
+	for (unsigned i = 0; i < s->depth; i++) {
+		struct req *r = &s->r[i];
+		uint64_t off;
+
+		if (r->kind)
+			continue;
+		off = rnd_below(s->n, target_size(s->t) / 1024) * 1024;
+		r->then = stream_done;
+		r->ctx = s;
+		cr_assert_eq(sub_read(s->n, r, s->t, off, 1024), 0);
+	}
+}
+
+static bool
+pred_window_at(struct net *n, void *arg)
+{
+	struct win_ctx *wc = arg;
+	struct target_info ti;
+
+	(void)n;
+	engine_target_info(wc->t, &ti);
+	return ti.window == ti.window_max;
+}
+
+static bool
+pred_timeouts(struct net *n, void *arg)
+{
+	return engine_stats(n->e)->timeouts >= *(const uint64_t *)arg;
+}
+
+static bool
+pred_stream_idle(struct net *n, void *arg)
+{
+	const struct stream *s = arg;
+
+	(void)n;
+	for (unsigned i = 0; i < s->depth; i++)
+		if (s->r[i].kind)
+			return false;
+	return true;
+}
+
+Test(window, grows_shrinks_bounded)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 1, 1500, 0, 30);
+	struct win_ctx wc = { .min_window_seen = UINT32_MAX };
+	struct stream s = { .n = n, .depth = 48 };
+	struct target_info ti;
+	uint64_t want;
+	struct faketarget *a;
+
+	a = net_add_target(n, 1, 0, 4096, 1);
+	ft_set_bufcnt(a, 8);
+	n->delay_ns = NSEC_PER_MSEC;
+	net_up(n);
+	wc.t = s.t = net_target(n, 0);
+	engine_target_info(wc.t, &ti);
+	cr_assert_eq(ti.window_max, 8);
+	cr_assert_geq(ti.window, 1);
+	cr_assert_leq(ti.window, 8);
+	n->on_step = win_step;
+	n->hook_arg = &wc;
+	n->track = true;
+	wc.strict = true;
+
+	/* no loss: the window opens up to the buffer count, never beyond */
+	stream_fill(&s);
+	cr_assert(net_run(n, 60 * NSEC_PER_SEC, pred_window_at, &wc),
+	    "window never reached window_max");
+	net_advance(n, 200 * NSEC_PER_MSEC);
+	cr_assert_eq(n->out_max[0], 8, "most frames on the wire: %u",
+	    n->out_max[0]);
+	cr_assert_not(wc.violated, "%s", wc.msg);
+	cr_assert_eq(engine_stats(n->e)->timeouts, 0);
+
+	/* loss: the window closes */
+	n->track = false;
+	wc.strict = false;
+	n->drop_req = 1000;
+	want = engine_stats(n->e)->timeouts + 1;
+	cr_assert(net_run(n, 10 * NSEC_PER_SEC, pred_timeouts, &want));
+	n->drop_req = 0;
+	wc.min_window_seen = UINT32_MAX;
+	engine_target_info(wc.t, &ti);
+	cr_assert_lt(ti.window, 8, "window %u after loss", ti.window);
+
+	/* loss-free again: it opens back up */
+	cr_assert(net_run(n, 60 * NSEC_PER_SEC, pred_window_at, &wc),
+	    "window did not grow back after loss (min seen %u)",
+	    wc.min_window_seen);
+	s.stop = true;
+	cr_assert(net_run(n, 30 * NSEC_PER_SEC, pred_stream_idle, &s));
+	cr_assert_eq(s.failed, 0);
+	cr_assert_not(wc.violated, "%s", wc.msg);
+	net_free(n);
+}
+
+Test(window, bounded_by_config_and_bufcnt)
+{
+	for (unsigned k = 0; k < 2; k++) {
+		struct engine_config c = cfg_fast();
+		struct net *n;
+		struct win_ctx wc = { .min_window_seen = UINT32_MAX };
+		struct stream s = { .depth = 48 };
+		struct target_info ti;
+		struct faketarget *a;
+		unsigned bound = k == 0 ? 3 : 4;
+
+		if (k == 0)
+			c.max_window = 3;
+		n = net_new(&c, 1, 1500, 0, 31 + k);
+		s.n = n;
+		a = net_add_target(n, 1, 0, 4096, 1);
+		ft_set_bufcnt(a, k == 0 ? 16 : 4);
+		n->delay_ns = NSEC_PER_MSEC;
+		net_up(n);
+		wc.t = s.t = net_target(n, 0);
+		engine_target_info(wc.t, &ti);
+		cr_assert_eq(ti.window_max, bound);
+		n->on_step = win_step;
+		n->hook_arg = &wc;
+		n->track = true;
+		wc.strict = true;
+		stream_fill(&s);
+		net_advance(n, 5 * NSEC_PER_SEC);
+		cr_assert_eq(n->out_max[0], bound, "k %u: max on wire %u", k,
+		    n->out_max[0]);
+		cr_assert_eq(wc.max_window_seen, bound);
+		cr_assert_not(wc.violated, "%s", wc.msg);
+		s.stop = true;
+		cr_assert(net_run(n, 30 * NSEC_PER_SEC, pred_stream_idle, &s));
+		cr_assert_eq(s.failed, 0);
+		net_free(n);
+	}
+}
+
+/* ---------------------------------------------------------------- dead */
+
+Test(dead, timeout_and_revival)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n;
+	struct faketarget *a;
+	struct target *t;
+	struct req ra = { 0 }, rb = { 0 }, rc = { 0 }, rq = { 0 };
+	uint8_t buf[2048];
+	uint64_t t0, t_dead = 0;
+	unsigned dead_ev = 0, one = 1;
+
+	c.dead_ns = 2 * NSEC_PER_SEC;
+	n = net_new(&c, 1, 1500, 0, 40);
+	a = net_add_target(n, 1, 0, 4096, 1);
+	net_up(n);
+	t = net_target(n, 0);
+	cr_assert_eq(do_read(n, t, buf, 0, 2048), 0);
+
+	ft_set_silent(a, FT_SILENT_ALL);
+	t0 = n->now;
+	cr_assert_eq(sub_read(n, &ra, t, 0, 1024), 0);
+	cr_assert_eq(n->log[n->logn - 1].t, t0, "read not sent at once");
+	net_advance(n, 300 * NSEC_PER_MSEC);
+	cr_assert_eq(sub_read(n, &rb, t, 8192, 1024), 0);
+	/* waits behind rb: overlapping */
+	cr_assert_eq(sub_write(n, &rq, t, 8192 + 100, 1000), 0);
+	cr_assert(net_run(n, 10 * NSEC_PER_SEC, pred_req_done, &ra));
+	cr_assert_eq(ra.rc, -EIO);
+	cr_assert_geq(ra.t_done, t0 + c.dead_ns, "failed %" PRIu64
+	    " ns early", t0 + c.dead_ns - ra.t_done);
+	cr_assert_leq(ra.t_done, t0 + c.dead_ns + c.rto_max_ns,
+	    "failed %" PRIu64 " ns after the dead time",
+	    ra.t_done - t0 - c.dead_ns);
+	/* everything pending fails with it */
+	cr_assert(net_run(n, 1, pred_req_done, &rb));
+	cr_assert_eq(rb.rc, -EIO);
+	cr_assert_eq(rb.t_done, ra.t_done);
+	cr_assert(net_run(n, 1, pred_req_done, &rq), "queued write hangs");
+	cr_assert_eq(rq.rc, -EIO);
+	cr_assert_eq(rq.t_done, ra.t_done);
+	cr_assert_eq(target_state(t), TARGET_DEAD);
+	for (unsigned i = 0; i < n->nev; i++) {
+		if (n->ev[i].t == t && n->ev[i].ev == ENGINE_EV_DEAD) {
+			dead_ev++;
+			t_dead = n->ev[i].time;
+		}
+	}
+	cr_assert_eq(dead_ev, 1);
+	cr_assert_eq(t_dead, ra.t_done);
+	cr_assert_eq(sub_read(n, &rc, t, 0, 512), -EIO);
+	cr_assert_eq(sub_write(n, &rc, t, 0, 512), -EIO);
+	net_advance(n, NSEC_PER_SEC);
+	cr_assert_eq(rc.ncalls, 0);
+	cr_assert_eq(ra.ncalls, 1);
+	cr_assert_eq(rb.ncalls, 1);
+
+	/* the target answers again: config, IDENTIFY, up */
+	ft_set_silent(a, 0);
+	net_discover(n);
+	cr_assert(net_run(n, 5 * NSEC_PER_SEC, pred_all_up, &one),
+	    "dead target did not come back");
+	cr_assert_eq(engine_target_find(n->e, 1, 0), t);
+	cr_assert_eq(count_events(n, t, ENGINE_EV_UP), 2);
+	{
+		uint8_t w[4000], r[4000];
+
+		fill_random(n, w, sizeof(w));
+		cr_assert_eq(do_write(n, t, w, 777, sizeof(w)), 0);
+		cr_assert_eq(do_read(n, t, r, 777, sizeof(r)), 0);
+		cr_assert(memcmp(w, r, sizeof(w)) == 0);
+	}
+	req_release(&ra);
+	req_release(&rb);
+	req_release(&rc);
+	req_release(&rq);
+	net_free(n);
+}
+
+/* ---------------------------------------------------------------- overlap */
+
+static bool
+ranges_overlap(const struct req *a, const struct req *b)
+{
+	uint64_t a0 = a->off / 512, a1 = (a->off + a->len + 511) / 512;
+	uint64_t b0 = b->off / 512, b1 = (b->off + b->len + 511) / 512;
+
+	return a0 < b1 && b0 < a1;
+}
+
+Test(overlap, serialised_fifo)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 1, 1500, 0, 50);
+	struct faketarget *a;
+	struct target *t;
+	uint8_t *shadow;
+	enum { NR = 400 };
+	struct req *r = calloc(NR, sizeof(*r));
+	struct req_set set = { r, NR };
+	const uint64_t span = 96 * 1024;        /* all requests in 96 KiB */
+
+	cr_assert_not_null(r);
+	a = net_add_target(n, 1, 0, 4096, 1);
+	n->delay_ns = NSEC_PER_MSEC;
+	net_up(n);
+	t = net_target(n, 0);
+	shadow = seed_image(n, a);
+	n->track = true;
+	n->check_overlap = true;
+
+	/* a fixed start: two overlapping writes, a read across both */
+	for (unsigned i = 0; i < NR; i++) {
+		bool write;
+		uint64_t off;
+		size_t len;
+		int rc;
+
+		if (i == 0) {
+			write = true, off = 0, len = 32 * 1024;
+		} else if (i == 1) {
+			write = true, off = 16 * 1024 + 100, len = 20000;
+		} else if (i == 2) {
+			write = false, off = 0, len = 48 * 1024;
+		} else {
+			write = rnd(n) % 3 != 0;
+			off = rnd_below(n, span);
+			len = 1 + rnd_below(n, 24 * 1024);
+			if (len > span - off)
+				len = span - off;
+		}
+		if (write) {
+			r[i].buf = malloc(len);
+			cr_assert_not_null(r[i].buf);
+			fill_random(n, r[i].buf, len);
+			memcpy(shadow + off, r[i].buf, len);
+			rc = sub_write(n, &r[i], t, off, len);
+		} else {
+			r[i].expect = malloc(len);
+			cr_assert_not_null(r[i].expect);
+			memcpy(r[i].expect, shadow + off, len);
+			rc = sub_read(n, &r[i], t, off, len);
+		}
+		cr_assert_eq(rc, 0);
+		/* let some requests start before the next is queued */
+		if (i % 50 == 49)
+			net_advance(n, 3 * NSEC_PER_MSEC);
+	}
+	cr_assert(net_run(n, 120 * NSEC_PER_SEC, pred_set_done, &set));
+	cr_assert_eq(n->overlap_violations, 0, "%u overlapping frames in "
+	    "flight, first: %s", n->overlap_violations, n->overlap_msg);
+	for (unsigned i = 0; i < NR; i++) {
+		cr_assert_eq(r[i].ncalls, 1);
+		cr_assert_eq(r[i].rc, 0);
+		for (unsigned j = i + 1; j < NR; j++) {
+			if ((r[i].kind == R_WRITE || r[j].kind == R_WRITE) &&
+			    ranges_overlap(&r[i], &r[j]))
+				cr_assert_lt(r[i].order, r[j].order,
+				    "request %u completed after the later "
+				    "overlapping request %u", i, j);
+		}
+	}
+	/* something was really in flight together */
+	cr_assert_gt(n->out_max[0], 1);
+	assert_image(a, shadow);
+	for (unsigned i = 0; i < NR; i++)
+		req_release(&r[i]);
+	free(r);
+	free(shadow);
+	net_free(n);
+}
+
+/* ---------------------------------------------------------------- errors */
+
+Test(errors, mapping)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 1, 1500, 0, 60);
+	struct faketarget *ro, *lie, *arg, *res, *unc;
+	struct target *t;
+	uint8_t buf[4096];
+	struct target_info ti;
+	const uint8_t other[1][6] = { { 0x02, 0x77, 0, 0, 0, 7 } };
+	uint64_t t_start;
+
+	ro = net_add_target(n, 2, 0, 4096, 1);
+	lie = net_add_target(n, 2, 1, 4096, 1);
+	arg = net_add_target(n, 2, 2, 4096, 1);
+	res = net_add_target(n, 2, 3, 4096, 1);
+	unc = net_add_target(n, 2, 4, 4096, 1);
+	ft_set_read_only(ro, true);
+	ft_set_ident_sectors(lie, 8192);
+	ft_set_accept_scnt(arg, 1);
+	ft_resv_set(res, other, 1);     /* IDENTIFY still answers */
+	ft_fail_lba(unc, 100, ATA_ER_UNC);
+	net_up(n);
+	memset(buf, 0x33, sizeof(buf));
+
+	/* read-only: the write fails -EROFS and the target turns read-only */
+	t = net_target(n, 0);
+	cr_assert_not(target_read_only(t));
+	t_start = n->now;
+	cr_assert_eq(do_write(n, t, buf, 0, 1024), -EROFS);
+	cr_assert_lt(n->now - t_start, 100 * NSEC_PER_MSEC,
+	    "error was retried");
+	cr_assert(target_read_only(t));
+	engine_target_info(t, &ti);
+	cr_assert(ti.read_only);
+	cr_assert_eq(do_write(n, t, buf, 0, 1024), -EROFS);
+	cr_assert_eq(do_read(n, t, buf, 0, 1024), 0);
+	cr_assert_eq(ft_stats(ro)->writes, 0);
+
+	/* IDNF: the target claims more sectors than it has */
+	t = net_target(n, 1);
+	cr_assert_eq(target_size(t), 8192ULL * 512);
+	cr_assert_eq(do_read(n, t, buf, 0, 1024), 0);
+	cr_assert_eq(do_read(n, t, buf, 5000 * 512, 1024), -ENOSPC);
+	cr_assert_eq(do_write(n, t, buf, 5000 * 512, 1024), -ENOSPC);
+	cr_assert_not(target_read_only(t));
+
+	/* AoE error 2: more sectors than the target accepts */
+	t = net_target(n, 2);
+	engine_target_info(t, &ti);
+	cr_assert_eq(ti.sectors_per_frame, 2);
+	t_start = n->now;
+	cr_assert_eq(do_read(n, t, buf, 0, 1024), -EINVAL);
+	cr_assert_lt(n->now - t_start, 100 * NSEC_PER_MSEC,
+	    "error was retried");
+	cr_assert_eq(do_read(n, t, buf, 0, 512), 0);
+
+	/* reserved by another host */
+	t = net_target(n, 3);
+	cr_assert_eq(target_state(t), TARGET_UP);
+	cr_assert_eq(do_read(n, t, buf, 0, 1024), -EACCES);
+	cr_assert_eq(do_write(n, t, buf, 0, 1024), -EACCES);
+	cr_assert_eq(ft_stats(res)->reads + ft_stats(res)->writes, 0);
+
+	/* ATA UNC */
+	t = net_target(n, 4);
+	cr_assert_eq(do_read(n, t, buf, 99 * 512, 1024), -EIO);
+	cr_assert_eq(do_read(n, t, buf, 0, 4096), 0);
+
+	/* none of it killed a target */
+	for (unsigned i = 0; i < 5; i++)
+		cr_assert_eq(target_state(net_target(n, i)), TARGET_UP);
+	cr_assert_eq(count_events(n, NULL, ENGINE_EV_DEAD), 0);
+	net_free(n);
+}
+
+Test(errors, configured_read_only)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n;
+	struct target *t;
+	struct req r = { 0 };
+	uint8_t buf[512];
+
+	c.read_only = true;
+	n = net_new(&c, 1, 1500, 0, 61);
+	net_add_target(n, 1, 0, 4096, 1);
+	net_up(n);
+	t = net_target(n, 0);
+	cr_assert(target_read_only(t));
+	cr_assert_eq(sub_write(n, &r, t, 0, 512), -EROFS);
+	cr_assert_eq(do_read(n, t, buf, 0, 512), 0);
+	net_advance(n, NSEC_PER_SEC);
+	cr_assert_eq(r.ncalls, 0);
+	cr_assert_eq(ft_stats(n->tgt[0])->writes, 0);
+	req_release(&r);
+	net_free(n);
+}
+
+/* ---------------------------------------------------------------- flush */
+
+static void
+flush_case(uint16_t w83, bool ext, uint8_t want_cmd)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 1, 1500, 0, 70);
+	struct faketarget *a;
+	struct target *t;
+	struct req r = { 0 };
+	uint8_t buf[1024] = { 1 };
+	size_t mark;
+	unsigned flush_frames = 0;
+
+	a = net_add_target(n, 1, 0, 4096, 1);
+	if (ext)
+		ft_set_flush_ext(a, true);
+	else
+		ft_set_w83(a, w83);
+	n->delay_ns = NSEC_PER_MSEC;
+	net_up(n);
+	t = net_target(n, 0);
+	cr_assert_eq(do_write(n, t, buf, 0, sizeof(buf)), 0);
+	mark = n->logn;
+	cr_assert_eq(sub_flush(n, &r, t), 0);
+	cr_assert_eq(r.ncalls, 0, "flush completed inside engine_flush");
+	cr_assert(net_run(n, 5 * NSEC_PER_SEC, pred_req_done, &r));
+	cr_assert_eq(r.rc, 0);
+	for (size_t i = mark; i < n->logn; i++) {
+		const uint8_t *h = n->log[i].hdr;
+
+		if (h[19] == AOE_CMD_ATA &&
+		    (h[27] == ATA_CMD_FLUSH || h[27] == ATA_CMD_FLUSH_EXT)) {
+			flush_frames++;
+			cr_assert_eq(h[27], want_cmd, "flush sent %#x", h[27]);
+			cr_assert_eq(h[24] & AOE_AFLAG_WRITE, 0);
+		}
+	}
+	if (want_cmd == 0) {
+		cr_assert_eq(flush_frames, 0);
+		cr_assert_eq(ft_stats(a)->flushes + ft_stats(a)->flush_exts, 0);
+	} else {
+		cr_assert_eq(flush_frames, 1);
+		/* the target had answered before the callback: 2 x 1 ms */
+		cr_assert_geq(r.t_done - r.t_submit, 2 * NSEC_PER_MSEC);
+		cr_assert_eq(want_cmd == ATA_CMD_FLUSH ?
+		    ft_stats(a)->flushes : ft_stats(a)->flush_exts, 1);
+	}
+	net_free(n);
+}
+
+Test(flush, vblade_flush_cache)
+{
+	flush_case(0x5400, false, ATA_CMD_FLUSH);
+}
+
+Test(flush, flush_cache_ext)
+{
+	flush_case(0, true, ATA_CMD_FLUSH_EXT);
+}
+
+Test(flush, no_cache)
+{
+	flush_case(0x4400, false, 0);
+}
+
+Test(flush, ext_refused_falls_back)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 1, 1500, 0, 72);
+	struct faketarget *a;
+	struct target *t;
+	struct req r1 = { 0 }, r2 = { 0 };
+	size_t mark;
+	unsigned ext = 0, plain = 0;
+
+	a = net_add_target(n, 1, 0, 4096, 1);
+	ft_set_w83(a, 0x7400);  /* claims FLUSH CACHE EXT, refuses it */
+	net_up(n);
+	t = net_target(n, 0);
+	mark = n->logn;
+	cr_assert_eq(sub_flush(n, &r1, t), 0);
+	cr_assert(net_run(n, 5 * NSEC_PER_SEC, pred_req_done, &r1));
+	cr_assert_eq(r1.rc, 0);
+	cr_assert_eq(sub_flush(n, &r2, t), 0);
+	cr_assert(net_run(n, 5 * NSEC_PER_SEC, pred_req_done, &r2));
+	cr_assert_eq(r2.rc, 0);
+	for (size_t i = mark; i < n->logn; i++) {
+		const uint8_t *h = n->log[i].hdr;
+
+		if (h[19] != AOE_CMD_ATA)
+			continue;
+		ext += h[27] == ATA_CMD_FLUSH_EXT;
+		plain += h[27] == ATA_CMD_FLUSH;
+	}
+	cr_assert_eq(ext, 1, "FLUSH CACHE EXT sent %u times", ext);
+	cr_assert_eq(plain, 2);
+	cr_assert_eq(ft_stats(a)->flushes, 2);
+	net_free(n);
+}
+
+Test(flush, dead_and_unidentified)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 1, 1500, 0, 71);
+	struct faketarget *b;
+	struct req r = { 0 };
+	unsigned one = 1;
+
+	net_add_target(n, 1, 0, 4096, 1);
+	b = net_add_target(n, 1, 1, 4096, 1);
+	ft_set_silent(b, FT_SILENT_ATA);
+	net_discover(n);
+	cr_assert(net_run(n, NSEC_PER_SEC, pred_all_up, &one));
+	cr_assert_eq(sub_flush(n, &r, net_target(n, 1)), -EAGAIN);
+	net_advance(n, NSEC_PER_SEC);
+	cr_assert_eq(r.ncalls, 0);
+	net_free(n);
+}
+
+/* ---------------------------------------------------------------- admin */
+
+struct admin_res {
+	struct net *n;
+	unsigned ncalls;
+	int rc;
+	bool have;
+	uint64_t t_done;
+	struct aoe_cfg cfg;
+	struct aoe_mask mask;
+	struct aoe_resv resv;
+};
+
+static void
+admin_common(struct admin_res *a, int rc)
+{
+	cr_assert(a->n->in_engine, "admin callback outside the engine");
+	cr_assert_eq(a->n->in_submit, 0, "admin callback inside submit");
+	cr_assert_eq(a->ncalls, 0, "admin callback ran twice");
+	a->ncalls++;
+	a->rc = rc;
+	a->t_done = a->n->now;
+}
+
+static void
+cfg_done(void *arg, int rc, const struct aoe_cfg *c)
+{
+	struct admin_res *a = arg;
+
+	admin_common(a, rc);
+	a->have = c != NULL;
+	if (c)
+		a->cfg = *c;
+}
+
+static void
+mask_done(void *arg, int rc, const struct aoe_mask *m)
+{
+	struct admin_res *a = arg;
+
+	admin_common(a, rc);
+	a->have = m != NULL;
+	if (m)
+		a->mask = *m;
+}
+
+static void
+resv_done(void *arg, int rc, const struct aoe_resv *r)
+{
+	struct admin_res *a = arg;
+
+	admin_common(a, rc);
+	a->have = r != NULL;
+	if (r)
+		a->resv = *r;
+}
+
+static bool
+pred_admin(struct net *n, void *arg)
+{
+	(void)n;
+	return ((const struct admin_res *)arg)->ncalls > 0;
+}
+
+static void
+admin_wait(struct net *n, struct admin_res *a)
+{
+	cr_assert_eq(a->ncalls, 0, "admin callback inside submit");
+	cr_assert(net_run(n, 30 * NSEC_PER_SEC, pred_admin, a),
+	    "admin command never completed");
+}
+
+static struct admin_res *
+do_cfg(struct net *n, struct target *t, uint8_t ccmd, const char *s,
+    uint64_t timeout, struct admin_res *a)
+{
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	a->n = n;
+	n->in_submit++;
+	rc = engine_config(n->e, t, ccmd, s, s ? strlen(s) : 0, timeout,
+	    cfg_done, a, n->now);
+	n->in_submit--;
+	check_flushed(n, "engine_config");
+	cr_assert_eq(rc, 0, "engine_config: %d", rc);
+	admin_wait(n, a);
+	return a;
+}
+
+static struct admin_res *
+do_mask(struct net *n, struct target *t, const struct aoe_mask *m,
+    struct admin_res *a)
+{
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	a->n = n;
+	n->in_submit++;
+	rc = engine_mask(n->e, t, m, NSEC_PER_SEC, mask_done, a, n->now);
+	n->in_submit--;
+	check_flushed(n, "engine_mask");
+	cr_assert_eq(rc, 0, "engine_mask: %d", rc);
+	admin_wait(n, a);
+	return a;
+}
+
+static struct admin_res *
+do_resv(struct net *n, struct target *t, const struct aoe_resv *r,
+    struct admin_res *a)
+{
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	a->n = n;
+	n->in_submit++;
+	rc = engine_reserve(n->e, t, r, NSEC_PER_SEC, resv_done, a, n->now);
+	n->in_submit--;
+	check_flushed(n, "engine_reserve");
+	cr_assert_eq(rc, 0, "engine_reserve: %d", rc);
+	admin_wait(n, a);
+	return a;
+}
+
+static void
+assert_cfg_str(const struct admin_res *a, const char *s)
+{
+	cr_assert(a->have, "no config response");
+	cr_assert_eq(a->cfg.len, strlen(s), "config length %u, want %zu",
+	    a->cfg.len, strlen(s));
+	cr_assert(memcmp(a->cfg.str, s, strlen(s)) == 0);
+}
+
+Test(admin, config_commands)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 1, 1500, 0, 80);
+	struct faketarget *f;
+	struct target *t;
+	struct admin_res *a = calloc(1, sizeof(*a));
+	const uint64_t to = NSEC_PER_SEC;
+	uint64_t t0;
+	size_t cl;
+	const uint8_t *cs;
+
+	cr_assert_not_null(a);
+	f = net_add_target(n, 5, 1, 4096, 1);
+	net_up(n);
+	t = net_target(n, 0);
+
+	do_cfg(n, t, AOE_CCMD_READ, NULL, to, a);
+	cr_assert_eq(a->rc, 0);
+	assert_cfg_str(a, "");
+	cr_assert_eq(a->cfg.bufcnt, 16);
+	cr_assert_eq(a->cfg.scnt, 2);
+	cr_assert_eq(a->cfg.fwver, 0x4019);
+
+	do_cfg(n, t, AOE_CCMD_SET, "alpha", to, a);
+	cr_assert_eq(a->rc, 0);
+	assert_cfg_str(a, "alpha");
+	cs = ft_config(f, &cl);
+	cr_assert_eq(cl, 5);
+	cr_assert(memcmp(cs, "alpha", 5) == 0);
+
+	do_cfg(n, t, AOE_CCMD_TEST, "alpha", to, a);
+	cr_assert_eq(a->rc, 0);
+	assert_cfg_str(a, "alpha");
+	do_cfg(n, t, AOE_CCMD_PREFIX, "alp", to, a);
+	cr_assert_eq(a->rc, 0);
+	assert_cfg_str(a, "alpha");
+
+	t0 = n->now;
+	do_cfg(n, t, AOE_CCMD_TEST, "alp", to, a);
+	cr_assert_eq(a->rc, -ETIMEDOUT);
+	cr_assert_geq(a->t_done, t0 + to);
+	cr_assert_leq(a->t_done, t0 + to + c.rto_max_ns);
+	t0 = n->now;
+	do_cfg(n, t, AOE_CCMD_PREFIX, "beta", to, a);
+	cr_assert_eq(a->rc, -ETIMEDOUT);
+	cr_assert_geq(a->t_done, t0 + to);
+	cr_assert_leq(a->t_done, t0 + to + c.rto_max_ns);
+
+	/* set refused (error 4) with the current string */
+	do_cfg(n, t, AOE_CCMD_SET, "beta", to, a);
+	cr_assert_eq(a->rc, -EEXIST);
+	assert_cfg_str(a, "alpha");
+	cs = ft_config(f, &cl);
+	cr_assert_eq(cl, 5);
+	/* set to the same string is fine, force set always */
+	do_cfg(n, t, AOE_CCMD_SET, "alpha", to, a);
+	cr_assert_eq(a->rc, 0);
+	do_cfg(n, t, AOE_CCMD_FSET, "beta", to, a);
+	cr_assert_eq(a->rc, 0);
+	assert_cfg_str(a, "beta");
+	cs = ft_config(f, &cl);
+	cr_assert_eq(cl, 4);
+	cr_assert(memcmp(cs, "beta", 4) == 0);
+	do_cfg(n, t, AOE_CCMD_READ, NULL, to, a);
+	assert_cfg_str(a, "beta");
+	{
+		struct target_info ti;
+
+		engine_target_info(t, &ti);
+		cr_assert_eq(ti.cfg_len, 4);
+		cr_assert(memcmp(ti.cfg, "beta", 4) == 0);
+	}
+
+	/* the admin frames went unicast to the target */
+	for (size_t i = 0; i < n->logn; i++) {
+		const uint8_t *h = n->log[i].hdr;
+
+		if (h[19] == AOE_CMD_CFG && !mac_bcast(h)) {
+			cr_assert(mac_eq(h, ft_mac(f)));
+			cr_assert_eq(get_be16(h + 16), 5);
+			cr_assert_eq(h[18], 1);
+		}
+	}
+	free(a);
+	net_free(n);
+}
+
+Test(admin, mask_list)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 1, 1500, 0, 81);
+	struct faketarget *f;
+	struct target *t;
+	struct admin_res *a = calloc(1, sizeof(*a));
+	struct aoe_mask *m = calloc(1, sizeof(*m));
+	const uint8_t other[6] = { 0x02, 0x77, 0, 0, 0, 9 };
+
+	cr_assert_not_null(a);
+	cr_assert_not_null(m);
+	f = net_add_target(n, 5, 1, 4096, 1);
+	net_up(n);
+	t = net_target(n, 0);
+
+	m->mcmd = AOE_MCMD_READ;
+	do_mask(n, t, m, a);
+	cr_assert_eq(a->rc, 0);
+	cr_assert(a->have);
+	cr_assert_eq(a->mask.ndir, 0);
+
+	memset(m, 0, sizeof(*m));
+	m->mcmd = AOE_MCMD_EDIT;
+	m->ndir = 2;
+	m->dir[0].dcmd = AOE_DCMD_ADD;
+	memcpy(m->dir[0].mac, n->ifmac[0], 6);
+	m->dir[1].dcmd = AOE_DCMD_ADD;
+	memcpy(m->dir[1].mac, other, 6);
+	do_mask(n, t, m, a);
+	cr_assert_eq(a->rc, 0);
+	cr_assert_eq(a->mask.merror, 0);
+	cr_assert_eq(a->mask.ndir, 2);
+	cr_assert(mac_eq(a->mask.dir[0].mac, n->ifmac[0]));
+	cr_assert(mac_eq(a->mask.dir[1].mac, other));
+	cr_assert_eq(ft_mask_count(f), 2);
+
+	/* a bad directive: merror 2, the index in ndir, list unchanged */
+	memset(m, 0, sizeof(*m));
+	m->mcmd = AOE_MCMD_EDIT;
+	m->ndir = 2;
+	m->dir[0].dcmd = AOE_DCMD_NONE;
+	m->dir[1].dcmd = 7;
+	do_mask(n, t, m, a);
+	cr_assert_eq(a->rc, -EINVAL);
+	cr_assert(a->have);
+	cr_assert_eq(a->mask.merror, AOE_MERR_BADDIR);
+	cr_assert_eq(a->mask.ndir, 1);
+	cr_assert_eq(ft_mask_count(f), 2);
+
+	/* delete ourselves: from now on the target ignores us */
+	memset(m, 0, sizeof(*m));
+	m->mcmd = AOE_MCMD_EDIT;
+	m->ndir = 1;
+	m->dir[0].dcmd = AOE_DCMD_DEL;
+	memcpy(m->dir[0].mac, n->ifmac[0], 6);
+	do_mask(n, t, m, a);
+	cr_assert_eq(a->rc, 0);
+	cr_assert_eq(a->mask.ndir, 1);
+	cr_assert(mac_eq(a->mask.dir[0].mac, other));
+	cr_assert_eq(ft_mask_count(f), 1);
+	m->mcmd = AOE_MCMD_READ;
+	m->ndir = 0;
+	do_mask(n, t, m, a);
+	cr_assert_eq(a->rc, -ETIMEDOUT);
+	free(m);
+	free(a);
+	net_free(n);
+}
+
+Test(admin, reserve_release)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 1, 1500, 0, 82);
+	struct faketarget *f;
+	struct target *t;
+	struct admin_res *a = calloc(1, sizeof(*a));
+	struct aoe_resv *r = calloc(1, sizeof(*r));
+	const uint8_t other[1][6] = { { 0x02, 0x77, 0, 0, 0, 9 } };
+	uint8_t buf[1024];
+
+	cr_assert_not_null(a);
+	cr_assert_not_null(r);
+	f = net_add_target(n, 5, 1, 4096, 1);
+	net_up(n);
+	t = net_target(n, 0);
+
+	r->rcmd = AOE_RCMD_READ;
+	do_resv(n, t, r, a);
+	cr_assert_eq(a->rc, 0);
+	cr_assert(a->have);
+	cr_assert_eq(a->resv.nmacs, 0);
+
+	r->rcmd = AOE_RCMD_SET;
+	r->nmacs = 1;
+	memcpy(r->macs[0], n->ifmac[0], 6);
+	do_resv(n, t, r, a);
+	cr_assert_eq(a->rc, 0);
+	cr_assert_eq(a->resv.nmacs, 1);
+	cr_assert(mac_eq(a->resv.macs[0], n->ifmac[0]));
+	cr_assert_eq(ft_resv_count(f), 1);
+	cr_assert_eq(do_read(n, t, buf, 0, sizeof(buf)), 0);
+
+	/* someone else holds it */
+	ft_resv_set(f, other, 1);
+	do_resv(n, t, r, a);
+	cr_assert_eq(a->rc, -EACCES);
+	cr_assert(a->have);
+	cr_assert_eq(a->resv.nmacs, 1);
+	cr_assert(mac_eq(a->resv.macs[0], other[0]));
+	cr_assert_eq(do_read(n, t, buf, 0, sizeof(buf)), -EACCES);
+
+	r->rcmd = AOE_RCMD_FSET;
+	do_resv(n, t, r, a);
+	cr_assert_eq(a->rc, 0);
+	cr_assert(mac_eq(ft_resv_mac(f, 0), n->ifmac[0]));
+	cr_assert_eq(do_read(n, t, buf, 0, sizeof(buf)), 0);
+
+	/* release */
+	r->rcmd = AOE_RCMD_SET;
+	r->nmacs = 0;
+	do_resv(n, t, r, a);
+	cr_assert_eq(a->rc, 0);
+	cr_assert_eq(a->resv.nmacs, 0);
+	cr_assert_eq(ft_resv_count(f), 0);
+	free(r);
+	free(a);
+	net_free(n);
+}
+
+/* ---------------------------------------------------------------- free */
+
+Test(lifecycle, free_cancels_pending)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 1, 1500, 0, 90);
+	struct faketarget *f;
+	struct target *t;
+	enum { NR = 12 };
+	struct req r[NR] = { 0 };
+	struct admin_res *ac = calloc(1, sizeof(*ac));
+	unsigned i;
+
+	cr_assert_not_null(ac);
+	f = net_add_target(n, 1, 0, 4096, 1);
+	n->delay_ns = NSEC_PER_MSEC;
+	net_up(n);
+	t = net_target(n, 0);
+	ft_set_silent(f, FT_SILENT_ALL);
+
+	for (i = 0; i < 6; i++)
+		cr_assert_eq(sub_read(n, &r[i], t, i * 8192, 3000), 0);
+	/* overlapping writes: the second one waits */
+	cr_assert_eq(sub_write(n, &r[6], t, 100000, 5000), 0);
+	cr_assert_eq(sub_write(n, &r[7], t, 101000, 5000), 0);
+	cr_assert_eq(sub_read(n, &r[8], t, 100500, 100), 0);
+	cr_assert_eq(sub_flush(n, &r[9], t), 0);
+	cr_assert_eq(sub_read(n, &r[10], t, 300000, 200000), 0);
+	cr_assert_eq(sub_write(n, &r[11], t, 600000, 200000), 0);
+	ac->n = n;
+	n->in_submit++;
+	cr_assert_eq(engine_config(n->e, t, AOE_CCMD_TEST, "x", 1,
+	    10 * NSEC_PER_SEC, cfg_done, ac, n->now), 0);
+	n->in_submit--;
+	net_advance(n, 50 * NSEC_PER_MSEC);
+	for (i = 0; i < NR; i++)
+		cr_assert_eq(r[i].ncalls, 0);
+	cr_assert_eq(ac->ncalls, 0);
+
+	n->in_engine++;
+	engine_free(n->e);
+	n->in_engine--;
+	n->e = NULL;
+	for (i = 0; i < NR; i++) {
+		cr_assert_eq(r[i].ncalls, 1, "request %u: %u callbacks", i,
+		    r[i].ncalls);
+		cr_assert_eq(r[i].rc, -ECANCELED, "request %u: rc %d", i,
+		    r[i].rc);
+		req_release(&r[i]);
+	}
+	cr_assert_eq(ac->ncalls, 1);
+	cr_assert_eq(ac->rc, -ECANCELED);
+	free(ac);
+	net_free(n);
+	engine_free(NULL);
+}
+
+/* ---------------------------------------------------------------- jumbo */
+
+Test(jumbo, mtu9000_17_sectors)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 1, 9000, 0, 100);
+	struct faketarget *f;
+	struct target *t;
+	struct target_info ti;
+	const size_t len = 1 << 20;
+	uint8_t *w = malloc(len), *r = malloc(len);
+	size_t mark;
+	unsigned full = 0, total = 0, other = 0;
+
+	cr_assert_not_null(w);
+	cr_assert_not_null(r);
+	f = net_add_target(n, 1, 0, 8192, 1);
+	ft_set_mtu(f, 9000);
+	net_up(n);
+	t = net_target(n, 0);
+	engine_target_info(t, &ti);
+	cr_assert_eq(ti.scnt, 17);
+	cr_assert_eq(ti.sectors_per_frame, 17);
+	cr_assert_eq(ti.paths[0].mtu, 9000);
+
+	fill_random(n, w, len);
+	mark = n->logn;
+	cr_assert_eq(do_write(n, t, w, 0, len), 0);
+	cr_assert_eq(do_read(n, t, r, 0, len), 0);
+	cr_assert(memcmp(w, r, len) == 0);
+	for (size_t i = mark; i < n->logn; i++) {
+		const uint8_t *h = n->log[i].hdr;
+		bool wr;
+
+		if (h[19] != AOE_CMD_ATA || !ata_is_rw(h[27], &wr))
+			continue;
+		cr_assert_leq(h[26], 17);
+		total += h[26];
+		if (h[26] == 17)
+			full++;
+		else
+			other++;
+		if (wr)
+			cr_assert_eq(n->log[i].len,
+			    AOE_ATA_HDR_LEN + (size_t)h[26] * 512);
+	}
+	cr_assert_eq(total, 2 * 2048, "sectors on the wire %u", total);
+	/* 2048 = 120 x 17 + 8, for the write and the read */
+	cr_assert_geq(full, 2 * 120, "%u full frames", full);
+	cr_assert_leq(other, 2 * 2);
+	free(w);
+	free(r);
+	net_free(n);
+}
+
+Test(jumbo, mtu_change)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 1, 1500, 0, 104);
+	struct faketarget *f;
+	struct target *t;
+	struct target_info ti;
+	uint8_t *buf = malloc(64 * 1024);
+	size_t mark;
+
+	cr_assert_not_null(buf);
+	f = net_add_target(n, 1, 0, 4096, 1);
+	ft_set_mtu(f, 9000);
+	net_up(n);
+	t = net_target(n, 0);
+	engine_target_info(t, &ti);
+	cr_assert_eq(ti.sectors_per_frame, 2);
+	engine_set_mtu(n->e, 0, 9000);
+	n->ifmtu[0] = 9000;
+	engine_target_info(t, &ti);
+	cr_assert_eq(ti.sectors_per_frame, 17);
+	mark = n->logn;
+	cr_assert_eq(do_read(n, t, buf, 0, 64 * 1024), 0);
+	{
+		unsigned full = 0;
+
+		for (size_t i = mark; i < n->logn; i++)
+			full += n->log[i].hdr[19] == AOE_CMD_ATA &&
+			    n->log[i].hdr[26] == 17;
+		cr_assert_eq(full, 7);  /* 128 = 7 x 17 + 9 */
+	}
+	engine_set_mtu(n->e, 0, 1500);
+	n->ifmtu[0] = 1500;
+	engine_target_info(t, &ti);
+	cr_assert_eq(ti.sectors_per_frame, 2);
+	cr_assert_eq(do_read(n, t, buf, 0, 64 * 1024), 0);
+	free(buf);
+	net_free(n);
+}
+
+Test(jumbo, frame_size_limits)
+{
+	/* target scnt 17 on a 1500 link; scnt 2 on a 9000 link; a cap */
+	for (unsigned k = 0; k < 3; k++) {
+		struct engine_config c = cfg_fast();
+		struct net *n;
+		struct faketarget *f;
+		struct target_info ti;
+		unsigned want[] = { 2, 2, 8 };
+		uint8_t buf[8192];
+
+		if (k == 2)
+			c.max_sectors = 8;
+		n = net_new(&c, 1, k == 0 ? 1500 : 9000, 0, 101 + k);
+		f = net_add_target(n, 1, 0, 4096, 1);
+		ft_set_scnt(f, k == 1 ? 2 : 17);
+		net_up(n);
+		engine_target_info(net_target(n, 0), &ti);
+		cr_assert_eq(ti.sectors_per_frame, want[k], "case %u: %u", k,
+		    ti.sectors_per_frame);
+		cr_assert_eq(do_read(n, net_target(n, 0), buf, 0, sizeof(buf)),
+		    0);
+		for (size_t i = 0; i < n->logn; i++) {
+			const uint8_t *h = n->log[i].hdr;
+			bool wr;
+
+			if (h[19] == AOE_CMD_ATA && ata_is_rw(h[27], &wr))
+				cr_assert_leq(h[26], want[k]);
+		}
+		net_free(n);
+	}
+}
