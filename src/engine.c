@@ -56,6 +56,7 @@ struct frame {
 	/* timing */
 	uint64_t first_ns, sent_ns, deadline, rto;
 	unsigned nsent;
+	uint64_t seq;   /* per-path send sequence of the latest send */
 	unsigned path;
 	/* the request bytes after the Ethernet addresses are filled per send */
 	uint8_t hdr[AOE_MIN_FRAME];
@@ -64,6 +65,9 @@ struct frame {
 	size_t biglen;
 	/* engine-wide list of frames in flight */
 	struct frame *prev, *next;
+	/* the target's list of ATA frames in flight, in order of last send */
+	struct frame *tprev, *tnext;
+	bool on_tlist;
 	struct frame *free_next;
 };
 
@@ -151,6 +155,9 @@ struct target {
 	uint64_t srtt, rttvar, rto;
 	bool have_rtt;
 	uint64_t recover_until;
+	/* per path: last send sequence, highest sequence answered */
+	uint64_t path_seq[ENGINE_MAX_PATHS], path_acked[ENGINE_MAX_PATHS];
+	struct frame *fthead, *fttail;
 	struct frame *ident_frame;
 	struct reqlist queued, active;
 	struct req *ihead, *itail; /* issuing */
@@ -271,6 +278,36 @@ fl_remove(struct engine *e, struct frame *f)
 	f->prev = f->next = NULL;
 }
 
+static void
+tl_append(struct target *t, struct frame *f)
+{
+	f->tnext = NULL;
+	f->tprev = t->fttail;
+	if (t->fttail)
+		t->fttail->tnext = f;
+	else
+		t->fthead = f;
+	t->fttail = f;
+	f->on_tlist = true;
+}
+
+static void
+tl_remove(struct target *t, struct frame *f)
+{
+	if (!f->on_tlist)
+		return;
+	if (f->tprev)
+		f->tprev->tnext = f->tnext;
+	else
+		t->fthead = f->tnext;
+	if (f->tnext)
+		f->tnext->tprev = f->tprev;
+	else
+		t->fttail = f->tprev;
+	f->tprev = f->tnext = NULL;
+	f->on_tlist = false;
+}
+
 /* ------------------------------------------------------------ config */
 
 void
@@ -389,6 +426,8 @@ frame_release(struct engine *e, struct frame *f)
 {
 	if (f->tag != 0)
 		fl_remove(e, f);
+	if (f->t)
+		tl_remove(f->t, f);
 	free(f->big);
 	f->big = NULL;
 	f->tag = 0;
@@ -486,6 +525,11 @@ frame_send(struct engine *e, struct frame *f, uint64_t now)
 	f->sent_ns = now;
 	f->deadline = now + f->rto;
 	fl_append(e, f);
+	if (f->kind == FK_RW || f->kind == FK_FLUSH) {
+		tl_remove(t, f);
+		tl_append(t, f);
+		f->seq = ++t->path_seq[f->path];
+	}
 	p->tx++;
 	t->tx_frames++;
 	e->stats.tx_frames++;
@@ -1458,6 +1502,37 @@ frame_finish(struct engine *e, struct frame *f)
 	frame_release(e, f);
 }
 
+/*
+ * A one-queue target such as vblade answers a path's frames in the order
+ * they arrived: a frame still unanswered after FAST_REXMIT_THRESH frames
+ * sent after it on the same path were answered is lost.  Resend it now
+ * rather than at its timer (TCP's fast retransmit, RFC 5681 3.2).  The
+ * scan stops at the first frame not yet due, so with several paths it is
+ * conservative and the timer covers the rest.
+ */
+#define FAST_REXMIT_THRESH 3
+
+static void
+fast_retransmit(struct engine *e, struct target *t, uint64_t now)
+{
+	struct frame *f, *next;
+
+	for (f = t->fthead; f; f = next) {
+		next = f->tnext;
+		if (f->seq + FAST_REXMIT_THRESH > t->path_acked[f->path])
+			break;
+		t->paths[f->path].lost++;
+		t->retransmits++;
+		e->stats.retransmits++;
+		window_cut(e, t, now);
+		frame_send(e, f, now);
+		if (f->req)
+			f->req->retransmitted = true;
+		if (next == f)
+			break;
+	}
+}
+
 static void
 identify_done(struct engine *e, struct target *t, const uint8_t *data,
     size_t len, uint64_t now)
@@ -1509,6 +1584,9 @@ ata_response(struct engine *e, struct frame *f, const struct aoe_hdr *h,
 	/* Accepted: the frame is answered. */
 	if (f->nsent == 1 && h->tag == f->tag)
 		rtt_sample(e, t, now - f->sent_ns);
+	if ((f->kind == FK_RW || f->kind == FK_FLUSH) && h->tag == f->tag &&
+	    f->seq > t->path_acked[f->path])
+		t->path_acked[f->path] = f->seq;
 	t->rx_frames++;
 	t->paths[f->path].rx++;
 	t->paths[f->path].lost = 0;
@@ -1549,6 +1627,7 @@ ata_response(struct engine *e, struct frame *f, const struct aoe_hdr *h,
 	if (r->rc)
 		issuing_del(t, r);
 	req_progress(e, r, now);
+	fast_retransmit(e, t, now);
 	target_pump(e, t, now);
 }
 

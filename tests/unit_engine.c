@@ -1496,6 +1496,62 @@ Test(hazards, loss_dup_late)
 	net_free(n);
 }
 
+/* Drop the nth READ frame the engine sends, once. */
+struct drop_nth {
+	unsigned seen, nth;
+};
+
+static void
+drop_nth_hook(struct net *n, unsigned ifidx, const uint8_t *f, size_t len)
+{
+	struct drop_nth *d = n->hook_arg;
+
+	(void)ifidx;
+	if (!is_ata(f, len) || (f[27] != ATA_CMD_READ_EXT &&
+	    f[27] != ATA_CMD_READ)) {
+		n->drop_req = 0;
+		return;
+	}
+	n->drop_req = ++d->seen == d->nth ? 1000 : 0;
+}
+
+/*
+ * vblade answers in arrival order: one lost frame is resent as soon as
+ * three later frames are answered, long before its retransmit timer.
+ */
+Test(hazards, fast_retransmit)
+{
+	struct engine_config c = cfg_fast();
+	struct drop_nth d = { .nth = 2 };
+	const struct engine_stats *st;
+	struct req r = { 0 };
+	struct net *n;
+	uint64_t t0;
+
+	c.rto_min_ns = c.rto_init_ns = 400 * NSEC_PER_MSEC;
+	c.rto_max_ns = 2 * NSEC_PER_SEC;
+	n = net_new(&c, 1, 1500, 0, 90);
+	net_add_target(n, 1, 0, 4096, 1);
+	n->delay_ns = 100 * USEC;
+	net_up(n);
+	n->on_send = drop_nth_hook;
+	n->hook_arg = &d;
+	t0 = n->now;
+	cr_assert_eq(sub_read(n, &r, net_target(n, 0), 0, 32 * 1024), 0);
+	cr_assert(net_run(n, 10 * NSEC_PER_SEC, pred_req_done, &r));
+	cr_assert_eq(r.rc, 0);
+	cr_assert_eq(n->dropped_req, 1);
+	st = engine_stats(n->e);
+	cr_assert_eq(st->timeouts, 0, "the timer fired: %" PRIu64,
+	    st->timeouts);
+	cr_assert_geq(st->retransmits, 1);
+	cr_assert_lt(r.t_done - t0, 50 * NSEC_PER_MSEC,
+	    "read took %" PRIu64 " us with one frame lost",
+	    (r.t_done - t0) / 1000);
+	free(r.buf);
+	net_free(n);
+}
+
 Test(hazards, reordered_requests)
 {
 	struct engine_config c = cfg_fast();
