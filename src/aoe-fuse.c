@@ -1,0 +1,705 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * aoe-fuse: AoE targets as files.  Either a directory with one file per
+ * target (aoe-fuse MOUNTPOINT) or one target mounted over a regular file
+ * (aoe-fuse e1.0 FILE).  Daemonises once the mount is ready unless -f.
+ */
+#define FUSE_USE_VERSION 314
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "fusefs.h"
+#include "log.h"
+#include "loop.h"
+#include "rt.h"
+#include "util.h"
+
+#define PROG "aoe-fuse"
+#define DRAIN_NS (5 * NSEC_PER_SEC)     /* answer in-flight requests */
+#define IDENT_GRACE_NS (3 * NSEC_PER_SEC) /* IDENTIFY after discovery */
+
+#ifndef PR_SET_IO_FLUSHER
+#define PR_SET_IO_FLUSHER 57
+#endif
+
+struct app {
+	struct fusefs *fs;
+	struct rt *rt;
+	bool single;
+	uint16_t shelf;
+	uint8_t slot;
+	bool wake;            /* a target event arrived */
+};
+
+/* What -o carries for us (the rest goes to libfuse). */
+struct mount_opts {
+	struct fusefs_config *cfg;
+	bool read_only;
+	bool no_auto_unmount;
+	bool have_auto_unmount;
+	bool have_default_perms;
+	bool have_fsname;
+	bool have_subtype;
+	bool debug;
+	bool bad;
+};
+
+enum {
+	KEY_UID,
+	KEY_GID,
+	KEY_MODE,
+	KEY_DIRECT_IO,
+	KEY_NOAUTO,
+	KEY_AUTO,
+	KEY_RO,
+	KEY_RW,
+	KEY_DEFPERM,
+	KEY_FSNAME,
+	KEY_SUBTYPE,
+	KEY_MAXBG,
+	KEY_DEBUG,
+};
+
+static const struct fuse_opt mount_opt_specs[] = {
+	FUSE_OPT_KEY("uid=", KEY_UID),
+	FUSE_OPT_KEY("gid=", KEY_GID),
+	FUSE_OPT_KEY("mode=", KEY_MODE),
+	FUSE_OPT_KEY("direct_io", KEY_DIRECT_IO),
+	FUSE_OPT_KEY("noauto_unmount", KEY_NOAUTO),
+	FUSE_OPT_KEY("auto_unmount", KEY_AUTO),
+	FUSE_OPT_KEY("ro", KEY_RO),
+	FUSE_OPT_KEY("rw", KEY_RW),
+	FUSE_OPT_KEY("default_permissions", KEY_DEFPERM),
+	FUSE_OPT_KEY("fsname=", KEY_FSNAME),
+	FUSE_OPT_KEY("subtype=", KEY_SUBTYPE),
+	FUSE_OPT_KEY("max_background=", KEY_MAXBG),
+	FUSE_OPT_KEY("debug", KEY_DEBUG),
+	FUSE_OPT_END
+};
+
+enum {
+	OPT_PIDFILE = 0x2000,
+};
+
+static struct loop *g_loop;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: " PROG " [OPTIONS] MOUNTPOINT\n"
+	    "       " PROG " [OPTIONS] TARGET FILE\n"
+	    "Serve AoE targets as files: a directory with one file per "
+	    "target (e1.0 ...),\nor TARGET (e.g. e1.0) mounted over the "
+	    "regular file FILE.\n"
+	    "\n"
+	    "  -f, --foreground             stay in the foreground (default: "
+	    "daemonise\n"
+	    "                               once the mount is ready)\n"
+	    "  -o OPT[,OPT...]              mount options: ro, rw, uid=N, "
+	    "gid=N,\n"
+	    "                               mode=OCTAL (default 0600), "
+	    "allow_other,\n"
+	    "                               default_permissions (always on), "
+	    "auto_unmount\n"
+	    "                               (default), noauto_unmount, "
+	    "direct_io,\n"
+	    "                               max_background=N (default 64), "
+	    "fsname=,\n"
+	    "                               subtype=, other FUSE mount "
+	    "options\n"
+	    "  -r, --read-only              serve every target read-only "
+	    "(as -o ro)\n"
+	    "  -d, --debug                  print every FUSE request (implies "
+	    "-f)\n"
+	    "      --pidfile=FILE           write the daemon's pid to FILE "
+	    "once mounted\n"
+	    "  -h, --help                   this help\n"
+	    "  -V, --version                print the version\n"
+	    "(--wait: how long to look for targets before mounting; default "
+	    "1 s, or up\nto 5 s for the named TARGET)\n");
+	rt_usage_common(f);
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	if (g_loop != NULL)
+		loop_stop(g_loop);
+}
+
+/* A user or group: a number, or a name from the passwd/group files. */
+static int
+parse_id(const char *s, bool group, unsigned *out)
+{
+	unsigned long long v;
+
+	if (parse_uint(s, 0, 0xfffffffeULL, &v) == 0) {
+		*out = (unsigned)v;
+		return 0;
+	}
+	if (group) {
+		struct group *gr = getgrnam(s);
+
+		if (gr == NULL)
+			return -EINVAL;
+		*out = gr->gr_gid;
+	} else {
+		struct passwd *pw = getpwnam(s);
+
+		if (pw == NULL)
+			return -EINVAL;
+		*out = pw->pw_uid;
+	}
+	return 0;
+}
+
+static int
+mount_opt_proc(void *data, const char *arg, int key, struct fuse_args *out)
+{
+	struct mount_opts *mo = data;
+	const char *val = strchr(arg, '=');
+	unsigned long long v;
+	unsigned id;
+	char *end;
+
+	(void)out;
+	val = val != NULL ? val + 1 : "";
+	switch (key) {
+	case KEY_UID:
+	case KEY_GID:
+		if (parse_id(val, key == KEY_GID, &id) < 0) {
+			fprintf(stderr, PROG ": -o %s: no such %s\n", arg,
+			    key == KEY_GID ? "group" : "user");
+			mo->bad = true;
+			return -1;
+		}
+		if (key == KEY_UID)
+			mo->cfg->uid = id;
+		else
+			mo->cfg->gid = id;
+		return 0;
+	case KEY_MODE:
+		errno = 0;
+		v = strtoull(val, &end, 8);
+		if (*val == '\0' || *end != '\0' || errno != 0 ||
+		    v > 0777) {
+			fprintf(stderr, PROG ": -o %s: an octal mode such "
+			    "as 0600\n", arg);
+			mo->bad = true;
+			return -1;
+		}
+		mo->cfg->mode = (mode_t)v;
+		return 0;
+	case KEY_MAXBG:
+		if (parse_uint(val, 1, 65535, &v) < 0) {
+			fprintf(stderr, PROG ": -o %s: 1 to 65535\n", arg);
+			mo->bad = true;
+			return -1;
+		}
+		mo->cfg->max_background = (unsigned)v;
+		return 0;
+	case KEY_DIRECT_IO:
+		mo->cfg->direct_io = true;
+		return 0;
+	case KEY_NOAUTO:
+		mo->no_auto_unmount = true;
+		return 0;
+	case KEY_AUTO:
+		mo->have_auto_unmount = true;
+		return 1;
+	case KEY_RO:
+		mo->read_only = true;
+		return 1;
+	case KEY_RW:
+		mo->read_only = false;
+		return 1;
+	case KEY_DEFPERM:
+		mo->have_default_perms = true;
+		return 1;
+	case KEY_FSNAME:
+		mo->have_fsname = true;
+		return 1;
+	case KEY_SUBTYPE:
+		mo->have_subtype = true;
+		return 1;
+	case KEY_DEBUG:
+		mo->debug = true;
+		return 1;
+	default:
+		/* libfuse's own options; fuse_session_new checks them. */
+		return 1;
+	}
+}
+
+static int
+add_opt(struct fuse_args *args, const char *opt)
+{
+	if (fuse_opt_add_arg(args, "-o") < 0 ||
+	    fuse_opt_add_arg(args, opt) < 0) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+on_event(void *ctx, struct target *t, int event)
+{
+	struct app *app = ctx;
+
+	app->wake = true;
+	fusefs_engine_event(app->fs, t, event);
+}
+
+static const struct engine_ops front_ops = {
+	.event = on_event,
+};
+
+static bool
+any_new_target(struct engine *e)
+{
+	for (struct target *t = engine_target_next(e, NULL); t != NULL;
+	    t = engine_target_next(e, t))
+		if (target_state(t) == TARGET_NEW)
+			return true;
+	return false;
+}
+
+/*
+ * Look for targets before mounting, so that a script finds the files as
+ * soon as we return.  The directory form waits --wait for answers, then
+ * a little longer for IDENTIFY; the single form asks for its target every
+ * second until it is up or --wait passes.  0, -EINTR, or -ENOENT.
+ */
+static int
+find_targets(struct app *app, uint64_t wait_ns)
+{
+	struct engine *e = rt_engine(app->rt);
+	uint64_t now = loop_now(), deadline = now + wait_ns, next;
+	struct target *t;
+	int rc;
+
+	if (!app->single) {
+		rc = rt_run_until(app->rt, NULL, deadline);
+		if (rc == -EINTR)
+			return rc;
+		deadline = loop_now() + IDENT_GRACE_NS;
+		while (any_new_target(e) && loop_now() < deadline) {
+			rc = rt_run_until(app->rt, NULL,
+			    MIN(deadline, loop_now() + 50 * NSEC_PER_MSEC));
+			if (rc == -EINTR)
+				return rc;
+		}
+		return 0;
+	}
+	for (;;) {
+		t = engine_target_find(e, app->shelf, app->slot);
+		if (t != NULL && target_state(t) == TARGET_UP)
+			return 0;
+		now = loop_now();
+		if (now >= deadline)
+			return -ENOENT;
+		engine_discover(e, app->shelf, app->slot, now);
+		next = MIN(deadline, now + NSEC_PER_SEC);
+		while (loop_now() < next) {
+			app->wake = false;
+			rc = rt_run_until(app->rt, &app->wake, next);
+			if (rc == -EINTR)
+				return rc;
+			t = engine_target_find(e, app->shelf, app->slot);
+			if (t != NULL && target_state(t) == TARGET_UP)
+				return 0;
+			if (rc == -ETIMEDOUT)
+				break;
+		}
+	}
+}
+
+/*
+ * Fork: the parent waits for the child to say the mount is ready (one
+ * byte) and exits 0, or exits with the child's status when it fails
+ * first.  Returns in the child with *ready_fd to write to.
+ */
+static void
+daemonise(int *ready_fd)
+{
+	int p[2], st;
+	pid_t pid;
+	char c;
+	ssize_t n;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		fatal(EXIT_FAIL, "pipe");
+	pid = fork();
+	if (pid < 0)
+		fatal(EXIT_FAIL, "fork");
+	if (pid > 0) {
+		close(p[1]);
+		do {
+			n = read(p[0], &c, 1);
+		} while (n < 0 && errno == EINTR);
+		if (n == 1)
+			_exit(EXIT_OK);
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		_exit(WIFEXITED(st) ? WEXITSTATUS(st) : EXIT_FAIL);
+	}
+	close(p[0]);
+	setsid();
+	*ready_fd = p[1];
+}
+
+/* Absolute, as the daemon leaves the working directory; NULL on error. */
+static char *
+absolute_path(const char *p)
+{
+	char cwd[PATH_MAX], *out;
+
+	if (p[0] == '/')
+		return strdup(p);
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return NULL;
+	out = malloc(strlen(cwd) + strlen(p) + 2);
+	if (out != NULL)
+		sprintf(out, "%s/%s", cwd, p);
+	return out;
+}
+
+static int
+write_pidfile(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL) {
+		log_warn("%s", path);
+		return -1;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	if (fclose(f) != 0) {
+		log_warn("%s", path);
+		unlink(path);
+		return -1;
+	}
+	return 0;
+}
+
+/* The mount is up: detach from the terminal and release the parent. */
+static void
+ready(int ready_fd)
+{
+	int fd;
+
+	if (ready_fd < 0)
+		return;
+	if (chdir("/") < 0)
+		log_warn("chdir /");
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	log_init(PROG, false);
+	if (write(ready_fd, "", 1) != 1)
+		log_warn("telling the parent");
+	close(ready_fd);
+}
+
+static const struct option own_options[] = {
+	{ "foreground", no_argument, NULL, 'f' },
+	{ "read-only", no_argument, NULL, 'r' },
+	{ "debug", no_argument, NULL, 'd' },
+	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+};
+
+int
+main(int argc, char **argv)
+{
+	struct option longopts[ARRAY_SIZE(own_options) + RT_LONG_OPTIONS_COUNT
+	    + 1];
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fusefs_config cfg;
+	struct mount_opts mo;
+	struct rt_options o;
+	struct app app;
+	struct loop *loop = NULL;
+	struct sigaction sa;
+	struct stat st;
+	const char *mnt_arg;
+	char *pidfile = NULL;
+	bool pidfile_written = false;
+	char mnt[PATH_MAX], name[16], opt[64];
+	bool foreground = false, read_only = false, wait_given = false;
+	int ready_fd = -1, opt_c, rc, status = EXIT_FAIL;
+	size_t n = 0, i;
+
+	log_init(PROG, true);
+	memset(&app, 0, sizeof(app));
+	memset(&mo, 0, sizeof(mo));
+	fusefs_config_default(&cfg);
+	mo.cfg = &cfg;
+	rt_options_init(&o);
+
+	for (i = 0; i < ARRAY_SIZE(own_options); i++)
+		longopts[n++] = own_options[i];
+	for (i = 0; rt_long_options[i].name != NULL; i++)
+		longopts[n++] = rt_long_options[i];
+	memset(&longopts[n], 0, sizeof(longopts[n]));
+
+	if (fuse_opt_add_arg(&args, PROG) < 0)
+		goto nomem;
+	while ((opt_c = getopt_long(argc, argv, "I:w:vfo:rdhV", longopts,
+	    NULL)) != -1) {
+		if (opt_c == 'w' || opt_c == RT_OPT_WAIT)
+			wait_given = true;
+		rc = rt_parse_option(&o, opt_c, optarg);
+		if (rc < 0) {
+			status = EXIT_USAGE;
+			goto out_args;
+		}
+		if (rc > 0)
+			continue;
+		switch (opt_c) {
+		case 'f':
+			foreground = true;
+			break;
+		case 'o':
+			if (add_opt(&args, optarg) < 0)
+				goto out_args;
+			break;
+		case 'r':
+			read_only = true;
+			break;
+		case 'd':
+			mo.debug = true;
+			break;
+		case OPT_PIDFILE:
+			free(pidfile);
+			pidfile = absolute_path(optarg);
+			if (pidfile == NULL) {
+				fprintf(stderr, PROG ": --pidfile %s: %s\n",
+				    optarg, strerror(errno));
+				goto out_args;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			status = EXIT_OK;
+			goto out_args;
+		case 'V':
+			printf(PROG " %s (libfuse %s)\n", PACKAGE_VERSION,
+			    fuse_pkgversion());
+			status = EXIT_OK;
+			goto out_args;
+		default:
+			usage(stderr);
+			status = EXIT_USAGE;
+			goto out_args;
+		}
+	}
+	status = EXIT_USAGE;
+	if (argc - optind == 2) {
+		app.single = true;
+		if (target_name_parse(argv[optind], &app.shelf,
+		    &app.slot) < 0) {
+			fprintf(stderr, PROG ": bad target name '%s' (e.g. "
+			    "e1.0)\n", argv[optind]);
+			goto out_args;
+		}
+		mnt_arg = argv[optind + 1];
+	} else if (argc - optind == 1) {
+		mnt_arg = argv[optind];
+	} else {
+		fprintf(stderr, PROG ": expected MOUNTPOINT, or TARGET and "
+		    "FILE\n");
+		usage(stderr);
+		goto out_args;
+	}
+	/* Absolute: the daemon leaves the working directory. */
+	if (realpath(mnt_arg, mnt) == NULL || stat(mnt, &st) < 0) {
+		fprintf(stderr, PROG ": %s: %s\n", mnt_arg, strerror(errno));
+		goto out_args;
+	}
+	if (app.single && !S_ISREG(st.st_mode)) {
+		fprintf(stderr, PROG ": %s: not a regular file (the single "
+		    "target form mounts over a file)\n", mnt_arg);
+		goto out_args;
+	}
+	if (!app.single && !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, PROG ": %s: not a directory\n", mnt_arg);
+		goto out_args;
+	}
+
+	if (fuse_opt_parse(&args, &mo, mount_opt_specs, mount_opt_proc) < 0) {
+		if (!mo.bad)
+			fprintf(stderr, PROG ": bad -o options\n");
+		goto out_args;
+	}
+	if (mo.debug) {
+		foreground = true;
+		if (fuse_opt_add_arg(&args, "-d") < 0)
+			goto nomem_args;
+	}
+	if (read_only && !mo.read_only && add_opt(&args, "ro") < 0)
+		goto nomem_args;
+	read_only = read_only || mo.read_only;
+	cfg.read_only = read_only;
+	o.ecfg.read_only = read_only;
+	cfg.single = app.single;
+	cfg.shelf = app.shelf;
+	cfg.slot = app.slot;
+	/* Our files carry no permission checks of their own. */
+	if (!mo.have_default_perms && add_opt(&args, "default_permissions") < 0)
+		goto nomem_args;
+	/* fusermount3 unmounts for us if we die. */
+	if (!mo.no_auto_unmount && !mo.have_auto_unmount &&
+	    add_opt(&args, "auto_unmount") < 0)
+		goto nomem_args;
+	if (!mo.have_fsname) {
+		if (app.single)
+			snprintf(opt, sizeof(opt), "fsname=aoe:%s",
+			    target_name_fmt(name, sizeof(name), app.shelf,
+			    app.slot));
+		else
+			snprintf(opt, sizeof(opt), "fsname=aoe");
+		if (add_opt(&args, opt) < 0)
+			goto nomem_args;
+	}
+	if (!mo.have_subtype && add_opt(&args, "subtype=aoe") < 0)
+		goto nomem_args;
+	if (!wait_given && app.single)
+		o.wait_ns = 5 * NSEC_PER_SEC;
+
+	rc = loop_new(&loop);
+	if (rc < 0) {
+		fprintf(stderr, PROG ": event loop: %s\n", strerror(-rc));
+		status = EXIT_FAIL;
+		goto out_args;
+	}
+	/* Checks every libfuse option before anything starts. */
+	rc = fusefs_new(&app.fs, &cfg, &args, loop);
+	if (rc == -EINVAL) {
+		fprintf(stderr, PROG ": bad mount options (see -h)\n");
+		goto out;
+	}
+	status = EXIT_FAIL;
+	if (rc < 0) {
+		fprintf(stderr, PROG ": %s\n", strerror(-rc));
+		goto out;
+	}
+
+	/* The epoll instance is the child's alone: the parent only waits. */
+	if (!foreground)
+		daemonise(&ready_fd);
+
+	g_loop = loop;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
+	status = rt_new(&app.rt, &o, loop, &front_ops, &app);
+	if (status != EXIT_OK)
+		goto out;
+	status = EXIT_FAIL;
+	fusefs_set_engine(app.fs, rt_engine(app.rt));
+
+	rc = find_targets(&app, o.wait_ns);
+	if (rc == -EINTR)
+		goto out;
+	if (rc == -ENOENT) {
+		log_warnx("%s did not answer within %.1f s",
+		    target_name_fmt(name, sizeof(name), app.shelf, app.slot),
+		    (double)o.wait_ns / 1e9);
+		status = EXIT_NOTFOUND;
+		goto out;
+	}
+	if (!app.single && engine_target_next(rt_engine(app.rt), NULL) ==
+	    NULL)
+		log_info("no AoE target answered yet; files appear as "
+		    "targets do");
+
+	/*
+	 * A loop device on our file writes back through us: reclaim must
+	 * not wait on our own I/O (needs CAP_SYS_RESOURCE; best effort).
+	 */
+	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0)
+		log_debug("PR_SET_IO_FLUSHER: %s", strerror(errno));
+
+	/* fusermount3 (auto_unmount) keeps what it inherits: not stdout. */
+	if (!foreground) {
+		int fd = open("/dev/null", O_RDWR);
+
+		if (fd >= 0) {
+			dup2(fd, STDIN_FILENO);
+			dup2(fd, STDOUT_FILENO);
+			if (fd > STDERR_FILENO)
+				close(fd);
+		}
+	}
+	rc = fusefs_mount(app.fs, mnt);
+	if (rc < 0) {
+		log_warnx("cannot mount on %s", mnt);
+		goto out;
+	}
+	log_debug("mounted on %s", mnt);
+	if (pidfile != NULL) {
+		if (write_pidfile(pidfile) < 0)
+			goto out;
+		pidfile_written = true;
+	}
+	ready(ready_fd);
+	ready_fd = -1;
+
+	rc = loop_run(loop, UINT64_MAX);
+	if (rc < 0)
+		log_warnx("event loop: %s", strerror(-rc));
+	status = rc < 0 ? EXIT_FAIL : EXIT_OK;
+	log_debug("%s", fusefs_ended(app.fs) ? "unmounted" : "stopping");
+out:
+	fusefs_unmount(app.fs, DRAIN_NS);
+	/* Cancels what the engine still holds: answered into the void. */
+	rt_free(app.rt);
+	fusefs_free(app.fs);
+	g_loop = NULL;
+	loop_free(loop);
+	if (pidfile_written)
+		unlink(pidfile);
+out_args:
+	fuse_opt_free_args(&args);
+	free(pidfile);
+	return status;
+nomem_args:
+	status = EXIT_FAIL;
+nomem:
+	fprintf(stderr, PROG ": out of memory\n");
+	fuse_opt_free_args(&args);
+	free(pidfile);
+	return EXIT_FAIL;
+}

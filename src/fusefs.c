@@ -1,0 +1,1031 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The FUSE front end on libfuse's low-level API: inodes, attributes and
+ * directory listing for the targets, and read/write/flush/fallocate turned
+ * into engine requests answered from their completions.  The session fd is
+ * read from the event loop; nothing here blocks or starts a thread.
+ */
+#define FUSE_USE_VERSION 314
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "fusefs.h"
+#include "log.h"
+#include "loop.h"
+#include "util.h"
+
+/*
+ * Inode numbers: 1 is the root (the directory, or the one file); target
+ * eSHELF.SLOT is FUSEFS_INO_BASE + (SHELF << 8 | SLOT), so inode order is
+ * shelf.slot order and a readdir offset can simply be the last inode sent
+ * ("." and ".." take offsets 1 and 2).
+ */
+#define FUSEFS_INO_BASE 3u
+#define FUSEFS_RECV_BATCH 32      /* requests read per wakeup */
+#define FUSEFS_STEAL_MIN (256u * 1024) /* payloads kept, not copied */
+#define FUSEFS_ZERO_CHUNK (1024u * 1024)
+#define FUSEFS_ZERO_DEPTH 4       /* zeroing writes in flight per request */
+#define FUSEFS_BLKSIZE 4096u
+
+struct fusefs {
+	struct fusefs_config cfg;
+	struct loop *loop;
+	struct engine *e;
+	struct fuse_session *se;
+	struct fuse_buf fbuf;     /* the receive buffer, reused */
+	bool stolen;              /* a write kept fbuf.mem: allocate anew */
+	bool fd_added;
+	bool mounted;
+	bool ended;               /* session over (unmounted from outside) */
+	bool unmounted;
+	int fd;
+	unsigned inflight;
+	uint8_t *zeroes;          /* FUSEFS_ZERO_CHUNK zero bytes, lazily */
+	struct timespec start;    /* every timestamp */
+};
+
+/* One request waiting for the engine. */
+struct fusefs_io {
+	struct fusefs *fs;
+	fuse_req_t req;
+	void *buf;                /* read data / write payload */
+	void *base;               /* what to free (a stolen fbuf.mem) */
+	size_t len;
+	fuse_ino_t ino;
+	/* fallocate: zero [next, end) in chunks */
+	struct target *t;
+	uint64_t next, end;
+	unsigned pending;
+	int err;
+};
+
+void
+fusefs_config_default(struct fusefs_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->uid = getuid();
+	c->gid = getgid();
+	c->mode = 0600;
+	c->max_write = 1024 * 1024;
+	c->max_background = 64;
+	c->attr_timeout = 1.0;
+}
+
+/* ---------------------------------------------------------------- inodes */
+
+static fuse_ino_t
+ino_of(uint16_t shelf, uint8_t slot)
+{
+	return FUSEFS_INO_BASE + ((fuse_ino_t)shelf << 8 | slot);
+}
+
+/* The target behind an inode, or NULL. */
+static struct target *
+target_of(struct fusefs *fs, fuse_ino_t ino)
+{
+	uint64_t v;
+
+	if (fs->e == NULL)
+		return NULL;
+	if (fs->cfg.single)
+		return ino == FUSE_ROOT_ID ?
+		    engine_target_find(fs->e, fs->cfg.shelf, fs->cfg.slot) :
+		    NULL;
+	if (ino < FUSEFS_INO_BASE)
+		return NULL;
+	v = ino - FUSEFS_INO_BASE;
+	if (v > 0xffffu)
+		return NULL;
+	return engine_target_find(fs->e, (uint16_t)(v >> 8),
+	    (uint8_t)(v & 0xff));
+}
+
+/* Identified once (up now, or dead after being up): it has a file. */
+static bool
+target_visible(const struct target *t)
+{
+	return t != NULL && target_state(t) != TARGET_NEW &&
+	    target_size(t) > 0;
+}
+
+static bool
+target_ino(const struct target *t, fuse_ino_t *ino)
+{
+	uint16_t shelf;
+	uint8_t slot;
+
+	if (target_name_parse(target_name(t), &shelf, &slot) < 0)
+		return false;
+	*ino = ino_of(shelf, slot);
+	return true;
+}
+
+static bool
+is_read_only(const struct fusefs *fs, const struct target *t)
+{
+	return fs->cfg.read_only || target_read_only(t);
+}
+
+static void
+file_attr(const struct fusefs *fs, const struct target *t, fuse_ino_t ino,
+    struct stat *st)
+{
+	struct target_info info;
+	mode_t mode = fs->cfg.mode & 0777;
+	uint64_t size = target_size(t);
+	unsigned blksize = FUSEFS_BLKSIZE;
+
+	engine_target_info(t, &info);
+	if (info.identified && info.ident.physical_sector > blksize &&
+	    info.ident.physical_sector <= 1024 * 1024)
+		blksize = info.ident.physical_sector;
+	if (is_read_only(fs, t))
+		mode &= ~(mode_t)0222;
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = S_IFREG | mode;
+	st->st_nlink = 1;
+	st->st_uid = fs->cfg.uid;
+	st->st_gid = fs->cfg.gid;
+	st->st_size = (off_t)size;
+	st->st_blksize = blksize;
+	st->st_blocks = (blkcnt_t)(size / 512);
+	st->st_atim = st->st_mtim = st->st_ctim = fs->start;
+}
+
+/*
+ * The directory: each read bit of the file mode gives r-x; never writable,
+ * as files come and go with the targets only.
+ */
+static void
+dir_attr(const struct fusefs *fs, struct stat *st)
+{
+	mode_t m = fs->cfg.mode, d = 0;
+
+	if (m & 0400)
+		d |= 0500;
+	if (m & 0040)
+		d |= 0050;
+	if (m & 0004)
+		d |= 0005;
+	memset(st, 0, sizeof(*st));
+	st->st_ino = FUSE_ROOT_ID;
+	st->st_mode = S_IFDIR | d;
+	st->st_nlink = 2;
+	st->st_uid = fs->cfg.uid;
+	st->st_gid = fs->cfg.gid;
+	st->st_blksize = FUSEFS_BLKSIZE;
+	st->st_atim = st->st_mtim = st->st_ctim = fs->start;
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+/*
+ * Engine errors as the errno a file user expects: cancelled (shutdown),
+ * not yet identified or an unsupported command all read as EIO.
+ */
+static int
+io_errno(int rc)
+{
+	switch (rc) {
+	case -ENOSPC:
+	case -EROFS:
+	case -EINVAL:
+	case -EACCES:
+	case -ENOMEM:
+	case -EIO:
+		return -rc;
+	default:
+		return EIO;
+	}
+}
+
+static struct fusefs_io *
+io_new(struct fusefs *fs, fuse_req_t req)
+{
+	struct fusefs_io *io = calloc(1, sizeof(*io));
+
+	if (io == NULL)
+		return NULL;
+	io->fs = fs;
+	io->req = req;
+	fs->inflight++;
+	return io;
+}
+
+static void
+io_free(struct fusefs_io *io)
+{
+	io->fs->inflight--;
+	free(io->base);
+	free(io);
+}
+
+/* ---------------------------------------------------------------- ops */
+
+static void
+fusefs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct fusefs *fs = userdata;
+
+	/*
+	 * Large requests (conn->max_write is capped by libfuse's buffer,
+	 * 1 MiB + header; FUSE_BIG_WRITES is always on in libfuse 3) and a
+	 * deeper kernel queue for readahead and async direct I/O.
+	 */
+	if (fs->cfg.max_write < conn->max_write)
+		conn->max_write = fs->cfg.max_write;
+	conn->max_background = fs->cfg.max_background;
+	conn->congestion_threshold = fs->cfg.max_background * 3 / 4;
+	/* Writes go through at once: errors reach the writer. */
+	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+	log_debug("fuse: protocol %u.%u, max_write %u, max_readahead %u, "
+	    "max_background %u", conn->proto_major, conn->proto_minor,
+	    conn->max_write, conn->max_readahead, conn->max_background);
+}
+
+static void
+fusefs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fusefs *fs = fuse_req_userdata(req);
+	struct fuse_entry_param ep;
+	struct target *t = NULL;
+	char canon[16];
+	uint16_t shelf;
+	uint8_t slot;
+
+	if (fs->cfg.single || parent != FUSE_ROOT_ID) {
+		fuse_reply_err(req, fs->cfg.single ? ENOTDIR : ENOENT);
+		return;
+	}
+	/* Only the canonical name: "e1.0", not "1.0". */
+	if (target_name_parse(name, &shelf, &slot) == 0 &&
+	    strcmp(target_name_fmt(canon, sizeof(canon), shelf, slot),
+	    name) == 0 && fs->e != NULL)
+		t = engine_target_find(fs->e, shelf, slot);
+	if (!target_visible(t)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	memset(&ep, 0, sizeof(ep));
+	ep.ino = ino_of(shelf, slot);
+	ep.attr_timeout = fs->cfg.attr_timeout;
+	ep.entry_timeout = fs->cfg.attr_timeout;
+	file_attr(fs, t, ep.ino, &ep.attr);
+	fuse_reply_entry(req, &ep);
+}
+
+static void
+fusefs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fusefs *fs = fuse_req_userdata(req);
+	struct target *t;
+	struct stat st;
+
+	(void)fi;
+	if (ino == FUSE_ROOT_ID && !fs->cfg.single) {
+		dir_attr(fs, &st);
+		fuse_reply_attr(req, &st, fs->cfg.attr_timeout);
+		return;
+	}
+	t = target_of(fs, ino);
+	if (t == NULL) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	file_attr(fs, t, ino, &st);
+	fuse_reply_attr(req, &st, fs->cfg.attr_timeout);
+}
+
+/*
+ * The size is the target's capacity: truncating to it is a no-op, any
+ * other size is refused.  Owner and mode come from the mount options;
+ * timestamps are accepted and ignored (touch works).
+ */
+static void
+fusefs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+    struct fuse_file_info *fi)
+{
+	struct fusefs *fs = fuse_req_userdata(req);
+	struct target *t;
+	struct stat st;
+
+	(void)fi;
+	if (ino == FUSE_ROOT_ID && !fs->cfg.single) {
+		if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
+		    FUSE_SET_ATTR_GID | FUSE_SET_ATTR_SIZE)) {
+			fuse_reply_err(req, EPERM);
+			return;
+		}
+		dir_attr(fs, &st);
+		fuse_reply_attr(req, &st, fs->cfg.attr_timeout);
+		return;
+	}
+	t = target_of(fs, ino);
+	if (t == NULL) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
+	    FUSE_SET_ATTR_GID)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if ((to_set & FUSE_SET_ATTR_SIZE) &&
+	    (uint64_t)attr->st_size != target_size(t)) {
+		fuse_reply_err(req, is_read_only(fs, t) ? EROFS : EINVAL);
+		return;
+	}
+	file_attr(fs, t, ino, &st);
+	fuse_reply_attr(req, &st, fs->cfg.attr_timeout);
+}
+
+static void
+fusefs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fusefs *fs = fuse_req_userdata(req);
+	struct target *t;
+
+	if (ino == FUSE_ROOT_ID && !fs->cfg.single) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	t = target_of(fs, ino);
+	if (t == NULL) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if ((fi->flags & O_ACCMODE) != O_RDONLY && is_read_only(fs, t)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	/*
+	 * O_TRUNC is ignored as a block device ignores it; O_DIRECT is
+	 * served by the kernel's FUSE direct I/O path.  fh remembers the
+	 * access mode for flush.
+	 */
+	fi->fh = (uint64_t)(unsigned)fi->flags;
+	fi->direct_io = fs->cfg.direct_io;
+	fi->keep_cache = 0;
+	fuse_reply_open(req, fi);
+}
+
+static void
+read_done(void *arg, int rc)
+{
+	struct fusefs_io *io = arg;
+
+	if (rc < 0)
+		fuse_reply_err(io->req, io_errno(rc));
+	else
+		fuse_reply_buf(io->req, io->buf, io->len);
+	io_free(io);
+}
+
+static void
+fusefs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+    struct fuse_file_info *fi)
+{
+	struct fusefs *fs = fuse_req_userdata(req);
+	struct fusefs_io *io;
+	struct target *t;
+	uint64_t tsize;
+	int rc;
+
+	(void)fi;
+	t = target_of(fs, ino);
+	if (t == NULL) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (off < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	tsize = target_size(t);
+	/* Clipped at the end: past it a read returns 0 bytes. */
+	if ((uint64_t)off >= tsize || size == 0) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if (size > tsize - (uint64_t)off)
+		size = (size_t)(tsize - (uint64_t)off);
+	io = io_new(fs, req);
+	if (io == NULL || (io->base = malloc(size)) == NULL) {
+		if (io != NULL)
+			io_free(io);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	io->buf = io->base;
+	io->len = size;
+	rc = engine_read(fs->e, t, io->buf, (uint64_t)off, size, read_done,
+	    io, loop_now());
+	if (rc < 0) {
+		fuse_reply_err(req, io_errno(rc));
+		io_free(io);
+	}
+}
+
+/*
+ * AoE cannot say that a target is read-only (vblade -r): the engine learns
+ * it from the first refused write.  Make the kernel fetch the attributes
+ * again, now with the write bits cleared (offset -1: attributes only).
+ */
+static void
+learnt_read_only(struct fusefs *fs, fuse_ino_t ino)
+{
+	if (fs->mounted && !fs->unmounted)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+}
+
+static void
+write_done(void *arg, int rc)
+{
+	struct fusefs_io *io = arg;
+
+	if (rc < 0)
+		fuse_reply_err(io->req, io_errno(rc));
+	else
+		fuse_reply_write(io->req, io->len);
+	if (rc == -EROFS)
+		learnt_read_only(io->fs, io->ino);
+	io_free(io);
+}
+
+static void
+fusefs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+    off_t off, struct fuse_file_info *fi)
+{
+	struct fusefs *fs = fuse_req_userdata(req);
+	const char *fb = fs->fbuf.mem;
+	struct fusefs_io *io;
+	struct target *t;
+	uint64_t tsize;
+	int rc;
+
+	(void)fi;
+	t = target_of(fs, ino);
+	if (t == NULL) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (is_read_only(fs, t)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (off < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (size == 0) {
+		fuse_reply_write(req, 0);
+		return;
+	}
+	tsize = target_size(t);
+	/* Past the end: ENOSPC as a block device; across it: short. */
+	if ((uint64_t)off >= tsize) {
+		fuse_reply_err(req, ENOSPC);
+		return;
+	}
+	if (size > tsize - (uint64_t)off)
+		size = (size_t)(tsize - (uint64_t)off);
+	io = io_new(fs, req);
+	if (io == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	io->len = size;
+	io->ino = ino;
+	/*
+	 * The payload lies in the receive buffer, reused by the next read
+	 * from the session fd.  A large one keeps that buffer (the next
+	 * receive allocates another); a small one is copied.
+	 */
+	if (size >= FUSEFS_STEAL_MIN && fb != NULL && buf >= fb &&
+	    buf + size <= fb + fs->fbuf.size) {
+		io->base = fs->fbuf.mem;
+		io->buf = (void *)(uintptr_t)buf;
+		fs->stolen = true;
+	} else {
+		io->base = malloc(size);
+		if (io->base == NULL) {
+			io_free(io);
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		memcpy(io->base, buf, size);
+		io->buf = io->base;
+	}
+	rc = engine_write(fs->e, t, io->buf, (uint64_t)off, size, write_done,
+	    io, loop_now());
+	if (rc < 0) {
+		if (io->base == fs->fbuf.mem)
+			io->base = NULL; /* still the receive buffer */
+		fs->stolen = false;
+		fuse_reply_err(req, io_errno(rc));
+		io_free(io);
+	}
+}
+
+static void
+flush_done(void *arg, int rc)
+{
+	struct fusefs_io *io = arg;
+
+	fuse_reply_err(io->req, rc < 0 ? io_errno(rc) : 0);
+	io_free(io);
+}
+
+/* FLUSH CACHE for fsync, and for close(2) so that it reports errors. */
+static void
+start_flush(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fusefs *fs = fuse_req_userdata(req);
+	struct fusefs_io *io;
+	struct target *t;
+	int rc;
+
+	t = target_of(fs, ino);
+	if (t == NULL) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (is_read_only(fs, t)) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	io = io_new(fs, req);
+	if (io == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	rc = engine_flush(fs->e, t, flush_done, io, loop_now());
+	if (rc < 0) {
+		fuse_reply_err(req, io_errno(rc));
+		io_free(io);
+	}
+}
+
+static void
+fusefs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	/* A descriptor opened for reading has nothing to flush. */
+	if ((fi->fh & O_ACCMODE) == O_RDONLY) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	start_flush(req, ino);
+}
+
+static void
+fusefs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+    struct fuse_file_info *fi)
+{
+	(void)datasync;
+	(void)fi;
+	start_flush(req, ino);
+}
+
+static void
+fusefs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void zero_next(struct fusefs_io *io);
+
+static void
+zero_done(void *arg, int rc)
+{
+	struct fusefs_io *io = arg;
+
+	io->pending--;
+	if (rc < 0 && io->err == 0)
+		io->err = io_errno(rc);
+	if (rc == -EROFS)
+		learnt_read_only(io->fs, io->ino);
+	zero_next(io);
+}
+
+/* Keep up to FUSEFS_ZERO_DEPTH zeroing writes going; answer at the end. */
+static void
+zero_next(struct fusefs_io *io)
+{
+	struct fusefs *fs = io->fs;
+	size_t len;
+	int rc;
+
+	while (io->err == 0 && io->next < io->end &&
+	    io->pending < FUSEFS_ZERO_DEPTH) {
+		len = (size_t)MIN(io->end - io->next, FUSEFS_ZERO_CHUNK);
+		rc = engine_write(fs->e, io->t, fs->zeroes, io->next, len,
+		    zero_done, io, loop_now());
+		if (rc < 0) {
+			io->err = io_errno(rc);
+			break;
+		}
+		io->next += len;
+		io->pending++;
+	}
+	if (io->pending > 0)
+		return;
+	fuse_reply_err(io->req, io->err);
+	io_free(io);
+}
+
+/*
+ * PUNCH_HOLE|KEEP_SIZE and ZERO_RANGE write zeroes (AoE has no trim or
+ * write-same); the range is clipped at the end of the target.  Other
+ * modes, plain allocation included, are EOPNOTSUPP as on a block device.
+ */
+static void
+fusefs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
+    off_t len, struct fuse_file_info *fi)
+{
+	struct fusefs *fs = fuse_req_userdata(req);
+	struct fusefs_io *io;
+	struct target *t;
+	uint64_t tsize, end;
+
+	(void)fi;
+	t = target_of(fs, ino);
+	if (t == NULL) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) &&
+	    mode != FALLOC_FL_ZERO_RANGE &&
+	    mode != (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE)) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	if (is_read_only(fs, t)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (off < 0 || len <= 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	tsize = target_size(t);
+	end = (uint64_t)off + (uint64_t)len;
+	if (end < (uint64_t)off)
+		end = UINT64_MAX;
+	if (end > tsize) {
+		/* The file cannot grow. */
+		if (!(mode & FALLOC_FL_KEEP_SIZE)) {
+			fuse_reply_err(req, ENOSPC);
+			return;
+		}
+		end = tsize;
+	}
+	if ((uint64_t)off >= end) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	if (fs->zeroes == NULL) {
+		fs->zeroes = calloc(1, FUSEFS_ZERO_CHUNK);
+		if (fs->zeroes == NULL) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+	}
+	io = io_new(fs, req);
+	if (io == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	io->t = t;
+	io->ino = ino;
+	io->next = (uint64_t)off;
+	io->end = end;
+	zero_next(io);
+}
+
+static void
+fusefs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fusefs *fs = fuse_req_userdata(req);
+	struct statvfs st;
+	struct target *t;
+	uint64_t bytes = 0, files = 0;
+
+	(void)ino;
+	memset(&st, 0, sizeof(st));
+	if (fs->e != NULL) {
+		if (fs->cfg.single) {
+			t = target_of(fs, FUSE_ROOT_ID);
+			if (t != NULL) {
+				bytes = target_size(t);
+				files = 1;
+			}
+		} else {
+			for (t = engine_target_next(fs->e, NULL); t != NULL;
+			    t = engine_target_next(fs->e, t)) {
+				if (!target_visible(t))
+					continue;
+				bytes += target_size(t);
+				files++;
+			}
+		}
+	}
+	st.f_bsize = FUSEFS_BLKSIZE;
+	st.f_frsize = FUSEFS_BLKSIZE;
+	st.f_blocks = (fsblkcnt_t)(bytes / FUSEFS_BLKSIZE);
+	st.f_files = (fsfilcnt_t)files;
+	st.f_namemax = 255;
+	if (fs->cfg.read_only)
+		st.f_flag |= ST_RDONLY;
+	fuse_reply_statfs(req, &st);
+}
+
+static void
+fusefs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+    struct fuse_file_info *fi)
+{
+	struct fusefs *fs = fuse_req_userdata(req);
+	struct target *t;
+	struct stat st;
+	fuse_ino_t tino;
+	size_t pos = 0, n;
+	char *buf;
+
+	(void)fi;
+	if (fs->cfg.single || ino != FUSE_ROOT_ID) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	if (size > 64 * 1024)
+		size = 64 * 1024;
+	buf = malloc(size);
+	if (buf == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	memset(&st, 0, sizeof(st));
+	st.st_ino = FUSE_ROOT_ID;
+	st.st_mode = S_IFDIR;
+	if (off < 1) {
+		n = fuse_add_direntry(req, buf + pos, size - pos, ".", &st, 1);
+		if (n > size - pos)
+			goto reply;
+		pos += n;
+	}
+	if (off < 2) {
+		n = fuse_add_direntry(req, buf + pos, size - pos, "..", &st,
+		    2);
+		if (n > size - pos)
+			goto reply;
+		pos += n;
+	}
+	st.st_mode = S_IFREG;
+	for (t = fs->e != NULL ? engine_target_next(fs->e, NULL) : NULL;
+	    t != NULL; t = engine_target_next(fs->e, t)) {
+		if (!target_visible(t) || !target_ino(t, &tino) ||
+		    tino <= (fuse_ino_t)off)
+			continue;
+		st.st_ino = tino;
+		n = fuse_add_direntry(req, buf + pos, size - pos,
+		    target_name(t), &st, (off_t)tino);
+		if (n > size - pos)
+			break;
+		pos += n;
+	}
+reply:
+	fuse_reply_buf(req, buf, pos);
+	free(buf);
+}
+
+static const struct fuse_lowlevel_ops fusefs_ops = {
+	.init = fusefs_init,
+	.lookup = fusefs_lookup,
+	.getattr = fusefs_getattr,
+	.setattr = fusefs_setattr,
+	.open = fusefs_open,
+	.read = fusefs_read,
+	.write = fusefs_write,
+	.flush = fusefs_flush,
+	.release = fusefs_release,
+	.fsync = fusefs_fsync,
+	.readdir = fusefs_readdir,
+	.statfs = fusefs_statfs,
+	.fallocate = fusefs_fallocate,
+};
+
+/* ---------------------------------------------------------------- events */
+
+void
+fusefs_engine_event(void *ctx, struct target *t, int event)
+{
+	struct fusefs *fs = ctx;
+	fuse_ino_t ino = 0;
+
+	if (fs->cfg.single) {
+		uint16_t shelf;
+		uint8_t slot;
+
+		if (target_name_parse(target_name(t), &shelf, &slot) < 0 ||
+		    shelf != fs->cfg.shelf || slot != fs->cfg.slot)
+			return;
+		ino = FUSE_ROOT_ID;
+	} else if (!target_ino(t, &ino)) {
+		return;
+	}
+	switch (event) {
+	case ENGINE_EV_UP:
+		/* Quiet while starting: the caller's terminal is still ours. */
+		(fs->mounted ? log_info : log_debug)("%s: up, %llu bytes%s",
+		    target_name(t), (unsigned long long)target_size(t),
+		    target_read_only(t) ? ", read-only" : "");
+		break;
+	case ENGINE_EV_DEAD:
+		log_warnx("%s: no answer: target dead, its I/O fails",
+		    target_name(t));
+		break;
+	default:
+		break;
+	}
+	/*
+	 * New size or state: drop the kernel's cached attributes (offset
+	 * -1: attributes only, so this never waits on page locks held by
+	 * a request we have yet to answer).
+	 */
+	if (fs->mounted && !fs->unmounted && event != ENGINE_EV_NEW)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+}
+
+/* ---------------------------------------------------------------- session */
+
+static void
+session_ended(struct fusefs *fs)
+{
+	if (fs->ended)
+		return;
+	fs->ended = true;
+	log_debug("fuse: session ended");
+	loop_stop(fs->loop);
+}
+
+static void
+fuse_readable(void *arg, uint32_t events)
+{
+	struct fusefs *fs = arg;
+	int rc;
+
+	(void)events;
+	for (unsigned i = 0; i < FUSEFS_RECV_BATCH && !fs->ended; i++) {
+		rc = fuse_session_receive_buf(fs->se, &fs->fbuf);
+		if (rc == -EAGAIN)
+			break;
+		if (rc == -EINTR)
+			continue;
+		if (rc <= 0 || fuse_session_exited(fs->se)) {
+			if (rc < 0)
+				log_warnx("fuse: reading requests: %s",
+				    strerror(-rc));
+			session_ended(fs);
+			break;
+		}
+		fs->stolen = false;
+		fuse_session_process_buf(fs->se, &fs->fbuf);
+		if (fs->stolen) {
+			/* A write owns it now; the next receive allocates. */
+			fs->fbuf.mem = NULL;
+			fs->stolen = false;
+		}
+		if (fuse_session_exited(fs->se))
+			session_ended(fs);
+	}
+}
+
+int
+fusefs_new(struct fusefs **out, const struct fusefs_config *c,
+    struct fuse_args *args, struct loop *loop)
+{
+	struct fusefs *fs;
+
+	*out = NULL;
+	fs = calloc(1, sizeof(*fs));
+	if (fs == NULL)
+		return -ENOMEM;
+	fs->cfg = *c;
+	if (fs->cfg.max_write < 4096)
+		fs->cfg.max_write = 4096;
+	if (fs->cfg.max_background == 0)
+		fs->cfg.max_background = 64;
+	fs->loop = loop;
+	fs->fd = -1;
+	clock_gettime(CLOCK_REALTIME, &fs->start);
+	fs->se = fuse_session_new(args, &fusefs_ops, sizeof(fusefs_ops), fs);
+	if (fs->se == NULL) {
+		free(fs);
+		return -EINVAL;
+	}
+	*out = fs;
+	return 0;
+}
+
+void
+fusefs_set_engine(struct fusefs *fs, struct engine *e)
+{
+	fs->e = e;
+}
+
+int
+fusefs_mount(struct fusefs *fs, const char *mountpoint)
+{
+	int fd, flags, rc;
+
+	if (fuse_session_mount(fs->se, mountpoint) != 0)
+		return -EIO;
+	fs->mounted = true;
+	fd = fuse_session_fd(fs->se);
+	/* Read requests only when there are some: never block the loop. */
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+		rc = -errno;
+		log_warn("fuse: cannot make the session fd non-blocking");
+		return rc;
+	}
+	rc = loop_add_fd(fs->loop, fd, EPOLLIN, fuse_readable, fs);
+	if (rc < 0) {
+		log_warnx("fuse: cannot poll the session fd: %s",
+		    strerror(-rc));
+		return rc;
+	}
+	fs->fd = fd;
+	fs->fd_added = true;
+	return 0;
+}
+
+bool
+fusefs_ended(const struct fusefs *fs)
+{
+	return fs->ended;
+}
+
+unsigned
+fusefs_inflight(const struct fusefs *fs)
+{
+	return fs->inflight;
+}
+
+void
+fusefs_unmount(struct fusefs *fs, uint64_t drain_ns)
+{
+	uint64_t until;
+
+	if (fs == NULL || fs->unmounted)
+		return;
+	fs->unmounted = true;
+	if (fs->fd_added) {
+		loop_del_fd(fs->loop, fs->fd);
+		fs->fd_added = false;
+	}
+	/*
+	 * Let requests already handed to the engine finish (writes in
+	 * flight reach the target); new ones stay in the kernel and fail
+	 * when the connection closes.
+	 */
+	until = loop_now() + drain_ns;
+	while (fs->inflight > 0 && !fs->ended && loop_now() < until)
+		if (loop_run_once(fs->loop, until) < 0)
+			break;
+	if (fs->inflight > 0)
+		log_warnx("fuse: unmounting with %u requests unanswered",
+		    fs->inflight);
+	/* From here replies go nowhere, quietly. */
+	fuse_session_exit(fs->se);
+	if (fs->mounted)
+		fuse_session_unmount(fs->se);
+}
+
+void
+fusefs_free(struct fusefs *fs)
+{
+	if (fs == NULL)
+		return;
+	if (fs->fd_added)
+		loop_del_fd(fs->loop, fs->fd);
+	if (fs->se != NULL) {
+		if (fs->mounted && !fs->unmounted)
+			fuse_session_unmount(fs->se);
+		fuse_session_destroy(fs->se);
+	}
+	free(fs->fbuf.mem);
+	free(fs->zeroes);
+	free(fs);
+}

@@ -1,0 +1,203 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# aoe-fuse file semantics and life cycle: exit statuses, reads and writes
+# clipped at the end (short, 0, ENOSPC), unaligned I/O, fsync as ATA FLUSH
+# (seen in a --trace), fallocate punch-hole/zero-range as zeroes and
+# EOPNOTSUPP otherwise, O_TRUNC ignored, truncate refused, statfs, -o
+# uid/gid/mode, -o ro, -o direct_io, SIGINT in the foreground, and SIGKILL
+# leaving no stale mount (auto_unmount).
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+. "${srcdir:-$(dirname "$0")/..}/tests/functions.sh"
+. "$top_srcdir/tests/fuse-functions.sh"
+fuse_watchdog 300
+
+requires_root
+requires_fuse
+requires dd cmp timeout python3 fallocate truncate tshark
+
+# ------------------------------------------------ usage errors (no network)
+expect_status 0 aoe-fuse --help
+expect_grep "$tmpdir/out" "usage: aoe-fuse"
+expect_status 0 aoe-fuse -V
+expect_grep "$tmpdir/out" "aoe-fuse "
+expect_status 2 aoe-fuse
+expect_status 2 aoe-fuse --no-such-option "$tmpdir"
+expect_status 2 aoe-fuse -I lo ex1.0 "$tmpdir/nofile"
+expect_status 2 aoe-fuse -I lo "$tmpdir/no/such/dir"
+expect_status 2 aoe-fuse -I lo e1.0 "$tmpdir"
+: >"$tmpdir/f0"
+expect_status 2 aoe-fuse -I lo "$tmpdir/f0"
+expect_status 2 aoe-fuse -I lo -o mode=999 e1.0 "$tmpdir/f0"
+expect_status 2 aoe-fuse -I lo -o uid=no-such-user-here e1.0 "$tmpdir/f0"
+expect_status 2 aoe-fuse -I lo -o no_such_mount_option e1.0 "$tmpdir/f0"
+expect_status 2 aoe-fuse --dead-timeout=abc e1.0 "$tmpdir/f0"
+
+setup_lan
+SIZE=$((16 * 1048576))
+backing=$tmpdir/backing.img
+make_pattern "$backing" 16
+cp "$backing" "$tmpdir/model"
+start_vblade 1 0 "$backing"
+
+expect_status 2 aoe-fuse -I no-such-if0 e1.0 "$tmpdir/f0"
+t0=$(now_s)
+expect_status 3 aoe-fuse -I "$lan_if" -w 1 e9.9 "$tmpdir/f0"
+say "missing target: exit 3 after $(elapsed_since "$t0")s"
+! is_mounted "$tmpdir/f0" || fail "mounted although the target is missing"
+
+# ------------------------------------------------ semantics
+file=$tmpdir/disk
+: >"$file"
+start_fuse "$file" -I "$lan_if" --trace="$tmpdir/trace.pcap" e1.0 "$file"
+[ "$(stat -c %s "$file")" = $SIZE ] || fail "size $(stat -c %s "$file")"
+set -- $(stat -f -c '%S %b' "$file")
+say "statfs: block size $1, blocks $2"
+[ $(($1 * $2)) = $SIZE ] || fail "statfs: $1 * $2 != $SIZE"
+
+python3 - "$file" "$tmpdir/model" $SIZE <<'PY' || fail "file semantics"
+import errno, os, random, sys
+path, model_path, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+model = bytearray(open(model_path, "rb").read())
+fd = os.open(path, os.O_RDWR)
+def check(cond, what):
+    if not cond:
+        print("FAIL:", what)
+        sys.exit(1)
+    print("ok:", what)
+# reads at and across the end
+check(len(os.pread(fd, 100, size - 50)) == 50, "read across the end is short")
+check(os.pread(fd, 100, size) == b"", "read at the end returns 0 bytes")
+check(os.pread(fd, 100, size + 12345) == b"", "read past the end returns 0")
+# writes across and past the end
+n = os.pwrite(fd, b"\xa5" * 100, size - 10)
+model[size - 10:] = b"\xa5" * 10
+check(n == 10, "write across the end is short (%d)" % n)
+for off in (size, size + 4096):
+    try:
+        os.pwrite(fd, b"x", off)
+        check(False, "write past the end fails")
+    except OSError as e:
+        check(e.errno in (errno.ENOSPC, errno.EFBIG),
+              "write at %d: %s" % (off, os.strerror(e.errno)))
+# unaligned writes of odd sizes, each read back
+rnd = random.Random(7)
+for i in range(200):
+    ln = rnd.choice([1, 7, 511, 512, 513, 4095, 4097, 65537, 200000])
+    off = rnd.randrange(0, size - ln)
+    unit = bytes(rnd.getrandbits(8) for _ in range(min(ln, 64)))
+    data = (unit * (ln // len(unit) + 1))[:ln]
+    if os.pwrite(fd, data, off) != ln:
+        check(False, "pwrite %d at %d" % (ln, off))
+    model[off:off + ln] = data
+    if os.pread(fd, ln, off) != data:
+        check(False, "pread back %d at %d" % (ln, off))
+check(True, "200 unaligned writes read back")
+os.fsync(fd)
+check(True, "fsync")
+os.close(fd)
+# O_TRUNC is ignored as on a block device
+fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+os.close(fd)
+st = os.stat(path)
+check(st.st_size == size, "O_TRUNC keeps the size (%d)" % st.st_size)
+fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
+check(True, "O_DIRECT open")
+os.close(fd)
+open(model_path, "wb").write(model)
+PY
+cmp "$tmpdir/model" "$backing" || fail "backing file differs from the model"
+dd if="$file" bs=1M iflag=direct status=none | cmp - "$tmpdir/model" ||
+    fail "read back differs from the model"
+
+truncate -s $SIZE "$file" || fail "truncate to the same size failed"
+! truncate -s 4096 "$file" 2>/dev/null || fail "truncate to 4096 succeeded"
+[ "$(stat -c %s "$file")" = $SIZE ] || fail "truncate changed the size"
+
+# fallocate: punch hole (keep size) and zero range write zeroes.
+fallocate -p -o 4097 -l 100000 "$file" || fail "fallocate --punch-hole failed"
+fallocate -z -o 2000000 -l 1500000 "$file" ||
+    fail "fallocate --zero-range failed"
+fallocate -p -o $((SIZE - 1000)) -l 5000 "$file" ||
+    fail "punch hole across the end failed"
+python3 - "$tmpdir/model" <<'PY'
+import sys
+m = bytearray(open(sys.argv[1], "rb").read())
+for off, ln in ((4097, 100000), (2000000, 1500000), (len(m) - 1000, 1000)):
+    m[off:off + ln] = bytes(ln)
+open(sys.argv[1], "wb").write(m)
+PY
+cmp "$tmpdir/model" "$backing" || fail "fallocate did not zero the ranges"
+dd if="$file" bs=1M status=none | cmp - "$tmpdir/model" ||
+    fail "cached read after fallocate differs"
+! fallocate -o 0 -l 4096 "$file" 2>"$tmpdir/fa.err" ||
+    fail "plain fallocate succeeded"
+expect_grep "$tmpdir/fa.err" "Operation not supported"
+! fallocate -z -o $((SIZE - 10)) -l 100 "$file" 2>/dev/null ||
+    fail "zero range growing the file succeeded"
+say "fallocate: punch/zero write zeroes, mode 0 EOPNOTSUPP"
+
+stop_fuse "$file" "$fuse_pid"
+flushes=$(tshark -r "$tmpdir/trace.pcap" -Y \
+    'aoe.response == 0 && (aoe.ata.cmd == 0xea || aoe.ata.cmd == 0xe7)' \
+    2>/dev/null | wc -l)
+say "trace: $flushes ATA FLUSH CACHE (EXT) requests"
+[ "$flushes" -ge 1 ] || fail "fsync/close sent no ATA FLUSH CACHE"
+
+# ------------------------------------------------ -o uid=,gid=,mode=
+start_fuse "$file" -I "$lan_if" -o uid=65534,gid=65534,mode=0640 e1.0 "$file"
+set -- $(stat -c '%a %u %g' "$file")
+[ "$1 $2 $3" = "640 65534 65534" ] || fail "-o uid,gid,mode: got $*"
+stop_fuse "$file" "$fuse_pid"
+
+# ------------------------------------------------ -o ro, -r
+for ro in "-o ro" "-r"; do
+	start_fuse "$file" -I "$lan_if" $ro e1.0 "$file"
+	mode=$(stat -c %a "$file")
+	[ "$mode" = 400 ] || fail "$ro: mode $mode"
+	python3 - "$file" <<'PY' || fail "$ro: opened for writing"
+import errno, os, sys
+try:
+    os.open(sys.argv[1], os.O_RDWR)
+except OSError as e:
+    sys.exit(0 if e.errno == errno.EROFS else 1)
+sys.exit(1)
+PY
+	dd if="$file" bs=1M status=none | cmp - "$tmpdir/model" ||
+	    fail "$ro: read differs"
+	stop_fuse "$file" "$fuse_pid"
+done
+say "-o ro and -r: mode 0400, EROFS, reads fine"
+
+# ------------------------------------------------ -o direct_io
+start_fuse "$file" -I "$lan_if" -o direct_io e1.0 "$file"
+dd if="$tmpdir/model" of="$file" bs=1M seek=1 skip=2 count=3 conv=notrunc \
+    status=none || fail "direct_io write failed"
+dd if="$tmpdir/model" of="$tmpdir/model" bs=1M seek=1 skip=2 count=3 \
+    conv=notrunc status=none
+dd if="$file" bs=1M status=none | cmp - "$tmpdir/model" ||
+    fail "direct_io read differs"
+cmp "$tmpdir/model" "$backing" || fail "direct_io: backing differs"
+stop_fuse "$file" "$fuse_pid"
+
+# ------------------------------------------------ foreground, SIGINT
+aoe-fuse -f -I "$lan_if" e1.0 "$file" 2>"$tmpdir/fg.err" &
+fg=$!
+cleanup_fn _kill_wait "$fg"
+wait_for -t 10 is_mounted "$file" || fail "foreground mount did not appear"
+dd if="$file" of=/dev/null bs=1M count=1 status=none || fail "fg read"
+kill -INT "$fg"
+st=0
+wait "$fg" || st=$?
+[ "$st" = 0 ] || { cat "$tmpdir/fg.err" >&2; fail "SIGINT: exit $st"; }
+! is_mounted "$file" || fail "still mounted after SIGINT"
+say "foreground: SIGINT unmounts, exit 0"
+
+# ------------------------------------------------ SIGKILL: no stale mount
+start_fuse "$file" -I "$lan_if" e1.0 "$file"
+kill -KILL "$fuse_pid"
+wait_for -t 10 pid_gone "$fuse_pid" || fail "SIGKILL: still running"
+if ! wait_for -t 10 eval '! is_mounted "$file"'; then
+	fail "stale mount left after SIGKILL (auto_unmount)"
+fi
+say "SIGKILL: auto_unmount removed the mount"
+say "ok"
