@@ -1,0 +1,54 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Whole images through aoe-nbd with real clients: nbdcopy out of and into
+# an export (bytes equal to vblade's backing file), qemu-img compare and
+# qemu-img convert into the export, qemu-img info.
+nbd_test_timeout=120
+. "$(dirname "$0")/functions.sh"
+. "$(dirname "$0")/nbd-functions.sh"
+
+requires nbdcopy qemu-img cmp aoe-nbd
+requires_root
+
+setup_lan
+make_image "$tmpdir/disk.img" 64
+start_vblade 1 0 "$tmpdir/disk.img"
+start_aoe_nbd -I "$lan_if" -w 5 e1.0
+uri=$(nbd_uri e1.0)
+
+# Out: the export read whole equals the backing file.
+expect_status 0 nbdcopy "$uri" "$tmpdir/out.img"
+cmp "$tmpdir/out.img" "$tmpdir/disk.img" || fail "nbdcopy out differs"
+say "nbdcopy out: identical"
+
+# In (multi-conn, 256 KiB requests, block status): the backing file then
+# holds exactly the image.
+make_image "$tmpdir/in.img" 64
+expect_status 0 nbdcopy --flush "$tmpdir/in.img" "$uri"
+cmp "$tmpdir/in.img" "$tmpdir/disk.img" || fail "nbdcopy in differs"
+say "nbdcopy in: backing file identical"
+
+# The default export "" is the target named on the command line.
+expect_status 0 nbdcopy --synchronous "$(nbd_uri)" "$tmpdir/out2.img"
+cmp "$tmpdir/out2.img" "$tmpdir/disk.img" || fail "nbdcopy of \"\" differs"
+
+expect_status 0 qemu-img info "$uri"
+expect_grep "$tmpdir/out" "virtual size: 64 MiB (67108864 bytes)"
+
+expect_status 0 qemu-img compare -f raw -F raw "$tmpdir/disk.img" "$uri"
+expect_grep "$tmpdir/out" "Images are identical."
+
+# qemu-img convert into the export (qemu's NBD client: structured
+# replies, base:allocation, 16 requests in flight).
+make_image "$tmpdir/q.img" 64
+expect_status 0 qemu-img convert -n -f raw -O raw "$tmpdir/q.img" "$uri"
+cmp "$tmpdir/q.img" "$tmpdir/disk.img" || fail "qemu-img convert differs"
+say "qemu-img convert: backing file identical"
+
+# qemu-img compare notices a difference.
+printf 'X' | dd of="$tmpdir/q.img" bs=1 seek=12345 conv=notrunc status=none
+expect_status 1 qemu-img compare -f raw -F raw "$tmpdir/q.img" "$uri"
+
+nbd_alive
+stop_aoe_nbd
+say "PASS"
