@@ -1,0 +1,142 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Booting from an AoE root through aoe-nbd (issue 7): mkinitramfs with
+# contrib/initramfs-tools (hook + local-top script) for Debian's kernel,
+# checked with lsinitramfs; then a qemu guest boots that initramfs with
+# aoe=e1.0@eth0 root=/dev/nbd0 (then root=UUID=, root=LABEL=) from a small
+# ext4 image that vblade serves on a tap device in a private network
+# namespace, and the image's /sbin/init prints a marker and powers off.
+nbd_test_timeout=300
+. "$(dirname "$0")/functions.sh"
+. "$(dirname "$0")/nbd-functions.sh"
+. "$(dirname "$0")/vm-functions.sh"
+
+requires aoe-nbd nbd-client mke2fs e2fsck debugfs vblade mkinitramfs \
+    lsinitramfs
+vm_requires
+
+contrib=$top_srcdir/contrib/initramfs-tools
+[ -r "$contrib/hooks/aoe-nbd" ] || fail "no $contrib/hooks/aoe-nbd"
+aoe_nbd=$(command -v aoe-nbd)
+if vm_sanitized "$aoe_nbd"; then
+	say "note: $aoe_nbd is built with ASan: its runtime goes along"
+fi
+
+vm_kernel
+
+# ------------------------------------------------------------ initramfs
+# /etc/initramfs-tools for this test: the hook and script as a package
+# installs them, only the modules the guest needs besides the hook's.
+conf=$tmpdir/conf
+mkdir -p "$conf/hooks" "$conf/scripts/local-top" "$conf/conf.d"
+cat >"$conf/initramfs.conf" <<'EOF'
+MODULES=list
+BUSYBOX=auto
+COMPRESS=gzip
+EOF
+printf '%s\n' virtio_pci ext4 >"$conf/modules"
+cp "$contrib/hooks/aoe-nbd" "$conf/hooks/aoe-nbd"
+cp "$contrib/scripts/local-top/aoe-nbd" "$conf/scripts/local-top/aoe-nbd"
+chmod 755 "$conf/hooks/aoe-nbd" "$conf/scripts/local-top/aoe-nbd"
+# The system's hooks, without aoetools' (it loads the aoe driver and
+# configures IP networking on every boot): no aoe module anywhere.
+share=$tmpdir/share
+cp -a /usr/share/initramfs-tools "$share"
+rm -f "$share/hooks/aoe" "$share/scripts/local-top/aoe"
+
+initrd=$tmpdir/initrd.img
+AOE_NBD=$aoe_nbd vm_mkinitramfs "$initrd" "$conf" "$share"
+
+# The image has what the hook promises (lsinitramfs), and no aoe.ko.
+env -u LD_PRELOAD lsinitramfs "$initrd" >"$tmpdir/out" 2>"$tmpdir/err" || {
+	cat "$tmpdir/err" >&2
+	fail "lsinitramfs failed"
+}
+for f in 'sbin/aoe-nbd' 'sbin/@aoe-nbd' 'sbin/nbd-client' \
+    'scripts/local-top/aoe-nbd' '/nbd.ko' '/virtio_net.ko' '/ext4.ko'; do
+	grep -qE "(^|/)${f#/}(\\.[a-z]+)?\$" "$tmpdir/out" ||
+	    fail "initramfs lacks $f"
+done
+! grep -qE '/aoe\.ko' "$tmpdir/out" || fail "initramfs has aoe.ko"
+say "lsinitramfs: aoe-nbd, nbd-client, nbd.ko, local-top/aoe-nbd; no aoe.ko"
+
+# ------------------------------------------------------------ root image
+root=$tmpdir/rootfs
+mkdir -p "$root"/bin "$root"/sbin "$root"/etc "$root"/proc "$root"/sys \
+    "$root"/dev "$root"/run "$root"/tmp "$root"/var "$root"/root
+cp "$vm_busybox" "$root/bin/busybox"
+"$vm_busybox" --list-full | while read -r a; do
+	case $a in
+	*/busybox) continue ;;
+	esac
+	mkdir -p "$root/$(dirname "$a")"
+	[ -e "$root/$a" ] || ln -s /bin/busybox "$root/$a"
+done
+rm -f "$root/sbin/init"
+id=$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
+echo "$id" >"$root/etc/aoe-root-id"
+cat >"$root/sbin/init" <<'EOF'
+#!/bin/busybox sh
+export PATH=/sbin:/bin:/usr/sbin:/usr/bin
+exec </dev/console >/dev/console 2>&1
+[ -e /proc/mounts ] || mount -t proc proc /proc
+echo "AOE-ROOT-INIT-OK $(cat /etc/aoe-root-id)"
+echo "AOE-ROOT-MOUNT $(awk '$2 == "/" { print $1, $3, $4 }' /proc/mounts)"
+for p in /proc/[0-9]*; do
+	case $(tr '\0' ' ' <$p/cmdline 2>/dev/null) in
+	@aoe-nbd*) echo "AOE-ROOT-SERVER ${p#/proc/}" ;;
+	esac
+done
+echo "$(cat /etc/aoe-root-id) $(cat /proc/cmdline)" >>/var/boots
+sync
+mount -o remount,ro /
+echo "AOE-ROOT-DONE"
+poweroff -f
+EOF
+chmod 755 "$root/sbin/init"
+uuid=$(cat /proc/sys/kernel/random/uuid)
+img=$tmpdir/root.img
+expect_status 0 mke2fs -q -F -t ext4 -L aoeroot -U "$uuid" -d "$root" \
+    "$img" 64M
+
+# ------------------------------------------------------------ AoE on a tap
+vm_netns
+tap=tap$$
+vm_tap "$tap"
+lan_ns=$vm_ns
+lan_tif=$tap
+start_vblade 1 0 "$img"
+
+boot()
+{
+	local append=$1 n=$2
+
+	vm_nic_tap "$tap"
+	vm_run -t 120 -n "$vm_ns" -l "$tmpdir/console-$n.log" -i "$initrd" \
+	    -a "$append" -- "${vm_nic[@]}"
+	tr -d '\r' <"$vm_log" | grep -E 'AOE-ROOT|aoe-nbd|nbd0' || true
+	vm_expect "AOE-ROOT-INIT-OK $id"
+	vm_expect "AOE-ROOT-MOUNT /dev/nbd0 ext4 rw"
+	vm_expect "AOE-ROOT-SERVER"
+	vm_expect "AOE-ROOT-DONE"
+	say "boot $n: /sbin/init of the AoE root ran ($vm_seconds s)"
+}
+
+# By device name and interface name (net.ifnames=0: udev in the
+# initramfs keeps eth0; ip=off: nbd-client's own local-top script acts on
+# root=/dev/nbd* too and would try DHCP for minutes), then by UUID on
+# every Ethernet interface, then by label on the interface with the
+# tap NIC's MAC address.
+boot "aoe=e1.0@eth0 root=/dev/nbd0 ip=off rw net.ifnames=0" 1
+boot "aoe=e1.0 root=UUID=$uuid rw" 2
+boot "aoe=e1.0@$vm_mac_tap aoe_wait=20 root=LABEL=aoeroot rw" 3
+
+# ------------------------------------------------------------ host checks
+stop_vblade "$vblade_pid"
+expect_status 0 e2fsck -fn "$img"
+debugfs -R 'cat /var/boots' "$img" >"$tmpdir/boots" 2>/dev/null ||
+    fail "debugfs cannot read /var/boots"
+cat "$tmpdir/boots"
+[ "$(grep -c "^$id " "$tmpdir/boots")" = 3 ] ||
+    fail "the guest did not write /var/boots on every boot"
+say "PASS"
