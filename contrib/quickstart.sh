@@ -49,6 +49,9 @@ packages=(
 	libnbd-dev libnbd-bin python3 python3-libnbd nbdkit nbd-client
 	qemu-utils libcriterion-dev
 	vblade iproute2 nftables tcpdump tshark mandoc
+	e2fsprogs util-linux gzip libcap2-bin systemd bash-completion
+	qemu-system-x86 busybox-static cpio kmod initramfs-tools-core
+	clang libclang-rt-14-dev
 )
 
 install_packages()
