@@ -100,6 +100,10 @@ bootstrap()
 demo_cleanup()
 {
 	set +e
+	[ -n "${fuse_file:-}" ] && mountpoint -q "$fuse_file" 2>/dev/null &&
+	    fusermount3 -u "$fuse_file"
+	[ -n "${nbd_pid:-}" ] && kill "$nbd_pid" 2>/dev/null &&
+	    wait "$nbd_pid" 2>/dev/null
 	[ -n "${vblade_pid:-}" ] && kill "$vblade_pid" 2>/dev/null &&
 	    wait "$vblade_pid" 2>/dev/null
 	[ -n "${ifi:-}" ] && ip link del "$ifi" 2>/dev/null
@@ -110,6 +114,8 @@ demo_cleanup()
 run_demo()
 {
 	local aoectl=$top/build/demo/src/aoectl i
+	local aoenbd=$top/build/demo/src/aoe-nbd
+	local aoefuse=$top/build/demo/src/aoe-fuse
 
 	ifi=qsi$$
 	ift=qst$$
@@ -143,6 +149,51 @@ run_demo()
 	step "aoectl -I $ifi config e1.0 set 'quickstart demo'; config e1.0"
 	"$aoectl" -I "$ifi" config e1.0 set "quickstart demo"
 	"$aoectl" -I "$ifi" config e1.0
+
+	# The main job: the AoE disk as an NBD export, for any NBD client.
+	local sock=$scratch/nbd.sock uri
+	step "aoe-nbd -I $ifi -U $sock e1.0 (NBD server, in the background)"
+	"$aoenbd" -I "$ifi" -U "$sock" -P "$scratch/nbd.pid" -f e1.0 &
+	nbd_pid=$!
+	for i in $(seq 100); do
+		[ -s "$scratch/nbd.pid" ] && break
+		kill -0 "$nbd_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	uri="nbd+unix:///e1.0?socket=$sock"
+	step "nbdinfo '$uri'"
+	nbdinfo "$uri"
+	step "nbdcopy 64 MiB of random data into the export and back"
+	head -c 64M /dev/urandom >"$scratch/random.img"
+	truncate -s 256M "$scratch/random.img"
+	nbdcopy "$scratch/random.img" "$uri"
+	nbdcopy "$uri" "$scratch/back.img"
+	cmp "$scratch/random.img" "$scratch/back.img" &&
+	    echo "read back through NBD: identical"
+	cmp "$scratch/random.img" "$scratch/disk.img" &&
+	    echo "vblade's backing file: identical"
+	step "qemu-img compare (through aoe-nbd)"
+	qemu-img compare -f raw -F raw "$scratch/random.img" "$uri"
+	kill "$nbd_pid"
+	wait "$nbd_pid" || true
+	nbd_pid=
+
+	# The same disk as a file: mkfs and a loop mount, no kernel AoE or NBD.
+	fuse_file=$scratch/e1.0.img
+	: >"$fuse_file"
+	step "aoe-fuse -I $ifi e1.0 $fuse_file (the disk as a file)"
+	"$aoefuse" -I "$ifi" e1.0 "$fuse_file"
+	ls -l "$fuse_file"
+	step "mkfs.ext4 on the file, mount -o loop, write, umount, e2fsck"
+	mkfs.ext4 -q -F "$fuse_file"
+	mkdir -p "$scratch/mnt"
+	mount -o loop "$fuse_file" "$scratch/mnt"
+	echo "hello from a file system on an AoE disk" >"$scratch/mnt/hello.txt"
+	cat "$scratch/mnt/hello.txt"
+	umount "$scratch/mnt"
+	e2fsck -fn "$fuse_file"
+	fusermount3 -u "$fuse_file"
+	fuse_file=
 	step "done: everything is cleaned up on exit"
 }
 
