@@ -26,6 +26,12 @@
 #define POOL_MAX 0xffffu
 
 #define PATH_BAD_LOSSES 8 /* consecutive losses before a path is avoided */
+#define PATH_PROBE_NS (200 * NSEC_PER_MSEC) /* retry an avoided path this often */
+#define FAST_REXMIT_THRESH 3 /* initial; doubles when reordering is seen */
+#define MAX_TARGETS 4096  /* adverts beyond this are dropped (rx_bad_cfg) */
+#define MAX_FENCES 4096   /* then one fence covers the whole target */
+#define DUP_MEMORY_NS (60 * NSEC_PER_SEC) /* fence all writes this long after a late duplicate */
+#define RECENT_WRITES 1024 /* completed write frames remembered to spot late duplicates */
 
 struct req;
 struct admin;
@@ -57,6 +63,7 @@ struct frame {
 	uint64_t first_ns, sent_ns, deadline, rto;
 	unsigned nsent;
 	uint64_t seq;   /* per-path send sequence of the latest send */
+	bool fast;      /* latest send was a fast retransmit */
 	unsigned path;
 	/* the request bytes after the Ethernet addresses are filled per send */
 	uint8_t hdr[AOE_MIN_FRAME];
@@ -157,6 +164,12 @@ struct target {
 	uint64_t recover_until;
 	/* per path: last send sequence, highest sequence answered */
 	uint64_t path_seq[ENGINE_MAX_PATHS], path_acked[ENGINE_MAX_PATHS];
+	uint64_t path_probe_at[ENGINE_MAX_PATHS];
+	unsigned dupthresh;      /* fast retransmit threshold, grows on reordering */
+	unsigned prior_cwnd, prior_ssthresh; /* before the last cut, for undo */
+	uint64_t dup_hold;       /* how late duplicates of writes came */
+	uint64_t dup_until;      /* fence every write until then */
+	unsigned nfences;
 	struct frame *fthead, *fttail;
 	struct frame *ident_frame;
 	struct reqlist queued, active;
@@ -190,6 +203,13 @@ struct engine {
 	uint64_t next_discover;
 	bool discover_armed;
 	struct engine_stats stats;
+	/* recently completed write frames: a late duplicate's answer names one */
+	struct recent_write {
+		uint32_t tag, prev_tag;
+		struct target *t;
+		uint64_t done_ns;
+	} recent[RECENT_WRITES];
+	unsigned recent_next;
 };
 
 /* ------------------------------------------------------------ lists */
@@ -455,9 +475,13 @@ path_usable(const struct target_path *p)
 	return p->lost < PATH_BAD_LOSSES;
 }
 
-/* Round robin over the target's paths, preferring ones that answer. */
+/*
+ * Round robin over the target's paths, preferring ones that answer; a path
+ * avoided after losses still gets one frame every PATH_PROBE_NS, so it is
+ * used again once it works.
+ */
 static unsigned
-path_pick(struct target *t, int avoid)
+path_pick(struct target *t, int avoid, uint64_t now)
 {
 	unsigned i, k;
 
@@ -465,7 +489,9 @@ path_pick(struct target *t, int avoid)
 		i = (t->rr + k) % t->npaths;
 		if ((int)i == avoid && t->npaths > 1)
 			continue;
-		if (path_usable(&t->paths[i])) {
+		if (path_usable(&t->paths[i]) || now >= t->path_probe_at[i]) {
+			if (!path_usable(&t->paths[i]))
+				t->path_probe_at[i] = now + PATH_PROBE_NS;
 			t->rr = i + 1;
 			return i;
 		}
@@ -490,9 +516,10 @@ frame_send(struct engine *e, struct frame *f, uint64_t now)
 	int rc;
 
 	if (f->nsent == 0)
-		f->path = path_pick(t, -1);
+		f->path = path_pick(t, -1, now);
 	else
-		f->path = path_pick(t, (int)f->path);
+		f->path = path_pick(t, (int)f->path, now);
+	f->fast = false;
 	p = &t->paths[f->path];
 	i = &e->ifs[p->ifidx];
 	f->gen = (uint16_t)((f->gen + 1) & 0x7fff);
@@ -691,6 +718,7 @@ target_create(struct engine *e, uint16_t shelf, uint8_t slot)
 	target_name_fmt(t->name, sizeof(t->name), shelf, slot);
 	t->state = TARGET_NEW;
 	t->read_only = e->cfg.read_only;
+	t->dupthresh = FAST_REXMIT_THRESH;
 	target_reset_timing(e, t);
 	memmove(&e->targets[i + 1], &e->targets[i],
 	    (e->ntargets - i) * sizeof(*e->targets));
@@ -826,6 +854,8 @@ window_cut(struct engine *e, struct target *t, uint64_t now)
 	if (now < t->recover_until)
 		return;
 	t->rto = MIN(t->rto * 2, e->cfg.rto_max_ns);
+	t->prior_cwnd = t->cwnd;
+	t->prior_ssthresh = t->ssthresh;
 	t->ssthresh = MAX(t->cwnd / 2, 1u);
 	t->cwnd = t->ssthresh;
 	t->cwnd_acc = 0;
@@ -910,18 +940,33 @@ admit_queued(struct target *t, uint64_t now)
 }
 
 static void
-fence_add(struct engine *e, struct target *t, const struct req *r,
-    uint64_t now)
+fence_add(struct target *t, uint64_t s0, uint64_t s1, uint64_t until)
 {
-	struct fence *f = malloc(sizeof(*f));
+	struct fence *f = t->fences;
 
+	/* Sequential writes make adjacent ranges: grow the newest fence. */
+	if (f && s0 <= f->s1 && s1 >= f->s0) {
+		f->s0 = MIN(f->s0, s0);
+		f->s1 = MAX(f->s1, s1);
+		f->until = MAX(f->until, until);
+		return;
+	}
+	if (t->nfences >= MAX_FENCES) {
+		/* Too many to check one by one: fence the whole target. */
+		f->s0 = 0;
+		f->s1 = UINT64_MAX;
+		f->until = MAX(f->until, until);
+		return;
+	}
+	f = malloc(sizeof(*f));
 	if (f == NULL)
 		return; /* best effort: only matters with delayed duplicates */
-	f->s0 = r->s0;
-	f->s1 = r->s1;
-	f->until = now + MIN(4 * t->rto, e->cfg.rto_max_ns);
+	f->s0 = s0;
+	f->s1 = s1;
+	f->until = until;
 	f->next = t->fences;
 	t->fences = f;
+	t->nfences++;
 }
 
 static void
@@ -933,6 +978,7 @@ fences_expire(struct target *t, uint64_t now)
 		if (f->until <= now) {
 			*pp = f->next;
 			free(f);
+			t->nfences--;
 		} else {
 			pp = &f->next;
 		}
@@ -962,8 +1008,15 @@ req_complete(struct engine *e, struct req *r, int rc, uint64_t now)
 	} else {
 		t->reqs_failed++;
 	}
-	if (r->kind == RQ_WRITE && r->retransmitted)
-		fence_add(e, t, r, now);
+	/*
+	 * A copy of this write may still be in the network: one we resent, or
+	 * a duplicate the network made (seen lately on this target).  Hold
+	 * overlapping writes back until such a copy must have landed, or it
+	 * would overwrite them (the target has no duplicate detection).
+	 */
+	if (r->kind == RQ_WRITE && (r->retransmitted || now < t->dup_until))
+		fence_add(t, r->s0, r->s1, now + MAX(MIN(4 * t->rto,
+		    e->cfg.rto_max_ns), now < t->dup_until ? t->dup_hold : 0));
 	rl_append(&e->done, r);
 	admit_queued(t, now);
 }
@@ -1443,6 +1496,10 @@ cfg_advert(struct engine *e, unsigned ifidx, const struct aoe_hdr *h,
 	}
 	t = engine_target_find(e, h->shelf, h->slot);
 	if (t == NULL) {
+		if (e->ntargets >= MAX_TARGETS) {
+			e->stats.rx_bad_cfg++;
+			return;
+		}
 		t = target_create(e, h->shelf, h->slot);
 		if (t == NULL)
 			return;
@@ -1459,6 +1516,7 @@ cfg_advert(struct engine *e, unsigned ifidx, const struct aoe_hdr *h,
 		changed = true;
 	} else if (pi >= 0) {
 		t->paths[pi].rx++;
+		t->paths[pi].lost = 0;
 	}
 	if (t->bufcnt != c->bufcnt || t->scnt != aoe_cfg_scnt(c) ||
 	    t->cfg_len != c->len || memcmp(t->cfg, c->str, c->len) != 0)
@@ -1480,6 +1538,7 @@ cfg_advert(struct engine *e, unsigned ifidx, const struct aoe_hdr *h,
 		target_recompute(e, t);
 		for (unsigned i = 0; i < t->npaths; i++)
 			t->paths[i].lost = 0;
+		t->dupthresh = FAST_REXMIT_THRESH;
 	} else if (changed && !created && t->state == TARGET_UP) {
 		ev(e, t, ENGINE_EV_CHANGED);
 	}
@@ -1510,8 +1569,6 @@ frame_finish(struct engine *e, struct frame *f)
  * scan stops at the first frame not yet due, so with several paths it is
  * conservative and the timer covers the rest.
  */
-#define FAST_REXMIT_THRESH 3
-
 static void
 fast_retransmit(struct engine *e, struct target *t, uint64_t now)
 {
@@ -1519,13 +1576,14 @@ fast_retransmit(struct engine *e, struct target *t, uint64_t now)
 
 	for (f = t->fthead; f; f = next) {
 		next = f->tnext;
-		if (f->seq + FAST_REXMIT_THRESH > t->path_acked[f->path])
+		if (f->seq + t->dupthresh > t->path_acked[f->path])
 			break;
 		t->paths[f->path].lost++;
 		t->retransmits++;
 		e->stats.retransmits++;
 		window_cut(e, t, now);
 		frame_send(e, f, now);
+		f->fast = true;
 		if (f->req)
 			f->req->retransmitted = true;
 		if (next == f)
@@ -1559,8 +1617,8 @@ identify_done(struct engine *e, struct target *t, const uint8_t *data,
 }
 
 static void
-ata_response(struct engine *e, struct frame *f, const struct aoe_hdr *h,
-    const uint8_t *p, size_t len, uint64_t now)
+ata_response(struct engine *e, struct frame *f, unsigned pi,
+    const struct aoe_hdr *h, const uint8_t *p, size_t len, uint64_t now)
 {
 	struct target *t = f->t;
 	struct req *r = f->req;
@@ -1587,9 +1645,20 @@ ata_response(struct engine *e, struct frame *f, const struct aoe_hdr *h,
 	if ((f->kind == FK_RW || f->kind == FK_FLUSH) && h->tag == f->tag &&
 	    f->seq > t->path_acked[f->path])
 		t->path_acked[f->path] = f->seq;
+	if (f->fast && h->tag == f->prev_tag) {
+		/*
+		 * The first copy answered after all: the fast retransmit was
+		 * spurious, the path reorders.  Undo the cut, wait longer.
+		 */
+		t->dupthresh = MIN(t->dupthresh * 2, 256u);
+		if (t->cwnd < t->prior_cwnd) {
+			t->cwnd = t->prior_cwnd;
+			t->ssthresh = t->prior_ssthresh;
+		}
+	}
 	t->rx_frames++;
-	t->paths[f->path].rx++;
-	t->paths[f->path].lost = 0;
+	t->paths[pi].rx++;
+	t->paths[pi].lost = 0;
 	if (f->kind == FK_RW || f->kind == FK_FLUSH)
 		window_grow(t);
 	if (rc)
@@ -1620,6 +1689,15 @@ ata_response(struct engine *e, struct frame *f, const struct aoe_hdr *h,
 		t->read_only = true;
 	if (f->nsent > 1)
 		r->retransmitted = true;
+	if (f->write) {
+		struct recent_write *w = &e->recent[e->recent_next];
+
+		e->recent_next = (e->recent_next + 1) % RECENT_WRITES;
+		w->tag = f->tag;
+		w->prev_tag = f->prev_tag;
+		w->t = t;
+		w->done_ns = now;
+	}
 	frame_finish(e, f);
 	r->outstanding--;
 	if (rc && r->rc == 0)
@@ -1632,8 +1710,8 @@ ata_response(struct engine *e, struct frame *f, const struct aoe_hdr *h,
 }
 
 static void
-admin_response(struct engine *e, struct frame *f, const struct aoe_hdr *h,
-    const uint8_t *p, size_t len, uint64_t now)
+admin_response(struct engine *e, struct frame *f, unsigned pi,
+    const struct aoe_hdr *h, const uint8_t *p, size_t len, uint64_t now)
 {
 	struct admin *a = f->adm;
 	struct target *t = f->t;
@@ -1664,8 +1742,8 @@ admin_response(struct engine *e, struct frame *f, const struct aoe_hdr *h,
 	if (f->nsent == 1 && h->tag == f->tag)
 		rtt_sample(e, t, now - f->sent_ns);
 	t->rx_frames++;
-	t->paths[f->path].rx++;
-	t->paths[f->path].lost = 0;
+	t->paths[pi].rx++;
+	t->paths[pi].lost = 0;
 	if (a->cmd == AOE_CMD_CFG && a->has_rsp && rc == 0) {
 		struct aoe_cfg *c = &a->rsp.cfg;
 
@@ -1684,6 +1762,34 @@ admin_response(struct engine *e, struct frame *f, const struct aoe_hdr *h,
 
 static void drain(struct engine *e);
 
+/*
+ * An answer to a write that already completed: the network duplicated the
+ * request (or the answer) and delivered the copy late.  A late copy of a
+ * write request would overwrite newer data, so from now on every write to
+ * this target is fenced for twice the lateness seen (engine.c fence_add).
+ */
+static void
+late_duplicate(struct engine *e, unsigned ifidx, const struct aoe_hdr *h,
+    uint64_t now)
+{
+	for (unsigned i = 0; i < RECENT_WRITES; i++) {
+		struct recent_write *w = &e->recent[i];
+		struct target *t = w->t;
+		uint64_t late;
+
+		if (t == NULL || (h->tag != w->tag && h->tag != w->prev_tag))
+			continue;
+		if (h->shelf != t->shelf || h->slot != t->slot ||
+		    target_path_find(t, ifidx, h->src) < 0)
+			return;
+		late = now - w->done_ns;
+		t->dup_hold = MIN(MAX(t->dup_hold, 2 * late + 2 * t->srtt),
+		    e->cfg.rto_max_ns);
+		t->dup_until = now + DUP_MEMORY_NS;
+		return;
+	}
+}
+
 void
 engine_input(struct engine *e, unsigned ifidx, const uint8_t *p, size_t len,
     uint64_t now)
@@ -1691,6 +1797,7 @@ engine_input(struct engine *e, unsigned ifidx, const uint8_t *p, size_t len,
 	struct aoe_hdr h;
 	struct frame *f;
 	struct aoe_cfg *c;
+	int pi;
 
 	e->stats.rx_frames++;
 	if (aoe_hdr_decode(p, len, &h) < 0) {
@@ -1725,10 +1832,13 @@ engine_input(struct engine *e, unsigned ifidx, const uint8_t *p, size_t len,
 			free(c);
 		} else {
 			e->stats.rx_unknown++;
+			if (h.cmd == AOE_CMD_ATA)
+				late_duplicate(e, ifidx, &h, now);
 		}
 		goto out;
 	}
-	if (target_path_find(f->t, ifidx, h.src) < 0) {
+	pi = target_path_find(f->t, ifidx, h.src);
+	if (pi < 0) {
 		e->stats.rx_foreign++;
 		goto out;
 	}
@@ -1741,13 +1851,13 @@ engine_input(struct engine *e, unsigned ifidx, const uint8_t *p, size_t len,
 			e->stats.rx_mismatch++;
 			goto out;
 		}
-		admin_response(e, f, &h, p, len, now);
+		admin_response(e, f, (unsigned)pi, &h, p, len, now);
 	} else {
 		if (h.cmd != AOE_CMD_ATA) {
 			e->stats.rx_mismatch++;
 			goto out;
 		}
-		ata_response(e, f, &h, p, len, now);
+		ata_response(e, f, (unsigned)pi, &h, p, len, now);
 	}
 out:
 	drain(e);
@@ -1783,6 +1893,7 @@ target_dead(struct engine *e, struct target *t, uint64_t now)
 		t->fences = fc->next;
 		free(fc);
 	}
+	t->nfences = 0;
 	ev(e, t, ENGINE_EV_DEAD);
 }
 

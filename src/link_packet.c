@@ -35,7 +35,7 @@
 #define TX_IOV_POOL 512  /* iovec slots shared by the queued frames */
 #define RX_BATCH 32      /* frames per recvmmsg */
 #define SOCKBUF_BYTES (8 << 20)
-#define TX_RETRIES 8     /* EAGAIN/ENOBUFS waits without progress */
+#define TX_RETRIES 8     /* EAGAIN waits without progress */
 #define TX_WAIT_MS 2     /* wait before each retry */
 
 /*
@@ -106,22 +106,25 @@ packet_send(struct link *l, const struct iovec *iov, unsigned iovcnt)
 	return 0;
 }
 
-/* Wait a little for the socket (EAGAIN) or the device (ENOBUFS). */
+/* Wait a little for room in the socket's send buffer. */
 static void
-tx_wait(int fd, int err)
+tx_wait(int fd)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 
-	if (err == EAGAIN || err == EWOULDBLOCK)
-		(void)poll(&pfd, 1, TX_WAIT_MS);
-	else
-		(void)poll(NULL, 0, TX_WAIT_MS); /* POLLOUT is already set */
+	(void)poll(&pfd, 1, TX_WAIT_MS);
 }
 
+/*
+ * Only a full socket buffer is worth waiting for.  ENOBUFS means the
+ * device queue or a qdisc/nftables rule dropped the frame: it is lost, as
+ * on the wire, and the engine's retransmission deals with it; sleeping in
+ * the event loop would only stall every other frame.
+ */
 static bool
 tx_full(int err)
 {
-	return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS;
+	return err == EAGAIN || err == EWOULDBLOCK;
 }
 
 static int
@@ -152,7 +155,7 @@ packet_flush(struct link *l)
 		if (tx_full(err) && !pl->tx_congested &&
 		    retries < TX_RETRIES) {
 			retries++;
-			tx_wait(l->fd, err);
+			tx_wait(l->fd);
 			continue;
 		}
 		if (first_err == 0)
@@ -163,7 +166,7 @@ packet_flush(struct link *l)
 			pl->tx_congested = true;
 			break;
 		}
-		/* This frame is bad (EMSGSIZE, ENETDOWN ...): drop it alone. */
+		/* Lost or bad (ENOBUFS, EMSGSIZE ...): drop this frame alone. */
 		l->tx_errors++;
 		off++;
 	}
