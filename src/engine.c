@@ -1298,14 +1298,41 @@ admin_submit(struct engine *e, struct target *t, struct admin *a,
 	return 0;
 }
 
-static uint8_t *
-admin_pkt(const struct target *t, uint8_t cmd, size_t need)
+/*
+ * An admin record and a zeroed frame of at least need bytes (and the
+ * Ethernet minimum) with the AoE header for cmd filled in.  0 or -ENOMEM.
+ */
+static int
+admin_prepare(const struct target *t, uint8_t cmd, size_t need, void *arg,
+    struct admin **ap, uint8_t **pktp)
 {
+	struct admin *a = calloc(1, sizeof(*a));
 	uint8_t *p = calloc(1, MAX(need, (size_t)AOE_MIN_FRAME));
 
-	if (p)
-		hdr_fill(p, t, cmd);
-	return p;
+	if (a == NULL || p == NULL) {
+		free(a);
+		free(p);
+		return -ENOMEM;
+	}
+	hdr_fill(p, t, cmd);
+	a->cmd = cmd;
+	a->arg = arg;
+	*ap = a;
+	*pktp = p;
+	return 0;
+}
+
+/* Send what admin_prepare made, encoded into n bytes (or n < 0: give up). */
+static int
+admin_go(struct engine *e, struct target *t, struct admin *a, uint8_t *pkt,
+    int n, uint64_t timeout_ns, uint64_t now)
+{
+	if (n < 0) {
+		free(a);
+		free(pkt);
+		return n;
+	}
+	return admin_submit(e, t, a, pkt, (size_t)n, timeout_ns, now);
 }
 
 int
@@ -1321,15 +1348,15 @@ engine_config(struct engine *e, struct target *t, uint8_t ccmd,
 	if (t == NULL || done == NULL || ccmd > AOE_CCMD_FSET ||
 	    len > AOE_CFG_STR_MAX || (len && str == NULL))
 		return -EINVAL;
-	a = calloc(1, sizeof(*a));
 	c = calloc(1, sizeof(*c));
-	pkt = admin_pkt(t, AOE_CMD_CFG, AOE_CFG_HDR_LEN + len);
-	if (a == NULL || c == NULL || pkt == NULL) {
-		free(a);
+	if (c == NULL)
+		return -ENOMEM;
+	if (admin_prepare(t, AOE_CMD_CFG, AOE_CFG_HDR_LEN + len, arg, &a,
+	    &pkt) < 0) {
 		free(c);
-		free(pkt);
 		return -ENOMEM;
 	}
+	a->fn.cfg = done;
 	c->aoever = AOE_VERSION;
 	c->ccmd = ccmd;
 	c->len = (uint16_t)len;
@@ -1337,15 +1364,7 @@ engine_config(struct engine *e, struct target *t, uint8_t ccmd,
 		memcpy(c->str, str, len);
 	n = aoe_cfg_encode(pkt, AOE_CFG_HDR_LEN + len, c);
 	free(c);
-	if (n < 0) {
-		free(a);
-		free(pkt);
-		return n;
-	}
-	a->cmd = AOE_CMD_CFG;
-	a->fn.cfg = done;
-	a->arg = arg;
-	return admin_submit(e, t, a, pkt, (size_t)n, timeout_ns, now);
+	return admin_go(e, t, a, pkt, n, timeout_ns, now);
 }
 
 int
@@ -1355,28 +1374,15 @@ engine_mask(struct engine *e, struct target *t, const struct aoe_mask *req,
 	struct admin *a;
 	uint8_t *pkt;
 	size_t need;
-	int n;
 
 	if (t == NULL || req == NULL || done == NULL)
 		return -EINVAL;
 	need = AOE_MASK_HDR_LEN + 8 * (size_t)req->ndir;
-	a = calloc(1, sizeof(*a));
-	pkt = admin_pkt(t, AOE_CMD_MASK, need);
-	if (a == NULL || pkt == NULL) {
-		free(a);
-		free(pkt);
+	if (admin_prepare(t, AOE_CMD_MASK, need, arg, &a, &pkt) < 0)
 		return -ENOMEM;
-	}
-	n = aoe_mask_encode(pkt, need, req);
-	if (n < 0) {
-		free(a);
-		free(pkt);
-		return n;
-	}
-	a->cmd = AOE_CMD_MASK;
 	a->fn.mask = done;
-	a->arg = arg;
-	return admin_submit(e, t, a, pkt, (size_t)n, timeout_ns, now);
+	return admin_go(e, t, a, pkt, aoe_mask_encode(pkt, need, req),
+	    timeout_ns, now);
 }
 
 int
@@ -1386,28 +1392,15 @@ engine_reserve(struct engine *e, struct target *t, const struct aoe_resv *req,
 	struct admin *a;
 	uint8_t *pkt;
 	size_t need;
-	int n;
 
 	if (t == NULL || req == NULL || done == NULL)
 		return -EINVAL;
 	need = AOE_RESV_HDR_LEN + 6 * (size_t)req->nmacs;
-	a = calloc(1, sizeof(*a));
-	pkt = admin_pkt(t, AOE_CMD_RESV, need);
-	if (a == NULL || pkt == NULL) {
-		free(a);
-		free(pkt);
+	if (admin_prepare(t, AOE_CMD_RESV, need, arg, &a, &pkt) < 0)
 		return -ENOMEM;
-	}
-	n = aoe_resv_encode(pkt, need, req);
-	if (n < 0) {
-		free(a);
-		free(pkt);
-		return n;
-	}
-	a->cmd = AOE_CMD_RESV;
 	a->fn.resv = done;
-	a->arg = arg;
-	return admin_submit(e, t, a, pkt, (size_t)n, timeout_ns, now);
+	return admin_go(e, t, a, pkt, aoe_resv_encode(pkt, need, req),
+	    timeout_ns, now);
 }
 
 /* ------------------------------------------------------------ discovery */
