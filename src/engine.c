@@ -28,6 +28,8 @@
 #define PATH_BAD_LOSSES 8 /* consecutive losses before a path is avoided */
 #define PATH_PROBE_NS (200 * NSEC_PER_MSEC) /* retry an avoided path this often */
 #define FAST_REXMIT_THRESH 3 /* initial; doubles when reordering is seen */
+#define DISCOVER_FIRST_NS (250 * NSEC_PER_MSEC) /* quick rediscovery */
+#define DISCOVER_FAST_TRIES 8
 #define MAX_TARGETS 4096  /* adverts beyond this are dropped (rx_bad_cfg) */
 #define MAX_FENCES 4096   /* then one fence covers the whole target */
 #define DUP_MEMORY_NS (60 * NSEC_PER_SEC) /* fence all writes this long after a late duplicate */
@@ -201,6 +203,8 @@ struct engine {
 	struct reqlist done;
 	struct admin *adone_head, *adone_tail;
 	uint64_t next_discover;
+	uint64_t discover_step; /* see engine_config.discover_ns */
+	unsigned discover_fast;  /* quick retries done */
 	bool discover_armed;
 	struct engine_stats stats;
 	/* recently completed write frames: a late duplicate's answer names one */
@@ -1437,7 +1441,19 @@ engine_discover(struct engine *e, uint16_t shelf, uint8_t slot, uint64_t now)
 		ops_flush(e);
 	}
 	if (e->cfg.discover_ns) {
-		e->next_discover = now + e->cfg.discover_ns;
+		/*
+		 * A lost broadcast (or answer) must not leave a target unseen
+		 * for a whole interval: retry soon at start, then back off.
+		 */
+		uint64_t step = e->discover_step ? e->discover_step :
+		    DISCOVER_FIRST_NS;
+
+		step = MIN(step, e->cfg.discover_ns);
+		e->next_discover = now + step;
+		if (e->discover_fast < DISCOVER_FAST_TRIES)
+			e->discover_fast++;
+		else
+			e->discover_step = MIN(step * 2, e->cfg.discover_ns);
 		e->discover_armed = true;
 	}
 }

@@ -76,8 +76,13 @@ struct engine_config {
 	 * as the Linux aoe driver's aoe_deadsecs.
 	 */
 	uint64_t dead_ns;
-	/* Broadcast Query Config this often (engine_tick does it); 0 = off.
-	 * Default 60 s (aoe.ko's discover timer). */
+	/*
+	 * Broadcast Query Config again (engine_tick does it): 8 times 250 ms
+	 * apart after the first engine_discover() (a lost broadcast or answer
+	 * must not hide a target for a whole interval), then after twice as
+	 * long each time up to this interval, then every interval; 0 = off.
+	 * Default 60 s (aoe.ko's discover timer).
+	 */
 	uint64_t discover_ns;
 	/* Retransmit timeout bounds and the value before any RTT sample.
 	 * Defaults 10 ms, 2 s, 200 ms. */

@@ -1353,21 +1353,42 @@ Test(discovery, shared_mac)
 	net_free(n);
 }
 
+/* Broadcasts with a time in [from, to) on any interface. */
+static unsigned
+count_discover(const struct net *n, uint64_t from, uint64_t to)
+{
+	unsigned bc = 0;
+
+	for (size_t i = 0; i < n->logn; i++)
+		bc += mac_bcast(n->log[i].hdr) && n->log[i].hdr[19] == 1 &&
+		    n->log[i].t >= from && n->log[i].t < to;
+	return bc;
+}
+
 Test(discovery, periodic)
 {
 	struct engine_config c = cfg_fast();
 	struct net *n;
-	unsigned bc = 0;
+	uint64_t t0;
 
 	c.discover_ns = NSEC_PER_SEC;
 	n = net_new(&c, 2, 1500, 1500, 6);
 	net_add_target(n, 1, 0, 4096, 2);
+	t0 = n->now;
 	net_up(n);
-	net_advance(n, 3 * NSEC_PER_SEC + 500 * NSEC_PER_MSEC);
-	for (size_t i = 0; i < n->logn; i++)
-		bc += mac_bcast(n->log[i].hdr) && n->log[i].hdr[19] == 1;
-	/* at start and after 1, 2 and 3 s, on both interfaces */
-	cr_assert_eq(bc, 2 * 4, "%u discovery broadcasts", bc);
+	net_advance(n, 9 * NSEC_PER_SEC);
+	/* at start and 8 times 250 ms apart, on both interfaces */
+	cr_assert_eq(count_discover(n, t0, t0 + 2100 * NSEC_PER_MSEC), 2 * 9,
+	    "%u discovery broadcasts in the first 2.1 s",
+	    count_discover(n, t0, t0 + 2100 * NSEC_PER_MSEC));
+	/* then 0.25 and 0.5 s later (2.25, 2.75), then every second */
+	cr_assert_eq(count_discover(n, t0 + 2100 * NSEC_PER_MSEC,
+	    t0 + 3 * NSEC_PER_SEC), 2 * 2, "%u in 2.1-3 s",
+	    count_discover(n, t0 + 2100 * NSEC_PER_MSEC,
+	    t0 + 3 * NSEC_PER_SEC));
+	cr_assert_eq(count_discover(n, t0 + 5 * NSEC_PER_SEC,
+	    t0 + 8 * NSEC_PER_SEC), 2 * 3, "%u in 5-8 s",
+	    count_discover(n, t0 + 5 * NSEC_PER_SEC, t0 + 8 * NSEC_PER_SEC));
 	cr_assert_eq(count_events(n, NULL, ENGINE_EV_NEW), 1);
 	cr_assert_eq(count_events(n, NULL, ENGINE_EV_CHANGED), 0);
 	net_free(n);
