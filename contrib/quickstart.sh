@@ -220,6 +220,9 @@ run_test()
 	check build/plain || failed+=(plain)
 	build build/asan --enable-werror --enable-sanitizers
 	check build/asan || failed+=(asan)
+	# The release tarball builds, passes the suite, installs, uninstalls.
+	step "make distcheck in build/plain"
+	(cd build/plain && make distcheck) || failed+=(distcheck)
 	if [ ${#failed[@]} -gt 0 ]; then
 		step "FAILED: ${failed[*]}"
 		exit 1
