@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Quick start on a fresh Debian 12, as root: install what building and
 # testing need, build, then either run a demo on a private veth LAN
-# (`demo`) or run the whole test suite twice, plain and with sanitizers
-# (`test`, what CI runs).  Needs no terminal.
+# (`demo`) or run the whole test suite twice, plain and with sanitizers,
+# then make distcheck (`test`, what CI runs).  Needs no terminal.
 #
 #   bash contrib/quickstart.sh demo
 #   bash contrib/quickstart.sh test
