@@ -3,6 +3,8 @@
  * aoe-fuse: AoE targets as files.  Either a directory with one file per
  * target (aoe-fuse MOUNTPOINT) or one target mounted over a regular file
  * (aoe-fuse e1.0 FILE).  Daemonises once the mount is ready unless -f.
+ * Once mounted it keeps no capability (and with -u/-g becomes that user);
+ * a root mount is unmounted at exit by a helper that keeps CAP_SYS_ADMIN.
  */
 #define FUSE_USE_VERSION 314
 
@@ -27,6 +29,7 @@
 #include "fusefs.h"
 #include "log.h"
 #include "loop.h"
+#include "priv.h"
 #include "rt.h"
 #include "util.h"
 
@@ -130,6 +133,10 @@ usage(FILE *f)
 	    "-f)\n"
 	    "      --pidfile=FILE           write the daemon's pid to FILE "
 	    "once mounted\n"
+	    "  -u, --user=USER              run as USER once mounted (and "
+	    "USER's group\n"
+	    "                               unless -g)\n"
+	    "  -g, --group=GROUP            run as GROUP once mounted\n"
 	    "  -h, --help                   this help\n"
 	    "  -V, --version                print the version\n"
 	    "(--wait: how long to look for targets before mounting; default "
@@ -430,6 +437,8 @@ static const struct option own_options[] = {
 	{ "read-only", no_argument, NULL, 'r' },
 	{ "debug", no_argument, NULL, 'd' },
 	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
+	{ "user", required_argument, NULL, 'u' },
+	{ "group", required_argument, NULL, 'g' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 };
@@ -450,6 +459,9 @@ main(int argc, char **argv)
 	const char *mnt_arg;
 	char *pidfile = NULL;
 	bool pidfile_written = false;
+	const char *user_arg = NULL, *group_arg = NULL, *perr = NULL;
+	struct priv_ids ids = { .set_uid = false };
+	struct priv_unmounter *unmounter = NULL;
 	char mnt[PATH_MAX], name[16], opt[64];
 	bool foreground = false, read_only = false, wait_given = false;
 	int ready_fd = -1, opt_c, rc, status = EXIT_FAIL;
@@ -470,7 +482,7 @@ main(int argc, char **argv)
 
 	if (fuse_opt_add_arg(&args, PROG) < 0)
 		goto nomem;
-	while ((opt_c = getopt_long(argc, argv, "I:w:vfo:rdhV", longopts,
+	while ((opt_c = getopt_long(argc, argv, "I:w:vfo:rdg:u:hV", longopts,
 	    NULL)) != -1) {
 		if (opt_c == 'w' || opt_c == RT_OPT_WAIT)
 			wait_given = true;
@@ -494,6 +506,12 @@ main(int argc, char **argv)
 			break;
 		case 'd':
 			mo.debug = true;
+			break;
+		case 'u':
+			user_arg = optarg;
+			break;
+		case 'g':
+			group_arg = optarg;
 			break;
 		case OPT_PIDFILE:
 			free(pidfile);
@@ -520,6 +538,15 @@ main(int argc, char **argv)
 		}
 	}
 	status = EXIT_USAGE;
+	/* -g first: -u takes the user's group only without -g. */
+	if (group_arg != NULL && priv_parse_group(group_arg, &ids) < 0) {
+		fprintf(stderr, PROG ": -g %s: no such group\n", group_arg);
+		goto out_args;
+	}
+	if (user_arg != NULL && priv_parse_user(user_arg, &ids) < 0) {
+		fprintf(stderr, PROG ": -u %s: no such user\n", user_arg);
+		goto out_args;
+	}
 	if (argc - optind == 2) {
 		app.single = true;
 		if (target_name_parse(argv[optind], &app.shelf,
@@ -674,6 +701,24 @@ main(int argc, char **argv)
 			goto out;
 		pidfile_written = true;
 	}
+	/*
+	 * Mounted, links open: no capability is needed any more.  Root
+	 * mounted with CAP_SYS_ADMIN, which unmounting needs again: a
+	 * helper keeps that one alone.  (A user's mount was made by the
+	 * setuid fusermount3, which unmounts it too: no NO_NEW_PRIVS.)
+	 */
+	if (geteuid() == 0) {
+		rc = priv_unmounter_start(&unmounter, mnt);
+		if (rc < 0)
+			log_warnx("no unmount helper (%s): the mount may stay "
+			    "after exit", strerror(-rc));
+	}
+	rc = priv_drop(&ids, 0, NULL, &perr);
+	if (rc < 0) {
+		log_warnx("cannot drop privileges: %s: %s", perr,
+		    strerror(-rc));
+		goto out;
+	}
 	ready(ready_fd);
 	ready_fd = -1;
 
@@ -683,6 +728,8 @@ main(int argc, char **argv)
 	status = rc < 0 ? EXIT_FAIL : EXIT_OK;
 	log_debug("%s", fusefs_ended(app.fs) ? "unmounted" : "stopping");
 out:
+	/* Unmount first (we cannot); the drain below still answers. */
+	priv_unmounter_finish(unmounter);
 	fusefs_unmount(app.fs, DRAIN_NS);
 	/* Cancels what the engine still holds: answered into the void. */
 	rt_free(app.rt);

@@ -2,8 +2,9 @@
 /*
  * aoe-nbd: an NBD server exposing every AoE target as an export named after
  * it.  Command line, listening the nbdkit way (TCP, Unix socket, stdin,
- * socket activation, captive --run), daemonising, signals and the exit
- * status; the protocol lives in nbds.c, the AoE initiator in the core.
+ * socket activation, captive --run), TLS credentials, daemonising, the
+ * privilege drop, signals and the exit status; the protocol lives in
+ * nbds.c, TLS in tls.c, the AoE initiator in the core.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +27,9 @@
 #include "log.h"
 #include "loop.h"
 #include "nbds.h"
+#include "priv.h"
 #include "rt.h"
+#include "tls.h"
 #include "util.h"
 
 #define DEFAULT_PORT "10809"
@@ -36,6 +39,10 @@
 enum {
 	OPT_RUN = 0x2000,
 	OPT_EXIT_WITH_PARENT,
+	OPT_TLS,
+	OPT_TLS_CERTS,
+	OPT_TLS_PSK,
+	OPT_TLS_VERIFY,
 };
 
 struct app {
@@ -78,6 +85,19 @@ usage(FILE *f)
 "                               -i or -U)\n"
 "  -e, --exportname=NAME        export named in $uri for --run (default \"\")\n"
 "  -r, --readonly               every export read-only\n"
+"  -u, --user=USER              run as USER once everything is open (and\n"
+"                               USER's group unless -g)\n"
+"  -g, --group=GROUP            run as GROUP once everything is open\n"
+"\n"
+"TLS (GnuTLS; NBD_OPT_STARTTLS):\n"
+"      --tls=off|on|require     off (default): refuse STARTTLS; on: offer it;\n"
+"                               require: refuse clients that do not use it\n"
+"      --tls-certificates=DIR   X.509: DIR/ca-cert.pem, server-cert.pem,\n"
+"                               server-key.pem (default /etc/pki/aoe-nbd\n"
+"                               as root, else $HOME/.pki/aoe-nbd)\n"
+"      --tls-psk=FILE           PSK: username:hexkey lines (psktool)\n"
+"      --tls-verify-peer        X.509: require a client certificate signed by\n"
+"                               DIR/ca-cert.pem\n"
 "\n"
 "AoE (-w: how long a client waits for a target not yet up):\n");
 	rt_usage_common(f);
@@ -286,7 +306,8 @@ open_signalfd(struct app *a, const sigset_t *mask)
 
 static int
 spawn_run(struct app *a, const char *cmd, const sigset_t *oldmask,
-    const char *uri, const char *sock, unsigned port, const char *export)
+    const char *uri, const char *sock, unsigned port, const char *export,
+    const char *tls)
 {
 	char portbuf[16];
 	pid_t pid;
@@ -303,6 +324,7 @@ spawn_run(struct app *a, const char *cmd, const sigset_t *oldmask,
 		setenv("unixsocket", sock != NULL ? sock : "", 1);
 		setenv("port", port != 0 ? portbuf : "", 1);
 		setenv("exportname", export, 1);
+		setenv("tls", tls, 1);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		fprintf(stderr, "%s: /bin/sh: %s\n", log_progname(),
 		    strerror(errno));
@@ -336,6 +358,13 @@ main(int argc, char **argv)
 		{ "run", required_argument, NULL, OPT_RUN },
 		{ "exit-with-parent", no_argument, NULL,
 		    OPT_EXIT_WITH_PARENT },
+		{ "user", required_argument, NULL, 'u' },
+		{ "group", required_argument, NULL, 'g' },
+		{ "tls", required_argument, NULL, OPT_TLS },
+		{ "tls-certificates", required_argument, NULL,
+		    OPT_TLS_CERTS },
+		{ "tls-psk", required_argument, NULL, OPT_TLS_PSK },
+		{ "tls-verify-peer", no_argument, NULL, OPT_TLS_VERIFY },
 	};
 	struct option longopts[ARRAY_SIZE(own) + RT_LONG_OPTIONS_COUNT + 1];
 	struct rt_options o;
@@ -344,7 +373,12 @@ main(int argc, char **argv)
 	const char *port = NULL, *ipaddr = NULL, *unix_arg = NULL,
 	    *pidfile_arg = NULL, *run_cmd = NULL, *export = "", *err = NULL;
 	char *unix_path = NULL, *pidfile = NULL, *private_dir = NULL;
-	char uri[PATH_MAX * 3 + 64];
+	char uri[PATH_MAX * 3 + 64], certdir[PATH_MAX], tlsmsg[512];
+	const char *user_arg = NULL, *group_arg = NULL, *perr = NULL;
+	struct tls_config tcfg = { .mode = TLS_OFF };
+	struct tls_creds *creds = NULL;
+	struct priv_ids ids = { .set_uid = false };
+	struct priv_report prep;
 	bool foreground = false, readonly = false, single = false,
 	    exit_with_parent = false, socket_activation = false;
 	unsigned listen_fds = 0;
@@ -362,9 +396,28 @@ main(int argc, char **argv)
 	memcpy(longopts + ARRAY_SIZE(own), rt_long_options,
 	    sizeof(struct option) * (RT_LONG_OPTIONS_COUNT + 1));
 
-	while ((opt = getopt_long(argc, argv, "e:fhi:I:p:P:rsU:vVw:",
+	while ((opt = getopt_long(argc, argv, "e:fg:hi:I:p:P:rsu:U:vVw:",
 	    longopts, NULL)) != -1) {
 		switch (opt) {
+		case 'u':
+			user_arg = optarg;
+			break;
+		case 'g':
+			group_arg = optarg;
+			break;
+		case OPT_TLS:
+			if (tls_mode_parse(optarg, &tcfg.mode) < 0)
+				usage_error("--tls: off, on or require");
+			break;
+		case OPT_TLS_CERTS:
+			tcfg.cert_dir = optarg;
+			break;
+		case OPT_TLS_PSK:
+			tcfg.psk_file = optarg;
+			break;
+		case OPT_TLS_VERIFY:
+			tcfg.verify_peer = true;
+			break;
 		case 'e':
 			export = optarg;
 			break;
@@ -466,6 +519,48 @@ main(int argc, char **argv)
 		foreground = true;
 	a.single = single;
 
+	/* -g first: -u takes the user's group only when -g is not given. */
+	if (group_arg != NULL && priv_parse_group(group_arg, &ids) < 0) {
+		fprintf(stderr, "%s: -g %s: no such group\n", log_progname(),
+		    group_arg);
+		return EXIT_USAGE;
+	}
+	if (user_arg != NULL && priv_parse_user(user_arg, &ids) < 0) {
+		fprintf(stderr, "%s: -u %s: no such user\n", log_progname(),
+		    user_arg);
+		return EXIT_USAGE;
+	}
+
+	if (tcfg.mode == TLS_OFF && (tcfg.cert_dir || tcfg.psk_file ||
+	    tcfg.verify_peer))
+		usage_error("--tls-certificates, --tls-psk and "
+		    "--tls-verify-peer need --tls=on or --tls=require");
+	if (tcfg.psk_file != NULL && tcfg.verify_peer)
+		usage_error("--tls-verify-peer is for X.509 certificates, "
+		    "not --tls-psk");
+	if (tcfg.mode != TLS_OFF && !tls_supported())
+		usage_error("--tls: this aoe-nbd was built without GnuTLS");
+	if (tcfg.mode != TLS_OFF && tcfg.psk_file == NULL &&
+	    tcfg.cert_dir == NULL) {
+		const char *home = getenv("HOME");
+
+		/* nbdkit's defaults, under our own name. */
+		if (geteuid() != 0 && home != NULL && home[0] != '\0')
+			snprintf(certdir, sizeof(certdir), "%s/.pki/aoe-nbd",
+			    home);
+		else
+			snprintf(certdir, sizeof(certdir), "/etc/pki/aoe-nbd");
+		tcfg.cert_dir = certdir;
+	}
+	if (tcfg.mode != TLS_OFF) {
+		/* Read now: the key files may be root's alone. */
+		rc = tls_creds_new(&creds, &tcfg, tlsmsg, sizeof(tlsmsg));
+		if (rc < 0) {
+			fprintf(stderr, "%s: %s\n", log_progname(), tlsmsg);
+			return EXIT_FAIL;
+		}
+	}
+
 	if (exit_with_parent) {
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
 			fatal(EXIT_FAIL, "prctl PR_SET_PDEATHSIG");
@@ -489,6 +584,8 @@ main(int argc, char **argv)
 
 	cfg.read_only = readonly;
 	cfg.wait_ns = o.wait_ns;
+	cfg.tls = tcfg.mode;
+	cfg.tls_creds = creds;
 	cfg.conn_closed = on_conn_closed;
 	cfg.arg = &a;
 	o.ecfg.read_only = o.ecfg.read_only || readonly;
@@ -497,6 +594,7 @@ main(int argc, char **argv)
 	if (rc < 0) {
 		fprintf(stderr, "%s: cannot create the event loop: %s\n",
 		    log_progname(), strerror(-rc));
+		tls_creds_free(creds);
 		return EXIT_FAIL;
 	}
 	if (open_signalfd(&a, &mask) < 0) {
@@ -568,6 +666,22 @@ main(int argc, char **argv)
 			status = EXIT_FAIL;
 			goto out;
 		}
+		/*
+		 * -u/-g: the socket (mode 0600) and our private directory
+		 * belong to who we become, so that user can connect and we
+		 * can remove them at exit.
+		 */
+		if ((ids.set_uid || ids.set_gid) &&
+		    (chown(unix_path, ids.set_uid ? ids.uid : (uid_t)-1,
+		    ids.set_gid ? ids.gid : (gid_t)-1) < 0 ||
+		    (private_dir != NULL && chown(private_dir,
+		    ids.set_uid ? ids.uid : (uid_t)-1,
+		    ids.set_gid ? ids.gid : (gid_t)-1) < 0))) {
+			fprintf(stderr, "%s: chown %s: %s\n", log_progname(),
+			    unix_path, strerror(errno));
+			status = EXIT_FAIL;
+			goto out;
+		}
 	} else {
 		rc = nbds_listen_tcp(a.s, ipaddr, port ? port : DEFAULT_PORT,
 		    &err);
@@ -613,9 +727,12 @@ main(int argc, char **argv)
 	}
 
 	if (run_cmd != NULL) {
+		bool tls = tcfg.mode == TLS_REQUIRE;
+
 		uri[0] = '\0';
 		if (unix_path != NULL) {
-			snprintf(uri, sizeof(uri), "nbd+unix:///");
+			snprintf(uri, sizeof(uri), "%s:///",
+			    tls ? "nbds+unix" : "nbd+unix");
 			uri_append(uri, sizeof(uri), export, false);
 			strncat(uri, "?socket=", sizeof(uri) - strlen(uri) - 1);
 			uri_append(uri, sizeof(uri), unix_path, true);
@@ -627,19 +744,40 @@ main(int argc, char **argv)
 				h = "localhost";
 				v6 = false;
 			}
-			snprintf(uri, sizeof(uri), "nbd://%s%s%s:%u/",
-			    v6 ? "[" : "", h, v6 ? "]" : "",
+			snprintf(uri, sizeof(uri), "%s://%s%s%s:%u/",
+			    tls ? "nbds" : "nbd", v6 ? "[" : "", h,
+			    v6 ? "]" : "",
 			    nbds_tcp_port(a.s));
 			uri_append(uri, sizeof(uri), export, false);
 		}
 		rc = spawn_run(&a, run_cmd, &oldmask, uri, unix_path,
-		    unix_path ? 0 : nbds_tcp_port(a.s), export);
+		    unix_path ? 0 : nbds_tcp_port(a.s), export,
+		    tcfg.mode == TLS_REQUIRE ? "require" :
+		    tcfg.mode == TLS_ON ? "on" : "off");
 		if (rc < 0) {
 			fprintf(stderr, "%s: --run: fork: %s\n",
 			    log_progname(), strerror(-rc));
 			status = EXIT_FAIL;
 			goto out;
 		}
+	}
+
+	/*
+	 * Everything is open (links, sockets, key files; the --run command
+	 * started with our privileges): keep none of them (CAP_NET_RAW
+	 * included), and become -u/-g.
+	 */
+	memset(&prep, 0, sizeof(prep));
+	rc = priv_drop(&ids, PRIV_NO_NEW_PRIVS, &prep, &perr);
+	if (rc < 0) {
+		log_warnx("cannot drop privileges: %s: %s", perr,
+		    strerror(-rc));
+		status = EXIT_FAIL;
+		a.stop = true;
+	} else {
+		log_debug("privileges dropped%s%s", prep.bounding_dropped ?
+		    "" : " (bounding set kept: no CAP_SETPCAP)",
+		    ids.set_uid || ids.set_gid ? "; user changed" : "");
 	}
 
 	/* ------------------------------------------------ serve */
@@ -688,6 +826,7 @@ out:
 		close(a.sigfd);
 	}
 	loop_free(a.loop);
+	tls_creds_free(creds);
 	if (private_dir != NULL)
 		rmdir(private_dir);
 	free(private_dir);

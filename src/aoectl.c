@@ -21,6 +21,7 @@
 #include "link.h"
 #include "log.h"
 #include "loop.h"
+#include "priv.h"
 #include "rt.h"
 #include "util.h"
 
@@ -1594,6 +1595,7 @@ run_aoecfg(struct ctl *c)
 static int
 start(struct ctl *c)
 {
+	const char *err = NULL;
 	int r, st;
 
 	r = loop_new(&c->loop);
@@ -1607,6 +1609,12 @@ start(struct ctl *c)
 		return st;
 	}
 	c->e = rt_engine(c->rt);
+	/* The links are open: CAP_NET_RAW (and the rest) is not needed. */
+	r = priv_drop(NULL, PRIV_NO_NEW_PRIVS, NULL, &err);
+	if (r < 0) {
+		errmsg("cannot drop privileges: %s: %s", err, strerror(-r));
+		return EXIT_FAIL;
+	}
 	return EXIT_OK;
 }
 

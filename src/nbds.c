@@ -4,7 +4,8 @@
  * machine for fixed-newstyle negotiation and the transmission phase over
  * non-blocking fds with buffered partial reads and writes.  Requests go to
  * the engine and complete in its callbacks, so replies leave out of order.
- * Wire encoding lives in nbdproto.c; this file never touches AoE frames.
+ * Wire encoding lives in nbdproto.c, the transport (plain or TLS after
+ * NBD_OPT_STARTTLS) in tls.c; this file never touches AoE frames.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +19,6 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -47,6 +47,8 @@ enum conn_state {
 	CS_OPT_WAIT,  /* the option waits for a target; input paused */
 	CS_REQ_HDR,   /* transmission: reading a request header */
 	CS_REQ_DATA,  /* reading (or discarding) a WRITE payload */
+	CS_TLS_START, /* STARTTLS: the ACK is going out in plaintext */
+	CS_TLS_HANDSHAKE, /* the TLS handshake runs (either direction) */
 	CS_DONE,      /* no more input; close once replies are out */
 };
 
@@ -83,7 +85,8 @@ struct conn {
 	char peer[80];
 
 	int rfd, wfd;
-	bool wsock;                 /* wfd is a socket: send(MSG_NOSIGNAL) */
+	struct tls_io *io;          /* plain, or TLS after STARTTLS */
+	bool tls;                   /* the TLS handshake is done */
 	bool rreg, wreg;            /* fds registered with the loop */
 	uint32_t rev, wev;          /* events registered */
 	bool closed;                /* fds closed: fenced */
@@ -147,6 +150,7 @@ struct nbds {
 };
 
 static void conn_close(struct conn *c, const char *why);
+static void conn_start_tls(struct conn *c);
 static bool conn_over_limits(const struct conn *c);
 static void conn_input(struct conn *c);
 static void conn_update_events(struct conn *c);
@@ -170,6 +174,8 @@ conn_free(struct conn *c)
 		s->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
+	if (c->io != NULL)
+		c->io->ops->free(c->io);
 	free(c->ibuf);
 	free(c->odata);
 	free(c->meta_name);
@@ -285,7 +291,6 @@ conn_flush(struct conn *c)
 {
 	while (c->ohead != NULL && !c->closed) {
 		struct iovec iov[NBDS_IOV];
-		struct msghdr msg = { .msg_iov = iov };
 		struct obuf *o;
 		unsigned n = 0;
 		ssize_t w;
@@ -303,27 +308,17 @@ conn_flush(struct conn *c)
 			if (off - o->hlen < o->dlen) {
 				const uint8_t *d = o->data + (off - o->hlen);
 
-				/* iovec is not const; sendmsg only reads. */
+				/* iovec is not const; sending only reads. */
 				iov[n].iov_base = (void *)(uintptr_t)d;
 				iov[n++].iov_len = o->dlen - (off - o->hlen);
 			}
 		}
-		msg.msg_iovlen = n;
-		if (c->wsock)
-			w = sendmsg(c->wfd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-		else
-			w = writev(c->wfd, iov, (int)n);
+		w = c->io->ops->send(c->io, iov, n);
+		if (w == -EAGAIN)
+			break;
 		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == ENOTSOCK && c->wsock) {
-				c->wsock = false;
-				continue;
-			}
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
 			log_debug("nbd %s: send: %s", c->peer,
-			    strerror(errno));
+			    strerror((int)-w));
 			conn_close(c, NULL);
 			return;
 		}
@@ -348,6 +343,11 @@ conn_flush(struct conn *c)
 	if (c->st == CS_DONE && c->nreqs == 0 && c->ohead == NULL &&
 	    c->cur == NULL) {
 		conn_close(c, NULL);
+		return;
+	}
+	/* The STARTTLS ACK is out: the handshake may begin. */
+	if (c->st == CS_TLS_START && c->ohead == NULL) {
+		conn_start_tls(c);
 		return;
 	}
 	/* Output drained below the limit: read requests again. */
@@ -864,11 +864,58 @@ opt_meta(struct conn *c)
 		rep_send(c, NBDP_REP_ACK, NULL);
 }
 
+/* STARTTLS (proto.md "TLS support"). */
+static void
+opt_starttls(struct conn *c)
+{
+	if (c->opt.len != 0) {
+		rep_send(c, NBDP_REP_ERR_INVALID,
+		    "NBD_OPT_STARTTLS takes no data");
+	} else if (c->s->cfg.tls == TLS_OFF || c->s->cfg.tls_creds == NULL) {
+		rep_send(c, NBDP_REP_ERR_POLICY,
+		    "TLS is not enabled on this server");
+	} else if (c->tls) {
+		rep_send(c, NBDP_REP_ERR_INVALID, "TLS is already active");
+	} else {
+		/* The ACK goes out in plaintext, then the handshake. */
+		rep_send(c, NBDP_REP_ACK, NULL);
+		if (!c->closed)
+			c->st = CS_TLS_START;
+	}
+}
+
+/*
+ * --tls=require before TLS: everything but STARTTLS and ABORT is refused
+ * with ERR_TLS_REQD; EXPORT_NAME has no error reply: disconnect.  Returns
+ * true when the option was dealt with here.
+ */
+static bool
+tls_refused(struct conn *c)
+{
+	if (c->s->cfg.tls != TLS_REQUIRE || c->tls)
+		return false;
+	switch (c->opt.option) {
+	case NBDP_OPT_STARTTLS:
+	case NBDP_OPT_ABORT:
+		return false;
+	case NBDP_OPT_EXPORT_NAME:
+		conn_close(c, "NBD_OPT_EXPORT_NAME before TLS, which this "
+		    "server requires");
+		return true;
+	default:
+		rep_send(c, NBDP_REP_ERR_TLS_REQD,
+		    "this server requires TLS: use NBD_OPT_STARTTLS first");
+		return true;
+	}
+}
+
 /* The option in c->opt / c->odata is complete (or waited for). */
 static void
 handle_option(struct conn *c)
 {
 	c->st = CS_OPT_HDR;
+	if (tls_refused(c))
+		goto done;
 	switch (c->opt.option) {
 	case NBDP_OPT_EXPORT_NAME:
 		opt_export_name(c);
@@ -882,12 +929,7 @@ handle_option(struct conn *c)
 		opt_list(c);
 		break;
 	case NBDP_OPT_STARTTLS:
-		if (c->opt.len != 0)
-			rep_send(c, NBDP_REP_ERR_INVALID,
-			    "NBD_OPT_STARTTLS takes no data");
-		else
-			rep_send(c, NBDP_REP_ERR_POLICY,
-			    "TLS is not supported by this server");
+		opt_starttls(c);
 		break;
 	case NBDP_OPT_INFO:
 	case NBDP_OPT_GO:
@@ -911,6 +953,7 @@ handle_option(struct conn *c)
 		rep_send(c, NBDP_REP_ERR_UNSUP, "option not supported");
 		break;
 	}
+done:
 	if (c->closed || c->st == CS_OPT_WAIT)
 		return;
 	free(c->odata);
@@ -1287,6 +1330,28 @@ iavail(const struct conn *c)
 }
 
 /*
+ * Up to len bytes from the transport: the count (> 0), 0 (would block) or
+ * -1 (end of input: *eof tells EOF from an error).
+ */
+static ssize_t
+conn_recv(struct conn *c, void *buf, size_t len, bool *eof)
+{
+	ssize_t n = c->io->ops->recv(c->io, buf, len);
+
+	if (n > 0)
+		return n;
+	if (n == 0) {
+		*eof = true;
+		return -1;
+	}
+	if (n == -EAGAIN)
+		return 0;
+	log_debug("nbd %s: receive: %s", c->peer, strerror((int)-n));
+	*eof = false;
+	return -1;
+}
+
+/*
  * Read more into ibuf.  Returns 1 (got bytes), 0 (would block), -1 (end
  * of input: *eof tells EOF from an error).
  */
@@ -1302,24 +1367,11 @@ conn_fill(struct conn *c, bool *eof)
 		c->itail -= c->ihead;
 		c->ihead = 0;
 	}
-	for (;;) {
-		n = read(c->rfd, c->ibuf + c->itail, NBDS_IBUF - c->itail);
-		if (n > 0) {
-			c->itail += (size_t)n;
-			return 1;
-		}
-		if (n == 0) {
-			*eof = true;
-			return -1;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return 0;
-		log_debug("nbd %s: receive: %s", c->peer, strerror(errno));
-		*eof = false;
-		return -1;
-	}
+	n = conn_recv(c, c->ibuf + c->itail, NBDS_IBUF - c->itail, eof);
+	if (n <= 0)
+		return (int)n;
+	c->itail += (size_t)n;
+	return 1;
 }
 
 /*
@@ -1334,22 +1386,7 @@ conn_take(struct conn *c, uint8_t *dst, size_t want, bool *eof)
 
 	if (n == 0 && dst != NULL && want >= NBDS_IBUF) {
 		/* Big payloads go straight into their buffer. */
-		for (;;) {
-			ssize_t r = read(c->rfd, dst, want);
-
-			if (r > 0)
-				return r;
-			if (r == 0) {
-				*eof = true;
-				return -1;
-			}
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
-			*eof = false;
-			return -1;
-		}
+		return conn_recv(c, dst, want, eof);
 	}
 	if (n == 0) {
 		rc = conn_fill(c, eof);
@@ -1566,6 +1603,8 @@ conn_step(struct conn *c)
 		}
 		return c->closed ? -1 : 1;
 	}
+	case CS_TLS_START:
+	case CS_TLS_HANDSHAKE:
 	case CS_DONE:
 	default:
 		return 0;
@@ -1596,10 +1635,12 @@ static bool
 conn_wants_read(const struct conn *c)
 {
 	return !c->closed && !c->paused && c->st != CS_OPT_WAIT &&
-	    c->st != CS_DONE;
+	    c->st != CS_DONE && c->st != CS_TLS_START &&
+	    c->st != CS_TLS_HANDSHAKE;
 }
 
 static void conn_io(void *arg, uint32_t events);
+static void conn_handshake(struct conn *c);
 static void conn_rio(void *arg, uint32_t events);
 static void conn_wio(void *arg, uint32_t events);
 
@@ -1613,6 +1654,16 @@ conn_update_events(struct conn *c)
 
 	if (c->closed)
 		return;
+	if (c->st == CS_TLS_HANDSHAKE) {
+		/* gnutls_record_get_direction: the way the handshake waits. */
+		bool w = c->io->ops->want_write(c->io);
+
+		rev = w ? 0 : EPOLLIN;
+		wev = w ? EPOLLOUT : 0;
+	} else if (rev != 0 && c->io->ops->pending(c->io)) {
+		/* Decrypted input the fd will not announce again. */
+		conn_mark(c, true);
+	}
 	if (c->rfd == c->wfd) {
 		if ((rev | wev) != c->rev) {
 			if (loop_mod_fd(l, c->rfd, rev | wev) == 0)
@@ -1648,6 +1699,8 @@ conn_io(void *arg, uint32_t events)
 	conn_ref(c);
 	if (events & EPOLLERR) {
 		conn_close(c, NULL);
+	} else if (c->st == CS_TLS_HANDSHAKE) {
+		conn_handshake(c);
 	} else {
 		if (events & (EPOLLIN | EPOLLHUP) && conn_wants_read(c))
 			conn_input(c);
@@ -1667,7 +1720,9 @@ conn_rio(void *arg, uint32_t events)
 
 	(void)events;
 	conn_ref(c);
-	if (conn_wants_read(c))
+	if (c->st == CS_TLS_HANDSHAKE)
+		conn_handshake(c);
+	else if (conn_wants_read(c))
 		conn_input(c);
 	else
 		conn_update_events(c);
@@ -1682,6 +1737,8 @@ conn_wio(void *arg, uint32_t events)
 	conn_ref(c);
 	if (events & (EPOLLERR | EPOLLHUP))
 		conn_close(c, NULL);
+	else if (c->st == CS_TLS_HANDSHAKE)
+		conn_handshake(c);
 	else if (events & EPOLLOUT)
 		conn_flush(c);
 	conn_unref(c);
@@ -1705,6 +1762,8 @@ conn_close(struct conn *c, const char *why)
 	if (c->wreg && c->wfd != c->rfd)
 		loop_del_fd(s->loop, c->wfd);
 	c->rreg = c->wreg = false;
+	/* TLS: close_notify, best effort (gnutls_bye). */
+	c->io->ops->shutdown(c->io);
 	close(c->rfd);
 	if (c->wfd != c->rfd)
 		close(c->wfd);
@@ -1737,12 +1796,70 @@ set_nonblock(int fd)
 		fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
 }
 
-static bool
-fd_is_socket(int fd)
-{
-	struct stat st;
+/* ---------------------------------------------------------- TLS */
 
-	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+/* The STARTTLS ACK has gone out: switch the transport to TLS. */
+static void
+conn_start_tls(struct conn *c)
+{
+	struct tls_io *io;
+	int rc;
+
+	/*
+	 * Anything the client sent after STARTTLS before the handshake
+	 * would be plaintext injected into the TLS session (the STARTTLS
+	 * injection attacks): refuse it.
+	 */
+	if (iavail(c) > 0) {
+		c->s->stats.protocol_errors++;
+		conn_close(c, "plaintext after NBD_OPT_STARTTLS");
+		return;
+	}
+	rc = tls_io_tls_new(&io, c->s->cfg.tls_creds, c->rfd, c->wfd);
+	if (rc < 0) {
+		log_warnx("nbd %s: cannot start TLS: %s", c->peer,
+		    strerror(-rc));
+		conn_close(c, NULL);
+		return;
+	}
+	c->io->ops->free(c->io);
+	c->io = io;
+	c->st = CS_TLS_HANDSHAKE;
+	conn_handshake(c);
+}
+
+/* One step of the handshake, whenever the fd is ready its way. */
+static void
+conn_handshake(struct conn *c)
+{
+	char msg[256], desc[160];
+	int rc;
+
+	rc = c->io->ops->handshake(c->io, msg, sizeof(msg));
+	if (rc < 0) {
+		c->s->stats.tls_failures++;
+		log_info("nbd %s: %s; closing", c->peer, msg);
+		conn_close(c, NULL);
+		return;
+	}
+	if (rc == 0) {
+		conn_update_events(c);
+		return;
+	}
+	c->s->stats.tls_sessions++;
+	c->tls = true;
+	c->io->ops->describe(c->io, desc, sizeof(desc));
+	log_debug("nbd %s: TLS (%s): %s", c->peer,
+	    tls_creds_kind(c->s->cfg.tls_creds), desc);
+	/* proto.md: everything negotiated before STARTTLS is forgotten. */
+	c->sr = false;
+	c->meta_alloc = false;
+	free(c->meta_name);
+	c->meta_name = NULL;
+	c->st = CS_OPT_HDR;
+	/* The client's next option may already be decrypted and waiting. */
+	conn_mark(c, true);
+	conn_update_events(c);
 }
 
 static int
@@ -1766,7 +1883,12 @@ conn_new(struct nbds *s, int rfd, int wfd, const char *peer)
 	snprintf(c->peer, sizeof(c->peer), "#%" PRIu64 " (%s)", c->id, peer);
 	c->rfd = rfd;
 	c->wfd = wfd;
-	c->wsock = fd_is_socket(wfd);
+	rc = tls_io_plain_new(&c->io, rfd, wfd);
+	if (rc < 0) {
+		free(c->ibuf);
+		free(c);
+		return rc;
+	}
 	c->otail = &c->ohead;
 	c->st = CS_GREETING;
 	set_nonblock(rfd);
@@ -1808,6 +1930,7 @@ conn_new(struct nbds *s, int rfd, int wfd, const char *peer)
 	return 0;
 
 fail:
+	c->io->ops->free(c->io);
 	free(c->ibuf);
 	free(c);
 	return rc;
@@ -2223,6 +2346,8 @@ nbds_shutdown(struct nbds *s)
 		case CS_OPT_HDR:
 		case CS_OPT_DATA:
 		case CS_REQ_HDR:
+		case CS_TLS_START:
+		case CS_TLS_HANDSHAKE:
 			c->st = CS_DONE;
 			break;
 		default:

@@ -7,7 +7,8 @@
  * to the engine; replies go out when the engine's callbacks run, in any
  * order.  A connection that goes away is fenced: its object lives on
  * (reference counted) until every engine callback for it ran, and those
- * callbacks drop their replies.
+ * callbacks drop their replies.  Bytes go through a struct tls_io (tls.h):
+ * plain, or TLS once a client sent NBD_OPT_STARTTLS (--tls=on|require).
  */
 #ifndef AOE_NBDS_H
 #define AOE_NBDS_H
@@ -17,6 +18,7 @@
 
 #include "engine.h"
 #include "loop.h"
+#include "tls.h"
 
 #define NBDS_MAX_TARGETS 256
 
@@ -45,6 +47,14 @@ struct nbds_config {
 	uint64_t wait_ns;
 	/* Connections beyond this are closed at once (0 = 1024). */
 	unsigned max_conns;
+	/*
+	 * TLS: TLS_OFF refuses STARTTLS (ERR_POLICY); TLS_ON offers it;
+	 * TLS_REQUIRE answers every option but STARTTLS and ABORT with
+	 * ERR_TLS_REQD before TLS (EXPORT_NAME: disconnect).  tls_creds
+	 * (not owned) is needed unless TLS_OFF.
+	 */
+	enum tls_mode tls;
+	struct tls_creds *tls_creds;
 	/* Called whenever a connection closes (may be NULL). */
 	void (*conn_closed)(void *arg, unsigned open_conns);
 	void *arg;
@@ -55,6 +65,8 @@ struct nbds_stats {
 	uint64_t requests, errors, bytes_read, bytes_written;
 	uint64_t protocol_errors;   /* hard disconnects for bad input */
 	uint64_t fenced;            /* replies dropped: connection gone */
+	uint64_t tls_sessions;      /* TLS handshakes completed */
+	uint64_t tls_failures;      /* TLS handshakes failed */
 };
 
 /* Create the server (no socket yet).  0 or -errno. */

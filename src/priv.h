@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Least privilege for every program: once the raw links (and listening
+ * sockets, mounts, key files) are open, give up every capability for good
+ * and, with -u/-g, become an ordinary user.  Raw capset/prctl calls, no
+ * libcap.  Also a small helper process that keeps nothing but
+ * CAP_SYS_ADMIN to unmount a root FUSE mount at exit.
+ */
+#ifndef AOE_PRIV_H
+#define AOE_PRIV_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct priv_ids {
+	bool set_uid, set_gid;
+	uid_t uid;
+	gid_t gid;
+};
+
+/*
+ * -u USER: a name or a number.  Without -g the user's primary group is
+ * used too (a name from the passwd file has one).  0 or -EINVAL.
+ */
+int priv_parse_user(const char *s, struct priv_ids *ids);
+/* -g GROUP: a name or a number.  0 or -EINVAL. */
+int priv_parse_group(const char *s, struct priv_ids *ids);
+
+/* priv_drop flags */
+#define PRIV_NO_NEW_PRIVS 0x1   /* no setuid/file-capability gain on exec */
+
+struct priv_report {
+	bool bounding_dropped;   /* false: not allowed (no CAP_SETPCAP) */
+};
+
+/*
+ * Give up every privilege for good: the capability bounding set (when
+ * CAP_SETPCAP allows; it does as root), the ambient set, then with ids
+ * setgroups/setresgid/setresuid, then the effective, permitted and
+ * inheritable sets; then check that none of it can come back (setuid(0)
+ * must fail after a change of user).  ids may be NULL.  0 or -errno with
+ * *err naming the failing step; the report (may be NULL) says what was
+ * possible.
+ */
+int priv_drop(const struct priv_ids *ids, unsigned flags,
+    struct priv_report *rep, const char **err);
+
+struct priv_unmounter;
+
+/*
+ * Before dropping privileges as root: start a helper process that keeps
+ * only CAP_SYS_ADMIN and waits; priv_unmounter_finish() (or our death)
+ * makes it unmount mountpoint (lazily, and only if the FUSE mount found
+ * now is still there).  0, or -errno (nothing started).
+ */
+int priv_unmounter_start(struct priv_unmounter **out, const char *mountpoint);
+/* Unmount now and wait (at most a few seconds) for the helper.  NULL-safe. */
+void priv_unmounter_finish(struct priv_unmounter *u);
+
+#endif
