@@ -1260,6 +1260,47 @@ engine_flush(struct engine *e, struct target *t, engine_done_fn done,
 	return 0;
 }
 
+unsigned
+engine_cancel(struct engine *e, struct target *t,
+    bool (*match)(void *arg, void *ctx), void *ctx, uint64_t now)
+{
+	struct reqlist gone = { NULL, NULL };
+	struct req *r, *next;
+	unsigned n = 0;
+
+	if (t == NULL || match == NULL)
+		return 0;
+	/* Take them out first: completing one may let others through. */
+	for (r = t->queued.head; r; r = next) {
+		next = r->next;
+		if (match(r->arg, ctx)) {
+			rl_remove(&t->queued, r);
+			rl_append(&gone, r);
+		}
+	}
+	while ((r = gone.head) != NULL) {
+		rl_remove(&gone, r);
+		rl_append(&t->active, r);
+		req_complete(e, r, -ECANCELED, now);
+		n++;
+	}
+	for (r = t->active.head; r; r = next) {
+		next = r->next;
+		if (!match(r->arg, ctx))
+			continue;
+		if (r->rc == 0)
+			r->rc = -ECANCELED;
+		issuing_del(t, r);
+		n++;
+		/* Completes now when no frame of it is on the wire. */
+		req_progress(e, r, now);
+	}
+	/* Waiting requests may have been let through. */
+	target_pump(e, t, now);
+	ops_flush(e);
+	return n;
+}
+
 /* ------------------------------------------------------------ admin */
 
 static void

@@ -225,6 +225,18 @@ int engine_flush(struct engine *e, struct target *t, engine_done_fn done,
     void *arg, uint64_t now);
 
 /*
+ * Cancel the requests on t whose callback argument `match` accepts (the
+ * front end's client went away): those not yet started, and what is not
+ * yet sent of those started, are dropped; frames already on the wire are
+ * waited for.  Each cancelled request's callback still runs exactly once,
+ * from the next engine_input() or engine_tick(), with -ECANCELED (or the
+ * error one of its frames got).  A write may be left partly done, as after
+ * any failed write.  Returns how many requests were cancelled.
+ */
+unsigned engine_cancel(struct engine *e, struct target *t,
+    bool (*match)(void *arg, void *ctx), void *ctx, uint64_t now);
+
+/*
  * Administrative commands to one target (unicast to its paths, retried
  * at the RTO until timeout_ns passes).  The callback gets rc 0 and the
  * decoded response, -ETIMEDOUT (no answer: also what a config test or

@@ -1744,6 +1744,13 @@ conn_wio(void *arg, uint32_t events)
 	conn_unref(c);
 }
 
+/* engine_cancel: the engine requests of connection ctx. */
+static bool
+req_of_conn(void *arg, void *ctx)
+{
+	return ((const struct req *)arg)->c == ctx;
+}
+
 static void
 conn_close(struct conn *c, const char *why)
 {
@@ -1775,6 +1782,12 @@ conn_close(struct conn *c, const char *why)
 		c->cur = NULL;
 		req_free(r);
 	}
+	/*
+	 * Nobody will read the replies: what the engine has not sent yet for
+	 * this client is dropped, so it does not hold up the other clients.
+	 */
+	if (c->t != NULL)
+		engine_cancel(s->e, c->t, req_of_conn, c, loop_now());
 	s->nopen--;
 	s->stats.conns_open = s->nopen;
 	if (s->cfg.conn_closed != NULL)

@@ -2974,6 +2974,71 @@ Test(admin, reserve_release)
 
 /* ---------------------------------------------------------------- free */
 
+/* engine_cancel: requests r[0..16) of the array ctx. */
+static bool
+match_first16(void *arg, void *ctx)
+{
+	const struct req *r = arg, *lo = ctx;
+
+	return r >= lo && r < lo + 16;
+}
+
+static bool
+pred_all20_done(struct net *n, void *arg)
+{
+	const struct req *r = arg;
+
+	(void)n;
+	for (unsigned i = 0; i < 20; i++)
+		if (r[i].ncalls == 0)
+			return false;
+	return true;
+}
+
+/*
+ * A front end's client went away: its requests that have not started, and
+ * the unsent frames of those that have, are dropped; every callback still
+ * runs once; the other client's requests are untouched.
+ */
+Test(lifecycle, cancel)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 1, 1500, 0, 95);
+	struct faketarget *ft;
+	struct target *t;
+	struct req *r = calloc(20, sizeof(*r));
+	uint64_t sends0;
+	unsigned k;
+
+	cr_assert_not_null(r);
+	ft = net_add_target(n, 1, 0, 8192, 1);
+	ft_set_bufcnt(ft, 4);
+	n->delay_ns = NSEC_PER_MSEC;
+	net_up(n);
+	t = net_target(n, 0);
+	for (unsigned i = 0; i < 20; i++)
+		cr_assert_eq(sub_read(n, &r[i], t, (uint64_t)i * 65536,
+		    65536), 0);
+	sends0 = n->sends;
+	k = engine_cancel(n->e, t, match_first16, r, n->now);
+	check_flushed(n, "engine_cancel");
+	cr_assert_eq(k, 16);
+	for (unsigned i = 0; i < 20; i++)
+		cr_assert_eq(r[i].ncalls, 0, "callback inside engine_cancel");
+	cr_assert(net_run(n, 10 * NSEC_PER_SEC, pred_all20_done, r));
+	for (unsigned i = 0; i < 16; i++)
+		cr_assert_eq(r[i].rc, -ECANCELED, "r[%u]: %d", i, r[i].rc);
+	for (unsigned i = 16; i < 20; i++)
+		cr_assert_eq(r[i].rc, 0, "r[%u]: %d", i, r[i].rc);
+	/* 4 x 64 frames for the rest, a window's worth for the cancelled */
+	cr_assert_leq(n->sends - sends0, 4 * 64 + 8, "%" PRIu64 " frames",
+	    n->sends - sends0);
+	for (unsigned i = 0; i < 20; i++)
+		free(r[i].buf);
+	free(r);
+	net_free(n);
+}
+
 Test(lifecycle, free_cancels_pending)
 {
 	struct engine_config c = cfg_fast();
