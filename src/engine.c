@@ -206,6 +206,7 @@ struct engine {
 	uint64_t discover_step; /* see engine_config.discover_ns */
 	unsigned discover_fast;  /* quick retries done */
 	bool discover_armed;
+	bool freeing;           /* engine_free() is running the last callbacks */
 	struct engine_stats stats;
 	/* recently completed write frames: a late duplicate's answer names one */
 	struct recent_write {
@@ -1321,6 +1322,11 @@ admin_submit(struct engine *e, struct target *t, struct admin *a,
 {
 	struct frame *f;
 
+	if (e->freeing) {
+		free(pkt);
+		free(a);
+		return -EIO;
+	}
 	if (t->npaths == 0) {
 		free(pkt);
 		free(a);
@@ -1702,8 +1708,9 @@ ata_response(struct engine *e, struct frame *f, unsigned pi,
 		 */
 		t->dupthresh = MIN(t->dupthresh * 2, 256u);
 		if (t->cwnd < t->prior_cwnd) {
-			t->cwnd = t->prior_cwnd;
-			t->ssthresh = t->prior_ssthresh;
+			/* the bound may have shrunk since (config response) */
+			t->cwnd = MIN(t->prior_cwnd, t->wmax);
+			t->ssthresh = MIN(t->prior_ssthresh, t->wmax);
 		}
 	}
 	t->rx_frames++;
@@ -2079,6 +2086,7 @@ engine_free(struct engine *e)
 
 	if (e == NULL)
 		return;
+	e->freeing = true;
 	for (f = e->fhead; f; f = next) {
 		next = f->next;
 		if (f->kind == FK_ADMIN) {
