@@ -199,6 +199,7 @@ struct engine {
 	struct frame **pool;
 	unsigned npool, pool_cap;
 	struct frame *free_frames;
+	struct frame *released;  /* freed since the last flush: see frame_release */
 	struct frame *fhead, *ftail; /* in flight */
 	struct reqlist done;
 	struct admin *adone_head, *adone_tail;
@@ -453,11 +454,14 @@ frame_release(struct engine *e, struct frame *f)
 		fl_remove(e, f);
 	if (f->t)
 		tl_remove(f->t, f);
-	free(f->big);
-	f->big = NULL;
 	f->tag = 0;
-	f->free_next = e->free_frames;
-	e->free_frames = f;
+	/*
+	 * A send of this frame may still sit in the link's batch, pointing
+	 * at f->hdr (or f->big): reuse it only after the next flush, or the
+	 * batch would carry another frame's header with this one's data.
+	 */
+	f->free_next = e->released;
+	e->released = f;
 }
 
 static struct frame *
@@ -572,8 +576,18 @@ frame_send(struct engine *e, struct frame *f, uint64_t now)
 static void
 ops_flush(struct engine *e)
 {
+	struct frame *f;
+
 	if (e->ops.flush)
 		e->ops.flush(e->ctx);
+	/* Nothing queued points at released frames any more. */
+	while ((f = e->released) != NULL) {
+		e->released = f->free_next;
+		free(f->big);
+		f->big = NULL;
+		f->free_next = e->free_frames;
+		e->free_frames = f;
+	}
 }
 
 static void
@@ -1847,8 +1861,9 @@ late_duplicate(struct engine *e, unsigned ifidx, const struct aoe_hdr *h,
 	}
 }
 
-void
-engine_input(struct engine *e, unsigned ifidx, const uint8_t *p, size_t len,
+/* One received frame; the caller drains (flush, then callbacks). */
+static void
+input_one(struct engine *e, unsigned ifidx, const uint8_t *p, size_t len,
     uint64_t now)
 {
 	struct aoe_hdr h;
@@ -1917,6 +1932,24 @@ engine_input(struct engine *e, unsigned ifidx, const uint8_t *p, size_t len,
 		ata_response(e, f, (unsigned)pi, &h, p, len, now);
 	}
 out:
+	return;
+}
+
+void
+engine_input(struct engine *e, unsigned ifidx, const uint8_t *p, size_t len,
+    uint64_t now)
+{
+	input_one(e, ifidx, p, len, now);
+	drain(e);
+}
+
+void
+engine_input_batch(struct engine *e, unsigned ifidx,
+    const uint8_t *const *frames, const size_t *lens, unsigned n,
+    uint64_t now)
+{
+	for (unsigned i = 0; i < n; i++)
+		input_one(e, ifidx, frames[i], lens[i], now);
 	drain(e);
 }
 

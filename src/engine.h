@@ -166,6 +166,14 @@ const char *engine_interface_name(const struct engine *e, unsigned ifidx);
  */
 void engine_input(struct engine *e, unsigned ifidx, const uint8_t *frame,
     size_t len, uint64_t now);
+/*
+ * Several frames received together on ifidx, as engine_input() each, but
+ * the frames they cause are sent in one flush (one sendmmsg) and the
+ * callbacks run once, after it.
+ */
+void engine_input_batch(struct engine *e, unsigned ifidx,
+    const uint8_t *const *frames, const size_t *lens, unsigned n,
+    uint64_t now);
 /* Run timers: retransmissions, dead timeouts, periodic discovery. */
 void engine_tick(struct engine *e, uint64_t now);
 /* Absolute time of the next timer (for poll), or UINT64_MAX. */
