@@ -52,7 +52,7 @@ packages=(
 	e2fsprogs util-linux gzip libcap2-bin systemd bash-completion
 	qemu-system-x86 busybox-static cpio kmod initramfs-tools-core
 	clang libclang-rt-14-dev
-	libgnutls28-dev gnutls-bin valgrind
+	libgnutls28-dev gnutls-bin valgrind fio
 )
 
 install_packages()
