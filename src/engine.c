@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <net/if.h>
+#include <sys/queue.h>
 
 #include "engine.h"
 #include "util.h"
@@ -73,9 +74,9 @@ struct frame {
 	uint8_t *big; /* admin frames with a payload: whole frame */
 	size_t biglen;
 	/* engine-wide list of frames in flight */
-	struct frame *prev, *next;
+	TAILQ_ENTRY(frame) link;
 	/* the target's list of ATA frames in flight, in order of last send */
-	struct frame *tprev, *tnext;
+	TAILQ_ENTRY(frame) tlink;
 	bool on_tlist;
 	struct frame *free_next;
 };
@@ -106,9 +107,9 @@ struct req {
 	engine_done_fn done;
 	void *arg;
 	/* in exactly one of: t->queued, t->active, e->done */
-	struct req *prev, *next;
+	TAILQ_ENTRY(req) link;
 	/* in t->issuing while frames can be issued */
-	struct req *iprev, *inext;
+	TAILQ_ENTRY(req) ilink;
 	bool in_issuing;
 };
 
@@ -137,9 +138,8 @@ struct fence {
 	struct fence *next;
 };
 
-struct reqlist {
-	struct req *head, *tail;
-};
+TAILQ_HEAD(reqlist, req);
+TAILQ_HEAD(framelist, frame);
 
 struct target {
 	struct engine *e;
@@ -172,10 +172,10 @@ struct target {
 	uint64_t dup_hold;       /* how late duplicates of writes came */
 	uint64_t dup_until;      /* fence every write until then */
 	unsigned nfences;
-	struct frame *fthead, *fttail;
+	struct framelist tframes;
 	struct frame *ident_frame;
 	struct reqlist queued, active;
-	struct req *ihead, *itail; /* issuing */
+	struct reqlist issuing;
 	struct fence *fences;
 	uint64_t tx_frames, rx_frames, retransmits, timeouts, errors;
 	uint64_t reqs_done, reqs_failed, bytes_read, bytes_written;
@@ -200,7 +200,7 @@ struct engine {
 	unsigned npool, pool_cap;
 	struct frame *free_frames;
 	struct frame *released;  /* freed since the last flush: see frame_release */
-	struct frame *fhead, *ftail; /* in flight */
+	struct framelist frames; /* in flight */
 	struct reqlist done;
 	struct admin *adone_head, *adone_tail;
 	uint64_t next_discover;
@@ -223,27 +223,13 @@ struct engine {
 static void
 rl_append(struct reqlist *l, struct req *r)
 {
-	r->next = NULL;
-	r->prev = l->tail;
-	if (l->tail)
-		l->tail->next = r;
-	else
-		l->head = r;
-	l->tail = r;
+	TAILQ_INSERT_TAIL(l, r, link);
 }
 
 static void
 rl_remove(struct reqlist *l, struct req *r)
 {
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		l->head = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
-	else
-		l->tail = r->prev;
-	r->prev = r->next = NULL;
+	TAILQ_REMOVE(l, r, link);
 }
 
 static void
@@ -252,13 +238,7 @@ issuing_add(struct target *t, struct req *r)
 	if (r->in_issuing)
 		return;
 	r->in_issuing = true;
-	r->inext = NULL;
-	r->iprev = t->itail;
-	if (t->itail)
-		t->itail->inext = r;
-	else
-		t->ihead = r;
-	t->itail = r;
+	TAILQ_INSERT_TAIL(&t->issuing, r, ilink);
 }
 
 static void
@@ -267,53 +247,13 @@ issuing_del(struct target *t, struct req *r)
 	if (!r->in_issuing)
 		return;
 	r->in_issuing = false;
-	if (r->iprev)
-		r->iprev->inext = r->inext;
-	else
-		t->ihead = r->inext;
-	if (r->inext)
-		r->inext->iprev = r->iprev;
-	else
-		t->itail = r->iprev;
-	r->iprev = r->inext = NULL;
-}
-
-static void
-fl_append(struct engine *e, struct frame *f)
-{
-	f->next = NULL;
-	f->prev = e->ftail;
-	if (e->ftail)
-		e->ftail->next = f;
-	else
-		e->fhead = f;
-	e->ftail = f;
-}
-
-static void
-fl_remove(struct engine *e, struct frame *f)
-{
-	if (f->prev)
-		f->prev->next = f->next;
-	else
-		e->fhead = f->next;
-	if (f->next)
-		f->next->prev = f->prev;
-	else
-		e->ftail = f->prev;
-	f->prev = f->next = NULL;
+	TAILQ_REMOVE(&t->issuing, r, ilink);
 }
 
 static void
 tl_append(struct target *t, struct frame *f)
 {
-	f->tnext = NULL;
-	f->tprev = t->fttail;
-	if (t->fttail)
-		t->fttail->tnext = f;
-	else
-		t->fthead = f;
-	t->fttail = f;
+	TAILQ_INSERT_TAIL(&t->tframes, f, tlink);
 	f->on_tlist = true;
 }
 
@@ -322,15 +262,7 @@ tl_remove(struct target *t, struct frame *f)
 {
 	if (!f->on_tlist)
 		return;
-	if (f->tprev)
-		f->tprev->tnext = f->tnext;
-	else
-		t->fthead = f->tnext;
-	if (f->tnext)
-		f->tnext->tprev = f->tprev;
-	else
-		t->fttail = f->tprev;
-	f->tprev = f->tnext = NULL;
+	TAILQ_REMOVE(&t->tframes, f, tlink);
 	f->on_tlist = false;
 }
 
@@ -358,6 +290,8 @@ engine_new(const struct engine_config *cfg, const struct engine_ops *ops,
 	e = calloc(1, sizeof(*e));
 	if (e == NULL)
 		return NULL;
+	TAILQ_INIT(&e->frames);
+	TAILQ_INIT(&e->done);
 	if (cfg)
 		e->cfg = *cfg;
 	else
@@ -451,7 +385,7 @@ static void
 frame_release(struct engine *e, struct frame *f)
 {
 	if (f->tag != 0)
-		fl_remove(e, f);
+		TAILQ_REMOVE(&e->frames, f, link);
 	if (f->t)
 		tl_remove(f->t, f);
 	f->tag = 0;
@@ -533,7 +467,7 @@ frame_send(struct engine *e, struct frame *f, uint64_t now)
 	i = &e->ifs[p->ifidx];
 	f->gen = (uint16_t)((f->gen + 1) & 0x7fff);
 	if (f->tag != 0)
-		fl_remove(e, f);
+		TAILQ_REMOVE(&e->frames, f, link);
 	f->prev_tag = f->nsent ? f->tag : 0;
 	f->tag = AOE_TAG_USER | (uint32_t)f->gen << 16 | f->index;
 	h = f->big ? f->big : f->hdr;
@@ -560,7 +494,7 @@ frame_send(struct engine *e, struct frame *f, uint64_t now)
 	f->nsent++;
 	f->sent_ns = now;
 	f->deadline = now + f->rto;
-	fl_append(e, f);
+	TAILQ_INSERT_TAIL(&e->frames, f, link);
 	if (f->kind == FK_RW || f->kind == FK_FLUSH) {
 		tl_remove(t, f);
 		tl_append(t, f);
@@ -731,6 +665,10 @@ target_create(struct engine *e, uint16_t shelf, uint8_t slot)
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return NULL;
+	TAILQ_INIT(&t->queued);
+	TAILQ_INIT(&t->active);
+	TAILQ_INIT(&t->issuing);
+	TAILQ_INIT(&t->tframes);
 	t->e = e;
 	t->shelf = shelf;
 	t->slot = slot;
@@ -909,10 +847,11 @@ req_blocked(const struct target *t, const struct req *r, uint64_t now)
 {
 	const struct req *o;
 
-	for (o = t->active.head; o; o = o->next)
+	for (o = TAILQ_FIRST(&t->active); o; o = TAILQ_NEXT(o, link))
 		if (reqs_conflict(o, r))
 			return true;
-	for (o = t->queued.head; o && o != r; o = o->next)
+	for (o = TAILQ_FIRST(&t->queued); o && o != r;
+	    o = TAILQ_NEXT(o, link))
 		if (reqs_conflict(o, r))
 			return true;
 	return fenced(t, r, now);
@@ -949,8 +888,8 @@ admit_queued(struct target *t, uint64_t now)
 {
 	struct req *r, *next;
 
-	for (r = t->queued.head; r; r = next) {
-		next = r->next;
+	for (r = TAILQ_FIRST(&t->queued); r; r = next) {
+		next = TAILQ_NEXT(r, link);
 		if (!req_blocked(t, r, now)) {
 			rl_remove(&t->queued, r);
 			req_activate(t, r);
@@ -1147,7 +1086,7 @@ target_pump(struct engine *e, struct target *t, uint64_t now)
 
 	if (t->state != TARGET_UP)
 		return;
-	while (t->inflight < t->cwnd && (r = t->ihead) != NULL) {
+	while (t->inflight < t->cwnd && (r = TAILQ_FIRST(&t->issuing)) != NULL) {
 		int rc = req_issue_one(e, t, r, now);
 
 		if (rc == 0)
@@ -1279,28 +1218,28 @@ unsigned
 engine_cancel(struct engine *e, struct target *t,
     bool (*match)(void *arg, void *ctx), void *ctx, uint64_t now)
 {
-	struct reqlist gone = { NULL, NULL };
+	struct reqlist gone = TAILQ_HEAD_INITIALIZER(gone);
 	struct req *r, *next;
 	unsigned n = 0;
 
 	if (t == NULL || match == NULL)
 		return 0;
 	/* Take them out first: completing one may let others through. */
-	for (r = t->queued.head; r; r = next) {
-		next = r->next;
+	for (r = TAILQ_FIRST(&t->queued); r; r = next) {
+		next = TAILQ_NEXT(r, link);
 		if (match(r->arg, ctx)) {
 			rl_remove(&t->queued, r);
 			rl_append(&gone, r);
 		}
 	}
-	while ((r = gone.head) != NULL) {
+	while ((r = TAILQ_FIRST(&gone)) != NULL) {
 		rl_remove(&gone, r);
 		rl_append(&t->active, r);
 		req_complete(e, r, -ECANCELED, now);
 		n++;
 	}
-	for (r = t->active.head; r; r = next) {
-		next = r->next;
+	for (r = TAILQ_FIRST(&t->active); r; r = next) {
+		next = TAILQ_NEXT(r, link);
 		if (!match(r->arg, ctx))
 			continue;
 		if (r->rc == 0)
@@ -1644,8 +1583,8 @@ fast_retransmit(struct engine *e, struct target *t, uint64_t now)
 {
 	struct frame *f, *next;
 
-	for (f = t->fthead; f; f = next) {
-		next = f->tnext;
+	for (f = TAILQ_FIRST(&t->tframes); f; f = next) {
+		next = TAILQ_NEXT(f, tlink);
 		if (f->seq + t->dupthresh > t->path_acked[f->path])
 			break;
 		t->paths[f->path].lost++;
@@ -1963,18 +1902,18 @@ target_dead(struct engine *e, struct target *t, uint64_t now)
 	struct fence *fc;
 
 	t->state = TARGET_DEAD;
-	for (f = e->fhead; f; f = next) {
-		next = f->next;
+	for (f = TAILQ_FIRST(&e->frames); f; f = next) {
+		next = TAILQ_NEXT(f, link);
 		if (f->t != t || f->kind == FK_ADMIN)
 			continue;
 		frame_finish(e, f);
 	}
 	t->inflight = 0;
-	while ((r = t->active.head) != NULL) {
+	while ((r = TAILQ_FIRST(&t->active)) != NULL) {
 		r->outstanding = 0;
 		req_complete(e, r, -EIO, now);
 	}
-	while ((r = t->queued.head) != NULL) {
+	while ((r = TAILQ_FIRST(&t->queued)) != NULL) {
 		rl_remove(&t->queued, r);
 		rl_append(&t->active, r);
 		req_complete(e, r, -EIO, now);
@@ -1997,8 +1936,8 @@ engine_tick(struct engine *e, uint64_t now)
 	if (e->discover_armed && now >= e->next_discover)
 		engine_discover(e, AOE_SHELF_ANY, AOE_SLOT_ANY, now);
 again:
-	for (f = e->fhead; f; f = next) {
-		next = f->next;
+	for (f = TAILQ_FIRST(&e->frames); f; f = next) {
+		next = TAILQ_NEXT(f, link);
 		t = f->t;
 		if (f->kind == FK_ADMIN) {
 			if (now >= f->adm->timeout_at) {
@@ -2048,11 +1987,11 @@ engine_next_timeout(const struct engine *e)
 	uint64_t next = UINT64_MAX;
 	const struct frame *f;
 
-	if (e->done.head || e->adone_head)
+	if (TAILQ_FIRST(&e->done) || e->adone_head)
 		return 0;
 	if (e->discover_armed)
 		next = e->next_discover;
-	for (f = e->fhead; f; f = f->next) {
+	TAILQ_FOREACH(f, &e->frames, link) {
 		next = MIN(next, f->deadline);
 		if (f->kind == FK_ADMIN)
 			next = MIN(next, f->adm->timeout_at);
@@ -2062,7 +2001,7 @@ engine_next_timeout(const struct engine *e)
 	for (unsigned i = 0; i < e->ntargets; i++) {
 		const struct target *t = e->targets[i];
 
-		if (t->queued.head)
+		if (TAILQ_FIRST(&t->queued))
 			for (const struct fence *fc = t->fences; fc;
 			    fc = fc->next)
 				next = MIN(next, fc->until);
@@ -2080,7 +2019,7 @@ drain(struct engine *e)
 
 	ops_flush(e);
 	for (;;) {
-		if ((r = e->done.head) != NULL) {
+		if ((r = TAILQ_FIRST(&e->done)) != NULL) {
 			rl_remove(&e->done, r);
 			r->done(r->arg, r->rc);
 			req_free(r);
@@ -2120,8 +2059,8 @@ engine_free(struct engine *e)
 	if (e == NULL)
 		return;
 	e->freeing = true;
-	for (f = e->fhead; f; f = next) {
-		next = f->next;
+	for (f = TAILQ_FIRST(&e->frames); f; f = next) {
+		next = TAILQ_NEXT(f, link);
 		if (f->kind == FK_ADMIN) {
 			struct admin *a = f->adm;
 
@@ -2136,13 +2075,13 @@ engine_free(struct engine *e)
 		struct target *t = e->targets[i];
 		struct req *r;
 
-		while ((r = t->active.head) != NULL) {
+		while ((r = TAILQ_FIRST(&t->active)) != NULL) {
 			rl_remove(&t->active, r);
 			issuing_del(t, r);
 			r->rc = -ECANCELED;
 			rl_append(&e->done, r);
 		}
-		while ((r = t->queued.head) != NULL) {
+		while ((r = TAILQ_FIRST(&t->queued)) != NULL) {
 			rl_remove(&t->queued, r);
 			r->rc = -ECANCELED;
 			rl_append(&e->done, r);
