@@ -18,8 +18,8 @@
 #include "link.h"
 #include "trace.h"
 
-static void __attribute__((format(printf, 3, 4)))
-set_err(char *errbuf, size_t errlen, const char *fmt, ...)
+void
+link_set_err(char *errbuf, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -40,7 +40,7 @@ link_open(struct link **out, const char *ifname, enum link_backend backend,
 	if (errbuf != NULL && errlen > 0)
 		errbuf[0] = '\0';
 	if (ifname == NULL || *ifname == '\0') {
-		set_err(errbuf, errlen, "no interface name given");
+		link_set_err(errbuf, errlen, "no interface name given");
 		return -ENODEV;
 	}
 	switch (backend) {
@@ -58,7 +58,7 @@ link_open(struct link **out, const char *ifname, enum link_backend backend,
 		rc = link_pcap_open(out, ifname, errbuf, errlen);
 		break;
 	default:
-		set_err(errbuf, errlen, "unknown link backend %d",
+		link_set_err(errbuf, errlen, "unknown link backend %d",
 		    (int)backend);
 		return -EINVAL;
 	}
@@ -218,9 +218,9 @@ query_iface(int fd, struct link *l, const char *ifname, char *errbuf,
 
 	if (ifreq_name(&ifr, ifname) < 0) {
 		if (*ifname == '\0')
-			set_err(errbuf, errlen, "empty interface name");
+			link_set_err(errbuf, errlen, "empty interface name");
 		else
-			set_err(errbuf, errlen,
+			link_set_err(errbuf, errlen,
 			    "no such interface: %.*s... (name too long)",
 			    IF_NAMESIZE, ifname);
 		return -ENODEV;
@@ -228,11 +228,11 @@ query_iface(int fd, struct link *l, const char *ifname, char *errbuf,
 	if (ioctl(fd, SIOCGIFINDEX, &ifr) < 0) {
 		rc = -errno;
 		if (rc == -ENODEV || rc == -ENXIO) {
-			set_err(errbuf, errlen, "no such interface: %s",
+			link_set_err(errbuf, errlen, "no such interface: %s",
 			    ifname);
 			return -ENODEV;
 		}
-		set_err(errbuf, errlen, "%s: SIOCGIFINDEX: %s", ifname,
+		link_set_err(errbuf, errlen, "%s: SIOCGIFINDEX: %s", ifname,
 		    strerror(-rc));
 		return rc;
 	}
@@ -240,12 +240,12 @@ query_iface(int fd, struct link *l, const char *ifname, char *errbuf,
 
 	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0) {
 		rc = -errno;
-		set_err(errbuf, errlen, "%s: SIOCGIFHWADDR: %s", ifname,
+		link_set_err(errbuf, errlen, "%s: SIOCGIFHWADDR: %s", ifname,
 		    strerror(-rc));
 		return rc == -ENODEV ? -ENODEV : rc;
 	}
 	if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER) {
-		set_err(errbuf, errlen,
+		link_set_err(errbuf, errlen,
 		    "%s is not an Ethernet interface (ARP hardware type %u)",
 		    ifname, (unsigned)ifr.ifr_hwaddr.sa_family);
 		return -EPROTONOSUPPORT;
@@ -254,23 +254,23 @@ query_iface(int fd, struct link *l, const char *ifname, char *errbuf,
 
 	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
 		rc = -errno;
-		set_err(errbuf, errlen, "%s: SIOCGIFFLAGS: %s", ifname,
+		link_set_err(errbuf, errlen, "%s: SIOCGIFFLAGS: %s", ifname,
 		    strerror(-rc));
 		return rc;
 	}
 	if (!(ifr.ifr_flags & IFF_UP)) {
-		set_err(errbuf, errlen, "interface %s is down", ifname);
+		link_set_err(errbuf, errlen, "interface %s is down", ifname);
 		return -ENETDOWN;
 	}
 
 	if (ioctl(fd, SIOCGIFMTU, &ifr) < 0) {
 		rc = -errno;
-		set_err(errbuf, errlen, "%s: SIOCGIFMTU: %s", ifname,
+		link_set_err(errbuf, errlen, "%s: SIOCGIFMTU: %s", ifname,
 		    strerror(-rc));
 		return rc;
 	}
 	if (ifr.ifr_mtu <= 0) {
-		set_err(errbuf, errlen, "%s: bad MTU %d", ifname, ifr.ifr_mtu);
+		link_set_err(errbuf, errlen, "%s: bad MTU %d", ifname, ifr.ifr_mtu);
 		return -EPROTONOSUPPORT;
 	}
 	l->mtu = (unsigned)ifr.ifr_mtu;
@@ -286,12 +286,12 @@ link_query_iface(struct link *l, const char *ifname, char *errbuf,
 	int fd, rc;
 
 	if (ifname == NULL) {
-		set_err(errbuf, errlen, "no interface name given");
+		link_set_err(errbuf, errlen, "no interface name given");
 		return -ENODEV;
 	}
 	fd = ioctl_socket();
 	if (fd < 0) {
-		set_err(errbuf, errlen, "socket: %s", strerror(-fd));
+		link_set_err(errbuf, errlen, "socket: %s", strerror(-fd));
 		return fd;
 	}
 	rc = query_iface(fd, l, ifname, errbuf, errlen);

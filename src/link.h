@@ -102,6 +102,10 @@ int link_packet_open(struct link **out, const char *ifname, char *errbuf,
 int link_pcap_open(struct link **out, const char *ifname, char *errbuf,
     size_t errlen);
 
+/* printf into errbuf (may be NULL) for link_open's one-line reasons. */
+void link_set_err(char *errbuf, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /*
  * Fill the common fields of l (ifname, ifindex, mac, mtu) from the system
  * for ifname and check it is an up Ethernet interface; used by backends.

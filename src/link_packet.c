@@ -9,7 +9,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,18 +57,6 @@ struct packet_link {
 	struct sockaddr_ll rx_addr[RX_BATCH];
 	uint8_t *rx_buf; /* RX_BATCH * LINK_FRAME_MAX */
 };
-
-static void __attribute__((format(printf, 3, 4)))
-set_err(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errbuf == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static struct packet_link *
 to_pl(struct link *l)
@@ -289,7 +276,7 @@ link_packet_open(struct link **out, const char *ifname, char *errbuf,
 	*out = NULL;
 	pl = calloc(1, sizeof(*pl));
 	if (pl == NULL) {
-		set_err(errbuf, errlen, "out of memory");
+		link_set_err(errbuf, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	l = &pl->l;
@@ -300,7 +287,7 @@ link_packet_open(struct link **out, const char *ifname, char *errbuf,
 		goto err_free;
 	pl->rx_buf = malloc((size_t)RX_BATCH * LINK_FRAME_MAX);
 	if (pl->rx_buf == NULL) {
-		set_err(errbuf, errlen, "out of memory");
+		link_set_err(errbuf, errlen, "out of memory");
 		rc = -ENOMEM;
 		goto err_free;
 	}
@@ -318,11 +305,11 @@ link_packet_open(struct link **out, const char *ifname, char *errbuf,
 	if (l->fd < 0) {
 		rc = -errno;
 		if (rc == -EPERM || rc == -EACCES) {
-			set_err(errbuf, errlen, "%s: AF_PACKET socket: %s "
+			link_set_err(errbuf, errlen, "%s: AF_PACKET socket: %s "
 			    "(CAP_NET_RAW is needed)", ifname, strerror(-rc));
 			rc = -EPERM;
 		} else {
-			set_err(errbuf, errlen, "%s: AF_PACKET socket: %s",
+			link_set_err(errbuf, errlen, "%s: AF_PACKET socket: %s",
 			    ifname, strerror(-rc));
 		}
 		goto err_free;
@@ -348,7 +335,7 @@ link_packet_open(struct link **out, const char *ifname, char *errbuf,
 	sll.sll_ifindex = l->ifindex;
 	if (bind(l->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
 		rc = -errno;
-		set_err(errbuf, errlen, "%s: bind: %s", ifname, strerror(-rc));
+		link_set_err(errbuf, errlen, "%s: bind: %s", ifname, strerror(-rc));
 		if (rc == -ENXIO || rc == -ENODEV)
 			rc = -ENODEV;
 		else if (rc == -ENETDOWN)

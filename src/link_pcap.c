@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,18 +32,6 @@ struct pcap_link {
 	uint8_t *tx_buf;  /* LINK_FRAME_MAX */
 	uint8_t *rx_buf;  /* RX_BATCH * LINK_FRAME_MAX */
 };
-
-static void __attribute__((format(printf, 3, 4)))
-set_err(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errbuf == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static struct pcap_link *
 to_pl(struct link *l)
@@ -199,7 +186,7 @@ link_pcap_open(struct link **out, const char *ifname, char *errbuf,
 	*out = NULL;
 	pl = calloc(1, sizeof(*pl));
 	if (pl == NULL) {
-		set_err(errbuf, errlen, "out of memory");
+		link_set_err(errbuf, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	l = &pl->l;
@@ -211,7 +198,7 @@ link_pcap_open(struct link **out, const char *ifname, char *errbuf,
 	pl->tx_buf = malloc(LINK_FRAME_MAX);
 	pl->rx_buf = malloc((size_t)RX_BATCH * LINK_FRAME_MAX);
 	if (pl->tx_buf == NULL || pl->rx_buf == NULL) {
-		set_err(errbuf, errlen, "out of memory");
+		link_set_err(errbuf, errlen, "out of memory");
 		rc = -ENOMEM;
 		goto err;
 	}
@@ -219,7 +206,7 @@ link_pcap_open(struct link **out, const char *ifname, char *errbuf,
 	perr[0] = '\0';
 	pl->p = pcap_create(l->ifname, perr);
 	if (pl->p == NULL) {
-		set_err(errbuf, errlen, "%s: pcap_create: %s", ifname, perr);
+		link_set_err(errbuf, errlen, "%s: pcap_create: %s", ifname, perr);
 		rc = -ENODEV;
 		goto err;
 	}
@@ -244,7 +231,7 @@ link_pcap_open(struct link **out, const char *ifname, char *errbuf,
 	status = pcap_activate(pl->p);
 	if (status < 0) {
 		rc = activate_rc(status);
-		set_err(errbuf, errlen, "%s: pcap: %s%s", ifname,
+		link_set_err(errbuf, errlen, "%s: pcap: %s%s", ifname,
 		    status == PCAP_ERROR || status == PCAP_ERROR_PERM_DENIED ||
 		    status == PCAP_ERROR_NO_SUCH_DEVICE ? pcap_geterr(pl->p) :
 		    pcap_statustostr(status),
@@ -252,7 +239,7 @@ link_pcap_open(struct link **out, const char *ifname, char *errbuf,
 		goto err;
 	}
 	if (pcap_datalink(pl->p) != DLT_EN10MB) {
-		set_err(errbuf, errlen, "%s: pcap link type %d is not Ethernet",
+		link_set_err(errbuf, errlen, "%s: pcap link type %d is not Ethernet",
 		    ifname, pcap_datalink(pl->p));
 		rc = -EPROTONOSUPPORT;
 		goto err;
@@ -262,7 +249,7 @@ link_pcap_open(struct link **out, const char *ifname, char *errbuf,
 		pl->skip_own = true;
 	if (pcap_compile(pl->p, &prog, "ether proto 0x88a2", 1,
 	    PCAP_NETMASK_UNKNOWN) != 0) {
-		set_err(errbuf, errlen, "%s: pcap_compile: %s", ifname,
+		link_set_err(errbuf, errlen, "%s: pcap_compile: %s", ifname,
 		    pcap_geterr(pl->p));
 		rc = -EIO;
 		goto err;
@@ -270,20 +257,20 @@ link_pcap_open(struct link **out, const char *ifname, char *errbuf,
 	status = pcap_setfilter(pl->p, &prog);
 	pcap_freecode(&prog);
 	if (status != 0) {
-		set_err(errbuf, errlen, "%s: pcap_setfilter: %s", ifname,
+		link_set_err(errbuf, errlen, "%s: pcap_setfilter: %s", ifname,
 		    pcap_geterr(pl->p));
 		rc = -EIO;
 		goto err;
 	}
 	if (pcap_setnonblock(pl->p, 1, perr) != 0) {
-		set_err(errbuf, errlen, "%s: pcap_setnonblock: %s", ifname,
+		link_set_err(errbuf, errlen, "%s: pcap_setnonblock: %s", ifname,
 		    perr);
 		rc = -EIO;
 		goto err;
 	}
 	l->fd = pcap_get_selectable_fd(pl->p);
 	if (l->fd < 0) {
-		set_err(errbuf, errlen, "%s: pcap has no selectable fd here",
+		link_set_err(errbuf, errlen, "%s: pcap has no selectable fd here",
 		    ifname);
 		rc = -EOPNOTSUPP;
 		goto err;
