@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Linux AF_PACKET backend: one SOCK_RAW socket bound to the interface and
- * the AoE ethertype, sends batched with sendmmsg, receives with recvmmsg
- * into preallocated buffers.  Never blocks for long; never pads (the engine
- * pads requests; short frames are accepted as they come).
+ * the AoE ethertype, sends batched with sendmmsg, receives from a
+ * PACKET_RX_RING shared with the kernel (no system call per frame; recvmmsg
+ * into preallocated buffers where no ring can be had, or with
+ * AOE_PACKET_RING=0).  Never blocks for long; never pads (the engine pads
+ * requests; short frames are accepted as they come).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -23,6 +25,7 @@
 #include <sys/socket.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <sys/mman.h>
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23 /* Linux 4.20 */
@@ -38,6 +41,17 @@
 #define TX_WAIT_MS 2     /* wait before each retry */
 
 /*
+ * The receive ring (TPACKET_V2: one frame per slot, handed over as soon as
+ * it is written, so no added latency): about RX_RING_SLOTS slots, at most
+ * RX_RING_MAX_BYTES, in blocks of RX_RING_BLOCK.  A slot holds the
+ * kernel's header, the sockaddr_ll and a frame of the interface MTU.
+ */
+#define RX_RING_SLOTS 2048
+#define RX_RING_MAX_BYTES (8u << 20)
+#define RX_RING_BLOCK (64u << 10)
+#define RX_SLOT_HEAD 128 /* tpacket2_hdr + sockaddr_ll + alignment */
+
+/*
  * PACKET_QDISC_BYPASS hands frames straight to the driver: that skips the
  * qdisc (tc rate limits), the netdev egress hook (nftables loss rules the
  * tests use) and the taps (tcpdump would not see what we send).  Off.
@@ -51,7 +65,12 @@ struct packet_link {
 	bool tx_congested; /* the last flush ran out of retries */
 	struct mmsghdr tx_msgs[TX_BATCH];
 	struct iovec tx_iov[TX_IOV_POOL];
-	/* rx */
+	/* rx ring (map == NULL: recvmmsg) */
+	uint8_t *rx_map;
+	size_t rx_map_len;
+	unsigned rx_slot_size, rx_slots_per_block, rx_slots, rx_head;
+	unsigned rx_held; /* slots before rx_head still owned by the caller */
+	/* rx without a ring */
 	struct mmsghdr rx_msgs[RX_BATCH];
 	struct iovec rx_iov[RX_BATCH];
 	struct sockaddr_ll rx_addr[RX_BATCH];
@@ -162,6 +181,78 @@ packet_flush(struct link *l)
 	return first_err;
 }
 
+
+static struct tpacket2_hdr *
+rx_slot(const struct packet_link *pl, unsigned i)
+{
+	return (struct tpacket2_hdr *)(void *)(pl->rx_map +
+	    (size_t)(i / pl->rx_slots_per_block) * RX_RING_BLOCK +
+	    (size_t)(i % pl->rx_slots_per_block) * pl->rx_slot_size);
+}
+
+/* Give the slots the last recv returned back to the kernel. */
+static void
+rx_ring_release(struct packet_link *pl)
+{
+	unsigned i = (pl->rx_head + pl->rx_slots - pl->rx_held) % pl->rx_slots;
+
+	for (; pl->rx_held > 0; pl->rx_held--) {
+		__atomic_store_n(&rx_slot(pl, i)->tp_status, TP_STATUS_KERNEL,
+		    __ATOMIC_RELEASE);
+		i = (i + 1) % pl->rx_slots;
+	}
+}
+
+/*
+ * Frames straight from the ring: the kernel wrote them in order; each slot
+ * stays ours (its bytes valid) until the next call releases it.  What the
+ * kernel wrote is checked like any received frame.
+ */
+static int
+ring_recv(struct packet_link *pl, const uint8_t **frames, size_t *lens,
+    unsigned max)
+{
+	struct link *l = &pl->l;
+	unsigned got = 0;
+
+	rx_ring_release(pl);
+	while (got < max) {
+		struct tpacket2_hdr *h = rx_slot(pl, pl->rx_head);
+		const struct sockaddr_ll *sll;
+		const uint8_t *p;
+		uint32_t st;
+
+		st = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
+		if ((st & TP_STATUS_USER) == 0)
+			break;
+		pl->rx_head = (pl->rx_head + 1) % pl->rx_slots;
+		pl->rx_held++;
+		sll = (const struct sockaddr_ll *)(const void *)
+		    ((const uint8_t *)h + TPACKET_ALIGN(sizeof(*h)));
+		if ((size_t)h->tp_mac + h->tp_snaplen > pl->rx_slot_size ||
+		    h->tp_snaplen < h->tp_len) {
+			l->rx_errors++; /* larger than the slot: truncated */
+			continue;
+		}
+		if (sll->sll_pkttype == PACKET_OUTGOING ||
+		    sll->sll_pkttype == PACKET_OTHERHOST)
+			continue;
+		p = (const uint8_t *)h + h->tp_mac;
+		if (h->tp_snaplen < ETH_HLEN_ ||
+		    (p[12] << 8 | p[13]) != ETH_P_AOE_) {
+			l->rx_errors++;
+			continue;
+		}
+		frames[got] = p;
+		lens[got] = h->tp_snaplen;
+		got++;
+	}
+	/* Nothing for the caller: skipped slots go back now (poll). */
+	if (got == 0)
+		rx_ring_release(pl);
+	return (int)got;
+}
+
 static int
 packet_recv(struct link *l, const uint8_t **frames, size_t *lens,
     unsigned max)
@@ -171,6 +262,8 @@ packet_recv(struct link *l, const uint8_t **frames, size_t *lens,
 	unsigned i;
 	int got = 0, r;
 
+	if (pl->rx_map != NULL)
+		return ring_recv(pl, frames, lens, max);
 	for (;;) {
 		for (i = 0; i < want; i++) {
 			struct msghdr *mh = &pl->rx_msgs[i].msg_hdr;
@@ -238,6 +331,8 @@ packet_close(struct link *l)
 
 	/* Queued frames point at caller memory that may be gone: drop. */
 	l->tx_errors += pl->tx_n;
+	if (pl->rx_map != NULL)
+		munmap(pl->rx_map, pl->rx_map_len);
 	if (l->fd >= 0)
 		close(l->fd);
 	free(pl->rx_buf);
@@ -261,6 +356,63 @@ set_bufsize(int fd, int force_opt, int opt)
 	if (setsockopt(fd, SOL_SOCKET, force_opt, &v, sizeof(v)) == 0)
 		return;
 	(void)setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v));
+}
+
+/*
+ * Map a receive ring sized for the interface MTU.  Returns 0, or -errno
+ * with the socket left as it was (recvmmsg then).
+ */
+static int
+rx_ring_setup(struct packet_link *pl)
+{
+	struct tpacket_req req;
+	unsigned mtu = pl->l.mtu > 1500 ? pl->l.mtu : 1500;
+	unsigned slot, per_block, blocks;
+	int v = TPACKET_V2, rc;
+	void *map;
+
+	slot = TPACKET_ALIGN(RX_SLOT_HEAD + mtu + ETH_HLEN_ + 4);
+	if (slot > RX_RING_BLOCK)
+		return -EMSGSIZE; /* MTU near 64 KiB: recvmmsg */
+	per_block = RX_RING_BLOCK / slot;
+	blocks = (RX_RING_SLOTS + per_block - 1) / per_block;
+	if (blocks > RX_RING_MAX_BYTES / RX_RING_BLOCK)
+		blocks = RX_RING_MAX_BYTES / RX_RING_BLOCK;
+	if (setsockopt(pl->l.fd, SOL_PACKET, PACKET_VERSION, &v,
+	    sizeof(v)) < 0)
+		return -errno;
+	memset(&req, 0, sizeof(req));
+	req.tp_block_size = RX_RING_BLOCK;
+	req.tp_block_nr = blocks;
+	req.tp_frame_size = slot;
+	req.tp_frame_nr = blocks * per_block;
+	if (setsockopt(pl->l.fd, SOL_PACKET, PACKET_RX_RING, &req,
+	    sizeof(req)) < 0)
+		return -errno;
+	map = mmap(NULL, (size_t)blocks * RX_RING_BLOCK,
+	    PROT_READ | PROT_WRITE, MAP_SHARED, pl->l.fd, 0);
+	if (map == MAP_FAILED) {
+		rc = -errno;
+		memset(&req, 0, sizeof(req)); /* no ring: recvmmsg again */
+		(void)setsockopt(pl->l.fd, SOL_PACKET, PACKET_RX_RING, &req,
+		    sizeof(req));
+		return rc;
+	}
+	pl->rx_map = map;
+	pl->rx_map_len = (size_t)blocks * RX_RING_BLOCK;
+	pl->rx_slot_size = slot;
+	pl->rx_slots_per_block = per_block;
+	pl->rx_slots = blocks * per_block;
+	return 0;
+}
+
+/* AOE_PACKET_RING=0 turns the receive ring off (recvmmsg). */
+static bool
+ring_wanted(void)
+{
+	const char *e = getenv("AOE_PACKET_RING");
+
+	return e == NULL || strcmp(e, "0") != 0;
 }
 
 int
@@ -328,6 +480,9 @@ link_packet_open(struct link **out, const char *ifname, char *errbuf,
 	set_bufsize(l->fd, SO_RCVBUF, SO_RCVBUF);
 	set_bufsize(l->fd, SO_SNDBUF, SO_SNDBUF);
 #endif
+	/* Before the bind: no frame can be queued outside the ring. */
+	if (ring_wanted())
+		(void)rx_ring_setup(pl);
 
 	memset(&sll, 0, sizeof(sll));
 	sll.sll_family = AF_PACKET;
@@ -346,6 +501,8 @@ link_packet_open(struct link **out, const char *ifname, char *errbuf,
 	return 0;
 
 err_close:
+	if (pl->rx_map != NULL)
+		munmap(pl->rx_map, pl->rx_map_len);
 	close(l->fd);
 err_free:
 	free(pl->rx_buf);
