@@ -14,10 +14,12 @@
 # sequential transfer, default 1G), BENCH_MTUS ("1500 9000"),
 # BENCH_BACKENDS ("packet pcap"), BENCH_SKIP (comma list of
 # seq,rand,nbdkit,vm,many), BENCH_VM_SIZE (default 128M), BENCH_VM_MTUS,
-# BENCH_VM_SMP (guest vCPUs, default 1), BENCH_VBLADE_OPTS (default
-# "-b 64"), BENCH_PERF=DIR (perf record -g of vblade and the initiator
-# during each sequential transfer and QD32 run), BENCH_OUT=FILE (a copy of
-# the report), BENCH_BUILDDIR (default: the current directory).
+# BENCH_VM_SMP (guest vCPUs, default 1), BENCH_VM_NBD_SECTORS ("same":
+# nbd0's max_sectors_kb as aoe.ko's, the default; "default": 128),
+# BENCH_VBLADE_OPTS (default "-b 64"), BENCH_PERF=DIR (perf record -g of
+# vblade and the initiator during each sequential transfer and QD32 run),
+# BENCH_OUT=FILE (a copy of the report), BENCH_BUILDDIR (default: the
+# current directory).
 # Only the benchmark's own veth pair, tap device and namespaces are used.
 
 if [ -z "${BASH_VERSION:-}" ]; then
@@ -26,7 +28,7 @@ fi
 
 case ${1:-} in
 -h | --help)
-	sed -n '3,22p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '3,23p' "$0" | sed 's/^# \{0,1\}//'
 	exit 0
 	;;
 "") ;;
@@ -89,6 +91,10 @@ mtus=${BENCH_MTUS:-1500 9000}
 # other's kernel locks (the NBD socket lock took a third of the guest's
 # time) and one aoe.ko run hung; one vCPU compares CPU cost plainly.
 vm_smp=${BENCH_VM_SMP:-1}
+# nbd0's max_sectors_kb: "same" as aoe.ko's e1.0 (the same request size
+# for both drivers), or "default" (the nbd driver's 128).
+vm_nbdsect=${BENCH_VM_NBD_SECTORS:-same}
+case $vm_nbdsect in same | default) ;; *) fail "BENCH_VM_NBD_SECTORS: same or default" ;; esac
 vblade_opts=${BENCH_VBLADE_OPTS:--b 64}
 skip=,${BENCH_SKIP:-},
 mib=1048576
@@ -666,9 +672,10 @@ for mtu in $mtus; do
 		[ $((n % 10)) != 0 ] || echo >/dev/etherd/discover
 		sleep 0.1
 	done
+	ksect=
 	if [ -b $d ]; then
-		echo "BENCH-INFO e1.0 max_sectors_kb" \
-		    "$(cat '/sys/block/etherd!e1.0/queue/max_sectors_kb')"
+		ksect=$(cat '/sys/block/etherd!e1.0/queue/max_sectors_kb')
+		echo "BENCH-INFO e1.0 max_sectors_kb $ksect"
 		run kernel $mtu read 0 if=$d of=/dev/null iflag=direct
 		run kernel $mtu write 0 if=/dev/zero of=$d oflag=direct
 	else
@@ -687,8 +694,15 @@ for mtu in $mtus; do
 	done
 	if /usr/sbin/nbd-client -unix /tmp/nbd.sock /dev/nbd0 -N e1.0 \
 	    >/tmp/nbd-client.log 2>&1; then
-		echo "BENCH-INFO nbd0 max_sectors_kb" \
-		    "$(cat /sys/block/nbd0/queue/max_sectors_kb)"
+		# The block layer's request size limit as for aoe.ko (a
+		# udev rule or the initramfs script does this for users).
+		q=/sys/block/nbd0/queue
+		if [ -n "$ksect" ] && [ "$(vm_arg bench.nbdsect)" = same ]; then
+			hw=$(cat $q/max_hw_sectors_kb)
+			[ "$ksect" -le "$hw" ] || ksect=$hw
+			echo $ksect >$q/max_sectors_kb
+		fi
+		echo "BENCH-INFO nbd0 max_sectors_kb $(cat $q/max_sectors_kb)"
 		run nbd $mtu read $nbp if=/dev/nbd0 of=/dev/null iflag=direct
 		run nbd $mtu write $nbp if=/dev/zero of=/dev/nbd0 oflag=direct
 		/usr/sbin/nbd-client -d /dev/nbd0 >/dev/null 2>&1
@@ -814,7 +828,7 @@ vm_bench()
 	vm_run -t $((120 + 6 * ddto * $(echo $vm_mtus | wc -w))) \
 	    -n "$vm_ns" -l "$work/vm-console.log" -i "$work/initrd.gz" \
 	    -a "quiet $append bench.mib=$vmib bench.ddto=$ddto \
-bench.mtus=${vm_mtus// /,}" -- "${vm_nic[@]}" -smp "$vm_smp" >/dev/null
+bench.mtus=${vm_mtus// /,} bench.nbdsect=$vm_nbdsect" -- "${vm_nic[@]}" -smp "$vm_smp" >/dev/null
 	stop_pid "$vm_vb"
 	tr -d '\r' <"$vm_log" | grep -E '^(BENCH|VM-)' >&2
 	info=$(tr -d '\r' <"$vm_log" | awk '$1 == "BENCH-INFO" {
