@@ -495,6 +495,30 @@ fail:
 	return status;
 }
 
+/* With -v: each target's counters at exit (window, RTT, losses). */
+static void
+rt_log_totals(struct rt *rt)
+{
+	struct target_info ti;
+	struct target *t = NULL;
+
+	if (rt->e == NULL || log_getverbose() < 1)
+		return;
+	while ((t = engine_target_next(rt->e, t)) != NULL) {
+		engine_target_info(t, &ti);
+		log_info("%s: %llu frames out, %llu in, %llu retransmitted, "
+		    "%llu timed out; window %u of %u, srtt %llu us, "
+		    "%llu MiB read, %llu MiB written", ti.name,
+		    (unsigned long long)ti.tx_frames,
+		    (unsigned long long)ti.rx_frames,
+		    (unsigned long long)ti.retransmits,
+		    (unsigned long long)ti.timeouts, ti.window, ti.window_max,
+		    (unsigned long long)(ti.srtt_ns / 1000),
+		    (unsigned long long)(ti.bytes_read >> 20),
+		    (unsigned long long)(ti.bytes_written >> 20));
+	}
+}
+
 void
 rt_free(struct rt *rt)
 {
@@ -505,6 +529,7 @@ rt_free(struct rt *rt)
 	for (unsigned i = 0; i < rt->nlinks; i++)
 		if (rt->ports[i].fd_added)
 			loop_del_fd(rt->loop, rt->ports[i].link->fd);
+	rt_log_totals(rt);
 	/* Pending requests complete with -ECANCELED; links are still open. */
 	engine_free(rt->e);
 	for (unsigned i = 0; i < rt->nlinks; i++)

@@ -3,7 +3,8 @@
 # The packet backend's receive ring: aoe-nbd maps a PACKET_RX_RING by
 # default (seen in /proc/PID/maps as a shared mapping of its socket) and
 # none with AOE_PACKET_RING=0 (recvmmsg); whole images go through aoe-nbd
-# both ways with each, at MTU 1500 and 9000, byte for byte.
+# both ways with each, at MTU 1500 and 9000, byte for byte; -v logs the
+# target's counters at exit.
 nbd_test_timeout=180
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/nbd-functions.sh"
@@ -34,7 +35,7 @@ round()
 	else
 		unset AOE_PACKET_RING
 	fi
-	start_aoe_nbd -I "$lan_if" -w 5 e1.0
+	start_aoe_nbd -v -I "$lan_if" -w 5 e1.0
 	bytes=$(socket_map_bytes)
 	say "socket mappings: $bytes bytes"
 	if [ "$ring" = 0 ]; then
@@ -51,6 +52,14 @@ round()
 	cmp "$tmpdir/out.img" "$tmpdir/disk.img" || fail "nbdcopy out differs"
 	say "in and out identical"
 	stop_aoe_nbd
+	# -v: the target's counters at exit.
+	line=$(grep 'e1.0: [0-9]* frames out' "$nbd_log" | tail -n 1)
+	say "exit summary: $line"
+	case $line in
+	*" 48 MiB read, 48 MiB written") ;;
+	*) fail "no exit summary with 48 MiB read and written" ;;
+	esac
+	: >"$nbd_log"
 	unset AOE_PACKET_RING
 }
 
