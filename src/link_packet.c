@@ -437,18 +437,6 @@ link_packet_open(struct link **out, const char *ifname, char *errbuf,
 	rc = link_query_iface(l, ifname, errbuf, errlen);
 	if (rc < 0)
 		goto err_free;
-	pl->rx_buf = malloc((size_t)RX_BATCH * LINK_FRAME_MAX);
-	if (pl->rx_buf == NULL) {
-		link_set_err(errbuf, errlen, "out of memory");
-		rc = -ENOMEM;
-		goto err_free;
-	}
-	for (i = 0; i < RX_BATCH; i++) {
-		pl->rx_iov[i].iov_base =
-		    pl->rx_buf + (size_t)i * LINK_FRAME_MAX;
-		pl->rx_iov[i].iov_len = LINK_FRAME_MAX;
-	}
-
 	/*
 	 * Protocol 0 until bind: the socket receives nothing, so no frame of
 	 * another interface or ethertype is queued before the bind filters.
@@ -483,6 +471,20 @@ link_packet_open(struct link **out, const char *ifname, char *errbuf,
 	/* Before the bind: no frame can be queued outside the ring. */
 	if (ring_wanted())
 		(void)rx_ring_setup(pl);
+	if (pl->rx_map == NULL) {
+		/* recvmmsg: buffers for a batch of the largest frames. */
+		pl->rx_buf = malloc((size_t)RX_BATCH * LINK_FRAME_MAX);
+		if (pl->rx_buf == NULL) {
+			link_set_err(errbuf, errlen, "out of memory");
+			rc = -ENOMEM;
+			goto err_close;
+		}
+		for (i = 0; i < RX_BATCH; i++) {
+			pl->rx_iov[i].iov_base =
+			    pl->rx_buf + (size_t)i * LINK_FRAME_MAX;
+			pl->rx_iov[i].iov_len = LINK_FRAME_MAX;
+		}
+	}
 
 	memset(&sll, 0, sizeof(sll));
 	sll.sll_family = AF_PACKET;
