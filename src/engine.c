@@ -200,6 +200,7 @@ struct engine {
 	unsigned npool, pool_cap;
 	struct frame *free_frames;
 	struct frame *released;  /* freed since the last flush: see frame_release */
+	unsigned plugged;        /* engine_plug depth: submissions do not flush */
 	struct framelist frames; /* in flight */
 	struct reqlist done;
 	struct admin *adone_head, *adone_tail;
@@ -1162,8 +1163,22 @@ req_submit(struct engine *e, struct target *t, enum req_kind kind,
 	else
 		req_activate(t, r);
 	target_pump(e, t, now);
-	ops_flush(e);
+	if (e->plugged == 0)
+		ops_flush(e);
 	return 0;
+}
+
+void
+engine_plug(struct engine *e)
+{
+	e->plugged++;
+}
+
+void
+engine_unplug(struct engine *e)
+{
+	if (e->plugged > 0 && --e->plugged == 0)
+		ops_flush(e);
 }
 
 int

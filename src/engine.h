@@ -233,6 +233,16 @@ int engine_flush(struct engine *e, struct target *t, engine_done_fn done,
     void *arg, uint64_t now);
 
 /*
+ * Plug: while plugged (calls nest), submitting a request does not push
+ * its frames out; engine_unplug() of the outermost plug does, in one
+ * batch with everything submitted meanwhile.  For a front end that takes
+ * several requests from one read (NBD pipelining, FUSE).  Completions,
+ * input and timers still flush as usual.
+ */
+void engine_plug(struct engine *e);
+void engine_unplug(struct engine *e);
+
+/*
  * Cancel the requests on t whose callback argument `match` accepts (the
  * front end's client went away): those not yet started, and what is not
  * yet sent of those started, are dropped; frames already on the wire are

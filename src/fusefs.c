@@ -886,6 +886,8 @@ fuse_readable(void *arg, uint32_t events)
 	int rc;
 
 	(void)events;
+	/* The requests of this batch go out in one batch of frames. */
+	engine_plug(fs->e);
 	for (unsigned i = 0; i < FUSEFS_RECV_BATCH && !fs->ended; i++) {
 		rc = fuse_session_receive_buf(fs->se, &fs->fbuf);
 		if (rc == -EAGAIN)
@@ -909,6 +911,7 @@ fuse_readable(void *arg, uint32_t events)
 		if (fuse_session_exited(fs->se))
 			session_ended(fs);
 	}
+	engine_unplug(fs->e);
 }
 
 int

@@ -1691,6 +1691,20 @@ conn_update_events(struct conn *c)
 	}
 }
 
+/*
+ * Every request of one read goes out in one batch of frames (a pipelining
+ * client sends many at once), not one system call each.
+ */
+static void
+conn_input_plugged(struct conn *c)
+{
+	struct engine *e = c->s->e;
+
+	engine_plug(e);
+	conn_input(c);
+	engine_unplug(e);
+}
+
 static void
 conn_io(void *arg, uint32_t events)
 {
@@ -1703,7 +1717,7 @@ conn_io(void *arg, uint32_t events)
 		conn_handshake(c);
 	} else {
 		if (events & (EPOLLIN | EPOLLHUP) && conn_wants_read(c))
-			conn_input(c);
+			conn_input_plugged(c);
 		if (!c->closed && (events & EPOLLOUT))
 			conn_flush(c);
 		/* Both directions gone while we were not reading. */
@@ -1723,7 +1737,7 @@ conn_rio(void *arg, uint32_t events)
 	if (c->st == CS_TLS_HANDSHAKE)
 		conn_handshake(c);
 	else if (conn_wants_read(c))
-		conn_input(c);
+		conn_input_plugged(c);
 	else
 		conn_update_events(c);
 	conn_unref(c);
