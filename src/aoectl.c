@@ -100,6 +100,7 @@ struct ctl {
 	struct rt *rt;
 	struct engine *e;
 	bool changed;      /* set by every engine event */
+	uint64_t ready_at; /* when every named target was first ready */
 	struct req *reqs;
 	unsigned nreqs;
 	unsigned pending;
@@ -712,6 +713,30 @@ iflist(const struct ctl *c, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * How long after the named targets are ready other paths may still be
+ * answering discovery: 4 smoothed round trips of the slowest of them,
+ * 5 ms at least, 100 ms at most.
+ */
+static uint64_t
+path_settle_ns(struct ctl *c)
+{
+	struct target_info ti;
+	uint64_t srtt = 0, d;
+
+	for (unsigned i = 0; i < c->nnamed; i++) {
+		struct target *t = engine_target_find(c->e, c->named[i].shelf,
+		    c->named[i].slot);
+
+		if (t == NULL)
+			continue;
+		engine_target_info(t, &ti);
+		srtt = MAX(srtt, ti.srtt_ns);
+	}
+	d = 4 * srtt;
+	return MIN(MAX(d, 5 * NSEC_PER_MSEC), 100 * NSEC_PER_MSEC);
+}
+
 static bool
 settled(struct ctl *c, enum wait_kind k, uint64_t now, uint64_t deadline,
     uint64_t *next)
@@ -729,8 +754,21 @@ settled(struct ctl *c, enum wait_kind k, uint64_t now, uint64_t deadline,
 			    target_state(t) == TARGET_NEW)
 				nnew++;
 		}
-		if (missing == 0 && nnew == 0)
-			return true;
+		if (missing == 0 && nnew == 0) {
+			/*
+			 * Further paths answered the same broadcast: give
+			 * them a few round trips to show up in the list.
+			 */
+			uint64_t until;
+
+			if (c->ready_at == 0)
+				c->ready_at = now;
+			until = c->ready_at + path_settle_ns(c);
+			if (k != WAIT_STAT || now >= until || now >= deadline)
+				return true;
+			*next = MIN(until, deadline);
+			return false;
+		}
 	} else if (k == WAIT_STAT) {
 		for (t = engine_target_next(c->e, NULL); t != NULL;
 		    t = engine_target_next(c->e, t))
