@@ -17,7 +17,8 @@
 # BENCH_VM_SMP (guest vCPUs, default 1), BENCH_VM_NBD_SECTORS ("same":
 # nbd0's max_sectors_kb as aoe.ko's, the default; "default": 128),
 # BENCH_VBLADE_OPTS (default "-b 64"), BENCH_PERF=DIR (perf record -g of
-# vblade and the initiator during each sequential transfer and QD32 run),
+# vblade and the initiator during each sequential transfer and QD32 run;
+# in the VM, perf -e cpu-clock of the whole guest during each dd),
 # BENCH_OUT=FILE (a copy of the report), BENCH_BUILDDIR (default: the
 # current directory).
 # Only the benchmark's own veth pair, tap device and namespaces are used.
@@ -28,7 +29,7 @@ fi
 
 case ${1:-} in
 -h | --help)
-	sed -n '3,23p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '3,24p' "$0" | sed 's/^# \{0,1\}//'
 	exit 0
 	;;
 "") ;;
@@ -680,20 +681,38 @@ ticks()
 }
 # run KIND MTU DIR PID DD-ARGS...: one dd, its figures on the console
 # (PID: the initiator process whose CPU time is taken, 0 for none).
+perf=$(vm_arg bench.perf)
 run()
 {
-	local kind=$1 mtu=$2 dir=$3 pid=$4 c0 c1 line secs
+	local kind=$1 mtu=$2 dir=$3 pid=$4 c0 c1 line secs pp=
 	shift 4
+	if [ "$perf" = 1 ]; then
+		# The guest has no PMU under TCG: the cpu-clock timer.
+		/usr/bin/perf record -q -e cpu-clock -F 499 -a -g \
+		    -o /tmp/perf.data 2>/tmp/perf.err &
+		pp=$!
+		sleep 1
+	fi
 	c0=$(ticks $pid)
 	if timeout $ddto /usr/bin/gdd bs=1M count=$mib "$@" \
 	    2>/tmp/dd.err; then
 		c1=$(ticks $pid)
+		if [ -n "$pp" ]; then
+			kill -INT $pp
+			wait $pp
+			/usr/bin/perf report -i /tmp/perf.data --stdio \
+			    --no-children --sort comm,dso,sym -g none \
+			    --percent-limit 0.7 2>/dev/null |
+			    grep -v '^#' | grep -v '^$' | head -n 40 |
+			    sed "s/^/BENCH-PERF $kind $mtu $dir /"
+		fi
 		line=$(grep copied /tmp/dd.err)
 		secs=$(echo "$line" | sed 's/.*copied, \([0-9.e+-]*\) s.*/\1/')
 		echo "BENCH-RESULT $kind $mtu $dir ${line%% *} $secs" \
 		    $((c1 - c0))
 	else
 		echo "BENCH-FAIL $kind $mtu $dir: $(tail -n 1 /tmp/dd.err)"
+		[ -z "$pp" ] || { kill -INT $pp; wait $pp; }
 	fi
 }
 oneline()
@@ -858,6 +877,11 @@ vm_bench()
 	vm_add_prog "$top_builddir/src/aoe-fuse"
 	vm_add_prog nbd-client
 	vm_add_prog "$(command -v dd)" /usr/bin/gdd
+	vm_perf=0
+	if [ -n "${BENCH_PERF:-}" ] && command -v perf >/dev/null; then
+		vm_add_prog "$(command -v perf)" /usr/bin/perf
+		vm_perf=1
+	fi
 	ln -sf /proc/self/mounts "$vm_root/etc/mtab"
 	vm_guest_script >"$vm_root/vm-test"
 	vm_initramfs "$vm_root" "$work/initrd.gz" >/dev/null
@@ -868,9 +892,16 @@ vm_bench()
 	vm_run -t $((120 + 6 * ddto * $(echo $vm_mtus | wc -w))) \
 	    -n "$vm_ns" -l "$work/vm-console.log" -i "$work/initrd.gz" \
 	    -a "quiet $append bench.mib=$vmib bench.ddto=$ddto \
-bench.mtus=${vm_mtus// /,} bench.nbdsect=$vm_nbdsect" -- "${vm_nic[@]}" -smp "$vm_smp" >/dev/null
+bench.mtus=${vm_mtus// /,} bench.nbdsect=$vm_nbdsect bench.perf=$vm_perf" -- "${vm_nic[@]}" -smp "$vm_smp" >/dev/null
 	stop_pid "$vm_vb"
-	tr -d '\r' <"$vm_log" | grep -E '^(BENCH|VM-)' >&2
+	if [ "$vm_perf" = 1 ]; then
+		mkdir -p "$BENCH_PERF"
+		tr -d '\r' <"$vm_log" | grep '^BENCH-PERF ' \
+		    >"$BENCH_PERF/vm-profiles.txt"
+		say "guest profiles: $BENCH_PERF/vm-profiles.txt"
+	fi
+	tr -d '\r' <"$vm_log" | grep -E '^(BENCH|VM-)' |
+	    grep -v '^BENCH-PERF ' >&2
 	info=$(tr -d '\r' <"$vm_log" | awk '$1 == "BENCH-INFO" {
 		$1 = ""; sub(/^ /, "")
 		if (!seen[$0]++) printf "%s%s", n++ ? ", " : "", $0 }')
