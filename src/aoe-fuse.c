@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bufpool.h"
 #include "engine.h"
 #include "fusefs.h"
 #include "log.h"
@@ -734,6 +735,7 @@ out:
 	/* Cancels what the engine still holds: answered into the void. */
 	rt_free(app.rt);
 	fusefs_free(app.fs);
+	bufpool_drain();
 	g_loop = NULL;
 	loop_free(loop);
 	if (pidfile_written)

@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bufpool.h"
 #include "engine.h"
 #include "log.h"
 #include "loop.h"
@@ -821,6 +822,7 @@ out:
 	/* Runs every engine callback left: their connections are fenced. */
 	rt_free(a.rt);
 	nbds_free(a.s);
+	bufpool_drain();
 	if (a.sigfd >= 0) {
 		loop_del_fd(a.loop, a.sigfd);
 		close(a.sigfd);

@@ -17,7 +17,11 @@
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef HAVE_MALLOC_USABLE_SIZE
+#include <malloc.h>
+#endif
 
+#include "bufpool.h"
 #include "engine.h"
 #include "fusefs.h"
 #include "log.h"
@@ -43,6 +47,8 @@ struct fusefs {
 	struct engine *e;
 	struct fuse_session *se;
 	struct fuse_buf fbuf;     /* the receive buffer, reused */
+	size_t fbuf_pooled;       /* fbuf.mem is from bufpool_get(this) */
+	size_t fbuf_cap;          /* what libfuse reads into fbuf.mem at most */
 	bool stolen;              /* a write kept fbuf.mem: allocate anew */
 	bool fd_added;
 	bool mounted;
@@ -60,6 +66,7 @@ struct fusefs_io {
 	fuse_req_t req;
 	void *buf;                /* read data / write payload */
 	void *base;               /* what to free (a stolen fbuf.mem) */
+	size_t base_pooled;       /* base is from bufpool_get(this), 0: malloc */
 	size_t len;
 	fuse_ino_t ino;
 	/* fallocate: zero [next, end) in chunks */
@@ -227,7 +234,10 @@ static void
 io_free(struct fusefs_io *io)
 {
 	io->fs->inflight--;
-	free(io->base);
+	if (io->base_pooled > 0)
+		bufpool_put(io->base, io->base_pooled);
+	else
+		free(io->base);
 	free(io);
 }
 
@@ -421,7 +431,9 @@ fusefs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (size > tsize - (uint64_t)off)
 		size = (size_t)(tsize - (uint64_t)off);
 	io = io_new(fs, req);
-	if (io == NULL || (io->base = malloc(size)) == NULL) {
+	if (io != NULL && (io->base = bufpool_get(size)) != NULL)
+		io->base_pooled = size;
+	if (io == NULL || io->base == NULL) {
 		if (io != NULL)
 			io_free(io);
 		fuse_reply_err(req, ENOMEM);
@@ -515,10 +527,12 @@ fusefs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	if (size >= FUSEFS_STEAL_MIN && fb != NULL && buf >= fb &&
 	    buf + size <= fb + fs->fbuf.size) {
 		io->base = fs->fbuf.mem;
+		io->base_pooled = fs->fbuf_pooled;
 		io->buf = (void *)(uintptr_t)buf;
 		fs->stolen = true;
 	} else {
-		io->base = malloc(size);
+		io->base = bufpool_get(size);
+		io->base_pooled = size;
 		if (io->base == NULL) {
 			io_free(io);
 			fuse_reply_err(req, ENOMEM);
@@ -532,6 +546,7 @@ fusefs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	if (rc < 0) {
 		if (io->base == fs->fbuf.mem)
 			io->base = NULL; /* still the receive buffer */
+		io->base_pooled = 0;
 		fs->stolen = false;
 		fuse_reply_err(req, io_errno(rc));
 		io_free(io);
@@ -902,10 +917,27 @@ fuse_readable(void *arg, uint32_t events)
 			break;
 		}
 		fs->stolen = false;
+#ifdef HAVE_MALLOC_USABLE_SIZE
+		/*
+		 * libfuse allocated the first buffer with its own (private)
+		 * size: at most what malloc gave it, so a pooled buffer that
+		 * large is large enough.  fbuf.size is the message, not that.
+		 */
+		if (fs->fbuf_cap == 0 && fs->fbuf_pooled == 0 &&
+		    fs->fbuf.mem != NULL)
+			fs->fbuf_cap = malloc_usable_size(fs->fbuf.mem);
+#endif
 		fuse_session_process_buf(fs->se, &fs->fbuf);
 		if (fs->stolen) {
-			/* A write owns it now; the next receive allocates. */
-			fs->fbuf.mem = NULL;
+			/*
+			 * A write owns it now: the next receive gets one of
+			 * the same capacity from the pool, where libfuse
+			 * would allocate (fault in, zero) fresh pages.
+			 */
+			fs->fbuf.mem = fs->fbuf_cap > 0 ?
+			    bufpool_get(fs->fbuf_cap) : NULL;
+			fs->fbuf_pooled = fs->fbuf.mem != NULL ?
+			    fs->fbuf_cap : 0;
 			fs->stolen = false;
 		}
 		if (fuse_session_exited(fs->se))
@@ -1028,7 +1060,10 @@ fusefs_free(struct fusefs *fs)
 			fuse_session_unmount(fs->se);
 		fuse_session_destroy(fs->se);
 	}
-	free(fs->fbuf.mem);
+	if (fs->fbuf_pooled > 0)
+		bufpool_put(fs->fbuf.mem, fs->fbuf_pooled);
+	else
+		free(fs->fbuf.mem);
 	free(fs->zeroes);
 	free(fs);
 }

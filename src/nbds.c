@@ -22,6 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "bufpool.h"
 #include "log.h"
 #include "nbdproto.h"
 #include "nbds.h"
@@ -215,7 +216,7 @@ req_new(struct conn *c, const struct nbdp_request *h, size_t buflen)
 	if (r == NULL)
 		return NULL;
 	if (buflen > 0) {
-		r->buf = malloc(buflen);
+		r->buf = bufpool_get(buflen);
 		if (r->buf == NULL) {
 			free(r);
 			return NULL;
@@ -237,7 +238,7 @@ req_free(struct req *r)
 
 	c->nreqs--;
 	c->membytes -= r->buflen;
-	free(r->buf);
+	bufpool_put(r->buf, r->buflen);
 	free(r);
 	/* Limits may allow input again; DISC may be able to finish. */
 	conn_mark(c, false);

@@ -397,3 +397,66 @@ Test(size, fmt_gb)
 	/* Truncates safely. */
 	cr_expect_str_eq(size_fmt_gb(buf, 4, 268435456), "0.2");
 }
+
+/* ---------------------------------------------------------- bufpool */
+
+#include "bufpool.h"
+
+/* A kept buffer comes back for the next request of its class. */
+Test(bufpool, reuse_by_class)
+{
+	uint8_t *a;
+
+	bufpool_drain();
+	a = bufpool_get(100 * 1024);
+	cr_assert_not_null(a);
+	memset(a, 0xa5, 100 * 1024);
+	bufpool_put(a, 100 * 1024);
+#if defined(__SANITIZE_ADDRESS__)
+	cr_assert_eq(bufpool_kept(), 0, "ASan builds keep nothing");
+#else
+	uint8_t *b, *c;
+
+	cr_assert_eq(bufpool_kept(), 128 * 1024);
+	b = bufpool_get(128 * 1024);
+	cr_assert_eq(b, a, "same class: the kept buffer again");
+	memset(b, 0x5a, 128 * 1024); /* the whole class is usable */
+	cr_assert_eq(bufpool_kept(), 0);
+	bufpool_put(b, 128 * 1024);
+	/* Another class does not take it. */
+	c = bufpool_get(200 * 1024);
+	cr_assert_neq(c, a);
+	bufpool_put(c, 200 * 1024);
+	cr_assert_eq(bufpool_kept(), 128 * 1024 + 256 * 1024);
+#endif
+	bufpool_drain();
+	cr_assert_eq(bufpool_kept(), 0);
+}
+
+/* Small and huge buffers are plain malloc/free; the keep cap holds. */
+Test(bufpool, limits)
+{
+	void *p[40];
+	size_t n = sizeof(p) / sizeof(p[0]);
+
+	bufpool_drain();
+	p[0] = bufpool_get(4096);
+	cr_assert_not_null(p[0]);
+	bufpool_put(p[0], 4096);
+	cr_assert_eq(bufpool_kept(), 0, "a small buffer was kept");
+	bufpool_put(NULL, 1 << 20);
+	cr_assert_eq(bufpool_kept(), 0);
+	for (size_t i = 0; i < n; i++) {
+		p[i] = bufpool_get(1 << 20);
+		cr_assert_not_null(p[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		bufpool_put(p[i], 1 << 20);
+	cr_assert_leq(bufpool_kept(), BUFPOOL_KEEP_BYTES);
+#if !defined(__SANITIZE_ADDRESS__)
+	cr_assert_eq(bufpool_kept(), BUFPOOL_KEEP_BYTES, "the pool kept %zu",
+	    bufpool_kept());
+#endif
+	bufpool_drain();
+	cr_assert_eq(bufpool_kept(), 0);
+}
