@@ -1566,8 +1566,20 @@ cfg_advert(struct engine *e, unsigned ifidx, const struct aoe_hdr *h,
 	} else if (changed && !created && t->state == TARGET_UP) {
 		ev(e, t, ENGINE_EV_CHANGED);
 	}
-	if (t->state == TARGET_NEW)
+	if (t->state == TARGET_NEW && t->ident_frame != NULL &&
+	    now - t->ident_frame->sent_ns >= t->rto) {
+		/*
+		 * It answers now, its IDENTIFY (or the answer) was lost:
+		 * ask again at once instead of after the backed-off timer,
+		 * so that discovery's quick rounds also pace IDENTIFY on a
+		 * lossy network.
+		 */
+		t->retransmits++;
+		e->stats.retransmits++;
+		frame_send(e, t->ident_frame, now);
+	} else if (t->state == TARGET_NEW) {
 		identify_send(e, t, now);
+	}
 	target_pump(e, t, now);
 }
 

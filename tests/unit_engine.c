@@ -1394,6 +1394,54 @@ Test(discovery, periodic)
 	net_free(n);
 }
 
+struct drop_ident {
+	unsigned left;
+};
+
+static void
+drop_ident_hook(struct net *n, unsigned ifidx, const uint8_t *f, size_t len)
+{
+	struct drop_ident *d = n->hook_arg;
+
+	(void)ifidx;
+	if (is_ata(f, len) && f[27] == ATA_CMD_IDENTIFY && d->left > 0) {
+		d->left--;
+		n->drop_req = 1000;
+	} else {
+		n->drop_req = 0;
+	}
+}
+
+/*
+ * IDENTIFY lost four times in a row: each answer to discovery's quick
+ * rounds (250 ms apart) asks again at once, so the target is up after
+ * about a second, not after the backed-off timer (0.2 + 0.4 + 0.8 + 1.6 s).
+ */
+Test(discovery, identify_lost_paced_by_adverts)
+{
+	struct engine_config c;
+	struct drop_ident d = { .left = 4 };
+	unsigned want = 1;
+	struct net *n;
+	uint64_t t0;
+
+	engine_config_default(&c);
+	c.discover_ns = 60 * NSEC_PER_SEC;
+	n = net_new(&c, 1, 1500, 0, 78);
+	net_add_target(n, 1, 0, 4096, 1);
+	n->on_send = drop_ident_hook;
+	n->hook_arg = &d;
+	t0 = n->now;
+	net_discover(n);
+	cr_assert(net_run(n, 10 * NSEC_PER_SEC, pred_all_up, &want),
+	    "not up");
+	cr_assert_eq(d.left, 0, "not every IDENTIFY was sent");
+	cr_assert_lt(n->now - t0, 1500 * NSEC_PER_MSEC, "up after %llu ms",
+	    (unsigned long long)((n->now - t0) / NSEC_PER_MSEC));
+	cr_assert_geq(engine_stats(n->e)->retransmits, 4);
+	net_free(n);
+}
+
 Test(discovery, bad_config_rejected)
 {
 	struct engine_config c = cfg_fast();
