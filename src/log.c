@@ -59,6 +59,9 @@ vlog(int pri, int err, const char *fmt, va_list ap)
 {
 	int saved = errno;
 
+	/* Quiet (-1, the fuzz harnesses): only what ends the program. */
+	if (log_verbose < 0 && pri != LOG_CRIT)
+		return;
 	if (log_foreground) {
 		flockfile(stderr);
 		fprintf(stderr, "%s: ", log_progname());

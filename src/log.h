@@ -12,7 +12,10 @@
 
 /* Start logging as PROGNAME; to stderr when foreground, else syslog. */
 void log_init(const char *progname, bool foreground);
-/* 0 = warnings and info, 1 = + debug (-v), 2 = + per-frame debug (-vv). */
+/*
+ * 0 = warnings and info, 1 = + debug (-v), 2 = + per-frame debug (-vv);
+ * -1 = nothing but fatal()/fatalx().
+ */
 void log_setverbose(int level);
 int log_getverbose(void);
 const char *log_progname(void);

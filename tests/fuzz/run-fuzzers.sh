@@ -26,7 +26,7 @@ top_srcdir=$(cd "$srcdir_fuzz/../.." && pwd)
 top_builddir=${top_builddir:-$PWD}
 builddir=${1:-$top_builddir/tests/fuzz-build}
 seconds=${FUZZ_SECONDS:-20}
-fuzzers=${FUZZERS:-codec engine cmdline nbd}
+fuzzers=${FUZZERS:-codec engine cmdline nbd nbds}
 
 say()
 {
@@ -80,6 +80,8 @@ fi
 
 pcap_cflags=$(pkg-config --cflags libpcap 2>/dev/null)
 pcap_libs=$(pkg-config --libs libpcap 2>/dev/null || echo -lpcap)
+gnutls_cflags=$(pkg-config --cflags gnutls 2>/dev/null)
+gnutls_libs=$(pkg-config --libs gnutls 2>/dev/null || echo -lgnutls)
 
 # The project's warnings, except -Wimplicit-fallthrough: clang ignores the
 # /* FALLTHROUGH */ comments that gcc (the project's compiler) honours.
@@ -107,6 +109,11 @@ sources()
 		    "$s/log.c $s/engine.c $s/aoe.c $s/ata.c $s/util.c" ;;
 	nbd)
 		echo "$srcdir_fuzz/fuzz_nbd.c $s/nbdproto.c" ;;
+	nbds)
+		echo "$srcdir_fuzz/fuzz_nbds.c $s/nbds.c $s/nbdproto.c" \
+		    "$s/tls.c $s/engine.c $s/aoe.c $s/ata.c $s/util.c" \
+		    "$s/loop.c $s/log.c $s/bufpool.c" \
+		    "$top_srcdir/tests/faketarget.c" ;;
 	esac
 }
 
@@ -114,6 +121,16 @@ libs()
 {
 	case $1 in
 	cmdline) echo "$pcap_libs" ;;
+	nbds) echo "$gnutls_libs" ;;
+	esac
+}
+
+# The seed corpus of a harness (the server reads the codec's streams).
+corpus_of()
+{
+	case $1 in
+	nbds) echo nbd ;;
+	*) echo "$1" ;;
 	esac
 }
 
@@ -123,7 +140,7 @@ max_len()
 	codec) echo 9216 ;;
 	engine) echo 16384 ;;
 	cmdline) echo 1200 ;;
-	nbd) echo 8192 ;;
+	nbd | nbds) echo 8192 ;;
 	*) echo 4096 ;;
 	esac
 }
@@ -147,7 +164,8 @@ build()
 	[ "$stale" = 1 ] || return 0
 	say "building fuzz_$name"
 	# shellcheck disable=SC2086,SC2046
-	"$cc" $CFLAGS $pcap_cflags -o "$bin" $srcs $(libs "$name") \
+	"$cc" $CFLAGS $pcap_cflags $gnutls_cflags -o "$bin" $srcs \
+	    $(libs "$name") \
 	    2>"$builddir/fuzz_$name.build.log"
 	local st=$?
 	cat "$builddir/fuzz_$name.build.log" >&2
@@ -209,8 +227,9 @@ for name in $fuzzers; do
 		rm -rf "$corpus"
 	fi
 	mkdir -p "$corpus"
-	if [ -d "$srcdir_fuzz/corpus/$name" ]; then
-		cp -n "$srcdir_fuzz/corpus/$name"/* "$corpus"/ 2>/dev/null
+	seeds=$srcdir_fuzz/corpus/$(corpus_of "$name")
+	if [ -d "$seeds" ]; then
+		cp -n "$seeds"/* "$corpus"/ 2>/dev/null
 	fi
 	log=$builddir/fuzz-$name.log
 	say "$name: fuzzing for ${seconds}s (max_len $(max_len "$name"))"
