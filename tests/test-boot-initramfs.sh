@@ -6,6 +6,7 @@
 # aoe=e1.0@eth0 root=/dev/nbd0 (then root=UUID=, root=LABEL=) from a small
 # ext4 image that vblade serves on a tap device in a private network
 # namespace, and the image's /sbin/init prints a marker and powers off.
+# aoe_max_kb= sets nbd0's max_sectors_kb (default 1280, 0 keeps 128).
 nbd_test_timeout=300
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/nbd-functions.sh"
@@ -80,7 +81,9 @@ cat >"$root/sbin/init" <<'EOF'
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 exec </dev/console >/dev/console 2>&1
 [ -e /proc/mounts ] || mount -t proc proc /proc
+[ -e /sys/block ] || mount -t sysfs sysfs /sys
 echo "AOE-ROOT-INIT-OK $(cat /etc/aoe-root-id)"
+echo "AOE-ROOT-MAXKB $(cat /sys/block/nbd0/queue/max_sectors_kb)"
 echo "AOE-ROOT-MOUNT $(awk '$2 == "/" { print $1, $3, $4 }' /proc/mounts)"
 for p in /proc/[0-9]*; do
 	case $(tr '\0' ' ' <$p/cmdline 2>/dev/null) in
@@ -109,7 +112,7 @@ start_vblade 1 0 "$img"
 
 boot()
 {
-	local append=$1 n=$2
+	local append=$1 n=$2 kb=$3 v
 
 	vm_nic_tap "$tap"
 	vm_run -t 120 -n "$vm_ns" -l "$tmpdir/console-$n.log" -i "$initrd" \
@@ -117,6 +120,8 @@ boot()
 	tr -d '\r' <"$vm_log" | grep -E 'AOE-ROOT|aoe-nbd|nbd0' || true
 	vm_expect "AOE-ROOT-INIT-OK $id"
 	vm_expect "AOE-ROOT-MOUNT /dev/nbd0 ext4 rw"
+	v=$(vm_console_value AOE-ROOT-MAXKB)
+	[ "$v" = "$kb" ] || fail "boot $n: nbd0 max_sectors_kb $v, not $kb"
 	vm_expect "AOE-ROOT-SERVER"
 	vm_expect "AOE-ROOT-DONE"
 	say "boot $n: /sbin/init of the AoE root ran ($vm_seconds s)"
@@ -127,9 +132,10 @@ boot()
 # root=/dev/nbd* too and would try DHCP for minutes), then by UUID on
 # every Ethernet interface, then by label on the interface with the
 # tap NIC's MAC address.
-boot "aoe=e1.0@eth0 root=/dev/nbd0 ip=off rw net.ifnames=0" 1
-boot "aoe=e1.0 root=UUID=$uuid rw" 2
-boot "aoe=e1.0@$vm_mac_tap aoe_wait=20 root=LABEL=aoeroot rw" 3
+boot "aoe=e1.0@eth0 root=/dev/nbd0 ip=off rw net.ifnames=0" 1 1280
+boot "aoe=e1.0 aoe_max_kb=512 root=UUID=$uuid rw" 2 512
+boot "aoe=e1.0@$vm_mac_tap aoe_wait=20 aoe_max_kb=0 root=LABEL=aoeroot rw" 3 \
+    128
 
 # ------------------------------------------------------------ host checks
 stop_vblade "$vblade_pid"
