@@ -5,8 +5,8 @@
 # that disconnect in the middle of a WRITE, hang up with requests in
 # flight, send garbage ...), TLS sessions when built with GnuTLS, then
 # SIGTERM.  valgrind must report no error and no definite or indirect
-# leak (it exits 99 otherwise).  Skipped only in a sanitizer build (ASan
-# and valgrind do not mix), CI or not.
+# leak (it exits 99 otherwise).  Not part of a sanitizer build's suite
+# (ASan and valgrind do not mix); run by hand there it skips.
 nbd_test_timeout=600
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/nbd-functions.sh"
