@@ -123,4 +123,19 @@ int parse_seconds_ms(const char *s, uint64_t max_ms, uint64_t *out_ms);
 /* Format a byte count as aoe-stat does, in decimal GB with 3 decimals. */
 char *size_fmt_gb(char *buf, size_t len, uint64_t bytes);
 
+/*
+ * splitmix64 (Steele, Lea, Flood 2014): the next number of a small seeded
+ * generator whose whole state is *s.  The test drivers and benchmarks use
+ * it for reproducible random streams; nothing here needs better.
+ */
+static inline uint64_t
+splitmix64(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
 #endif

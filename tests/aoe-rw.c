@@ -89,22 +89,11 @@ static struct loop *g_loop;
 
 /* ---------------------------------------------------------- PRNG */
 
-/* splitmix64 (Steele, Lea, Flood 2014): small, fast, good enough here. */
-static uint64_t
-prng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 /* Uniform enough in [lo, hi]. */
 static uint64_t
 prng_range(uint64_t *s, uint64_t lo, uint64_t hi)
 {
-	return lo + prng_next(s) % (hi - lo + 1);
+	return lo + splitmix64(s) % (hi - lo + 1);
 }
 
 static void
@@ -113,11 +102,11 @@ prng_fill(uint64_t *s, uint8_t *p, uint64_t len)
 	uint64_t i, v;
 
 	for (i = 0; i + 8 <= len; i += 8) {
-		v = prng_next(s);
+		v = splitmix64(s);
 		memcpy(p + i, &v, 8);
 	}
 	if (i < len) {
-		v = prng_next(s);
+		v = splitmix64(s);
 		memcpy(p + i, &v, (size_t)(len - i));
 	}
 }
@@ -151,7 +140,7 @@ plan_chunks(uint64_t *s, uint64_t size, struct chunk **out,
 		len = prng_range(s, 1, max);
 		end = off + len;
 		/* Half the time end on a sector boundary. */
-		if (prng_next(s) & 1) {
+		if (splitmix64(s) & 1) {
 			end = (end + SECTOR - 1) / SECTOR * SECTOR;
 			if (end - off > MAX_REQ)
 				end -= SECTOR;

@@ -140,19 +140,9 @@ static volatile sig_atomic_t g_stop;
 /* ---------------------------------------------------------- helpers */
 
 static uint64_t
-rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static uint64_t
 rng_upto(uint64_t *s, uint64_t max)
 {
-	return rng_next(s) % (max + 1);
+	return splitmix64(s) % (max + 1);
 }
 
 static uint64_t
@@ -168,7 +158,7 @@ static void
 fill_random(struct bad *b, uint8_t *p, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
-		p[i] = (uint8_t)rng_next(&b->rng);
+		p[i] = (uint8_t)splitmix64(&b->rng);
 }
 
 /* A random locally administered unicast MAC that is not one we know. */
@@ -477,21 +467,21 @@ unsolicited_one(struct bad *b)
 	case 0:
 		/* A response to a tag nobody issued (bit 31 set). */
 		len = build_ata_rsp(b, &q, b->mac, b->shelf, b->slot,
-		    AOE_CMD_ATA, AOE_TAG_USER | (uint32_t)rng_next(&b->rng));
+		    AOE_CMD_ATA, AOE_TAG_USER | (uint32_t)splitmix64(&b->rng));
 		xmit(b, p, len, K_U_TAG);
 		break;
 	case 1:
 		/* A request (R clear) to a shelf nobody serves. */
 		foreign_mac(b, fmac);
 		put_hdr(b, p, fmac, 0, 0, 4000, 9, AOE_CMD_CFG,
-		    (uint32_t)rng_next(&b->rng));
+		    (uint32_t)splitmix64(&b->rng));
 		memset(p + AOE_HDR_LEN, 0, AOE_MIN_FRAME - AOE_HDR_LEN);
 		xmit(b, p, AOE_MIN_FRAME, K_U_REQUEST);
 		break;
 	case 2:
 		/* AoE version 2. */
 		len = build_ata_rsp(b, &q, b->mac, b->shelf, b->slot,
-		    AOE_CMD_ATA, AOE_TAG_USER | (uint32_t)rng_next(&b->rng));
+		    AOE_CMD_ATA, AOE_TAG_USER | (uint32_t)splitmix64(&b->rng));
 		p[14] = (uint8_t)(2 << 4 | AOE_FLAG_RSP);
 		xmit(b, p, len, K_U_BADVER);
 		break;

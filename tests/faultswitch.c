@@ -24,6 +24,8 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 
+#include "util.h"
+
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23 /* Linux 4.20 */
 #endif
@@ -77,28 +79,19 @@ static volatile sig_atomic_t g_dump;
 
 /* ---------------------------------------------------------- PRNG */
 
-/* splitmix64: one stream per direction, from the seed. */
-static uint64_t
-rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
+/* splitmix64 (util.h): one stream per direction, from the seed. */
 
 /* Uniform in [0, 1). */
 static double
 rng_unit(uint64_t *s)
 {
-	return (double)(rng_next(s) >> 11) / 9007199254740992.0;
+	return (double)(splitmix64(s) >> 11) / 9007199254740992.0;
 }
 
 static uint64_t
 rng_upto(uint64_t *s, uint64_t max)
 {
-	return max ? rng_next(s) % (max + 1) : 0;
+	return max ? splitmix64(s) % (max + 1) : 0;
 }
 
 /* ---------------------------------------------------------- heap */

@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util.h"
+
 #define SECTOR 512u
 #define MAX_CONNS 8
 
@@ -55,19 +57,9 @@ struct state {
 };
 
 static uint64_t
-rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static uint64_t
 rng_range(uint64_t *s, uint64_t lo, uint64_t hi)
 {
-	return lo + rng_next(s) % (hi - lo + 1);
+	return lo + splitmix64(s) % (hi - lo + 1);
 }
 
 static void
@@ -77,11 +69,11 @@ fill(uint64_t *s, uint8_t *p, size_t len)
 	uint64_t v;
 
 	for (i = 0; i + 8 <= len; i += 8) {
-		v = rng_next(s);
+		v = splitmix64(s);
 		memcpy(p + i, &v, 8);
 	}
 	for (; i < len; i++)
-		p[i] = (uint8_t)rng_next(s);
+		p[i] = (uint8_t)splitmix64(s);
 }
 
 static double
@@ -185,7 +177,7 @@ submit_one(struct state *st)
 		o->kind = OP_CACHE;
 	else
 		o->kind = OP_FLUSH;
-	h = st->h[rng_next(&st->rng) % st->nconns];
+	h = st->h[splitmix64(&st->rng) % st->nconns];
 	if (o->kind == OP_FLUSH) {
 		cb.user_data = o;
 		cookie = nbd_aio_flush(h, cb, 0);
@@ -232,7 +224,7 @@ submit_one(struct state *st)
 		break;
 	case OP_ZERO:
 		memset(st->shadow + o->off, 0, o->len);
-		if (rng_next(&st->rng) & 1)
+		if (splitmix64(&st->rng) & 1)
 			flags = LIBNBD_CMD_FLAG_NO_HOLE;
 		cookie = nbd_aio_zero(h, o->len, o->off, cb, flags);
 		st->zeroes++;
