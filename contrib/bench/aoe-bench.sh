@@ -176,7 +176,8 @@ bench_helper()
 		ln -sf "$top_builddir/contrib/bench/$name" "$work/bin/$name"
 		return 0
 	fi
-	${CC:-cc} -std=gnu11 -O2 -Wall -o "$work/bin/$name" "$src" "$@" \
+	${CC:-cc} -std=gnu11 -O2 -Wall -I"$top_srcdir/src" \
+	    -o "$work/bin/$name" "$src" "$@" \
 	    2>"$work/cc.err" || {
 		cat "$work/cc.err" >&2
 		fail "cannot build $name (libnbd-dev, libpcap-dev installed?)"
@@ -189,7 +190,7 @@ bench_helper nbd-randread $(pkg-config --libs libnbd 2>/dev/null ||
 [ -r "$top_builddir/src/libaoecore.a" ] ||
     fail "no src/libaoecore.a under $top_builddir: run make first"
 # shellcheck disable=SC2046
-bench_helper aoe-lat -I"$top_srcdir/src" -include "$top_builddir/config.h" \
+bench_helper aoe-lat -include "$top_builddir/config.h" \
     "$top_builddir/src/libaoecore.a" $(pkg-config --libs libpcap \
     2>/dev/null || echo -lpcap)
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench.h"
 #include "engine.h"
 #include "log.h"
 #include "loop.h"
@@ -44,16 +45,6 @@ struct lat {
 	int err;
 };
 
-static uint64_t
-rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 static void
 on_event(void *ctx, struct target *t, int ev)
 {
@@ -79,7 +70,7 @@ submit(struct slot *s)
 	uint64_t off;
 	int rc;
 
-	off = rng_next(&l->rng) % (l->size / l->bsize) * l->bsize;
+	off = splitmix64(&l->rng) % (l->size / l->bsize) * l->bsize;
 	s->t0 = loop_now();
 	rc = engine_read(l->e, l->t, s->buf, off, l->bsize, read_done, s,
 	    s->t0);
@@ -135,22 +126,6 @@ run(struct lat *l, struct slot *slots, unsigned depth, unsigned long count)
 	return l->failed ? l->err : 0;
 }
 
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double
-pct(const uint64_t *v, size_t n, double p)
-{
-	size_t i = (size_t)(p / 100.0 * (double)(n - 1) + 0.5);
-
-	return (double)v[i < n ? i : n - 1] / 1000.0;
-}
-
 static void
 usage(FILE *f)
 {
@@ -181,7 +156,7 @@ main(int argc, char **argv)
 	struct slot *slots = NULL;
 	unsigned long count = 20000, warmup = 500, depth = 1, i;
 	unsigned long long v;
-	uint64_t t0, t1, sum = 0, deadline, now;
+	uint64_t t0, t1, deadline, now;
 	size_t n = 0;
 	int opt, rc, status = EXIT_FAIL;
 
@@ -282,16 +257,7 @@ main(int argc, char **argv)
 	t1 = loop_now();
 	if (rc < 0)
 		goto fail;
-	for (i = 0; i < l.done; i++)
-		sum += l.v[i];
-	qsort(l.v, l.done, sizeof(*l.v), cmp_u64);
-	printf("depth %lu n %lu secs %.3f iops %.0f MBps %.1f min %.1f "
-	    "p50 %.1f p99 %.1f mean %.1f max %.1f us\n",
-	    depth, l.done, (double)(t1 - t0) / 1e9,
-	    (double)l.done * 1e9 / (double)(t1 - t0),
-	    (double)l.done * (double)l.bsize * 1e3 / (double)(t1 - t0),
-	    pct(l.v, l.done, 0), pct(l.v, l.done, 50), pct(l.v, l.done, 99),
-	    (double)sum / (double)l.done / 1000.0, pct(l.v, l.done, 100));
+	bench_print_reads(depth, l.v, l.done, l.bsize, t1 - t0);
 	status = EXIT_OK;
 	goto out;
 fail:

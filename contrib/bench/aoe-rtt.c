@@ -25,6 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+#include "util.h"
+
 #define ETHERTYPE_AOE 0x88a2
 #define ETH_HDR 14
 #define AOE_HDR 24              /* Ethernet + AoE common header */
@@ -50,44 +53,6 @@ struct rtt {
 	unsigned timeout_ms;
 	uint64_t lost;
 };
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void
-put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void
-put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint16_t
-get_be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t
-get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
 
 /* The Ethernet and AoE common header of a request. */
 static void
@@ -172,7 +137,7 @@ rtt_recv(struct rtt *r, uint8_t *buf, size_t cap, size_t *len,
 		if (got < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				return -errno;
-			t = now_ns();
+			t = bench_now_ns();
 			if (t >= deadline)
 				return -ETIMEDOUT;
 			if (poll(&pfd, 1, (int)((deadline - t) / 1000000 + 1))
@@ -209,7 +174,7 @@ rtt_discover(struct rtt *r)
 	if ((rc = rtt_send(r, f, sizeof(f))) < 0)
 		return rc;
 	rc = rtt_recv(r, buf, sizeof(buf), &len, r->tag, 1,
-	    now_ns() + 2000000000u);
+	    bench_now_ns() + 2000000000u);
 	if (rc < 0)
 		return rc;
 	if (len < CFG_HDR || (buf[14] & FLAG_ERR))
@@ -239,7 +204,7 @@ rtt_identify(struct rtt *r)
 	if ((rc = rtt_send(r, f, sizeof(f))) < 0)
 		return rc;
 	rc = rtt_recv(r, buf, sizeof(buf), &len, r->tag, 1,
-	    now_ns() + 2000000000u);
+	    bench_now_ns() + 2000000000u);
 	if (rc < 0)
 		return rc;
 	if (len < ATA_HDR + SECTOR || (buf[14] & FLAG_ERR))
@@ -249,16 +214,6 @@ rtt_identify(struct rtt *r)
 	for (i = 7; i >= 0; i--)
 		r->sectors = r->sectors << 8 | w[i];
 	return r->sectors ? 0 : -EPROTO;
-}
-
-static uint64_t
-rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
 }
 
 /*
@@ -281,11 +236,11 @@ rtt_once(struct rtt *r, unsigned nsect, uint64_t *rng)
 	if (nf > MAX_FRAMES)
 		return 0;
 	if (nsect && r->sectors > nsect)
-		lba = rng_next(rng) % (r->sectors / nsect) * nsect;
+		lba = splitmix64(rng) % (r->sectors / nsect) * nsect;
 	tag0 = r->tag + 1;
 	r->tag += nf;
 	memset(seen, 0, sizeof(seen));
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	for (i = 0, left = nsect; i < nf; i++) {
 		memset(f, 0, sizeof(f));
 		if (!nsect) {
@@ -318,23 +273,7 @@ rtt_once(struct rtt *r, unsigned nsect, uint64_t *rng)
 			got++;
 		}
 	}
-	return now_ns() - t0;
-}
-
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double
-pct(const uint64_t *v, size_t n, double p)
-{
-	size_t i = (size_t)(p / 100.0 * (double)(n - 1) + 0.5);
-
-	return (double)v[i < n ? i : n - 1] / 1000.0;
+	return bench_now_ns() - t0;
 }
 
 static void
@@ -352,7 +291,7 @@ main(int argc, char **argv)
 {
 	struct rtt r = { .fd = -1, .timeout_ms = 1000 };
 	unsigned long count = 10000, warmup = 200, nsect = 0, i, n = 0;
-	uint64_t *v, t, sum = 0, rng = 42;
+	uint64_t *v, t, rng = 42;
 	int c, rc;
 
 	while ((c = getopt(argc, argv, "n:w:r:h")) != -1) {
@@ -401,7 +340,6 @@ main(int argc, char **argv)
 		t = rtt_once(&r, (unsigned)nsect, &rng);
 		if (t) {
 			v[n++] = t;
-			sum += t;
 		}
 	}
 	if (n == 0) {
@@ -409,13 +347,10 @@ main(int argc, char **argv)
 		free(v);
 		return 1;
 	}
-	qsort(v, n, sizeof(*v), cmp_u64);
-	printf("%s n %lu lost %" PRIu64 " frames %u min %.1f p50 %.1f "
-	    "p99 %.1f mean %.1f max %.1f us\n",
+	printf("%s n %lu lost %" PRIu64 " frames %u ",
 	    nsect ? "ata-read" : "query-config", n, r.lost,
-	    nsect ? (unsigned)((nsect + r.scnt - 1) / r.scnt) : 1,
-	    pct(v, n, 0), pct(v, n, 50), pct(v, n, 99),
-	    (double)sum / (double)n / 1000.0, pct(v, n, 100));
+	    nsect ? (unsigned)((nsect + r.scnt - 1) / r.scnt) : 1);
+	bench_print_latency(v, n);
 	free(v);
 	close(r.fd);
 	return 0;

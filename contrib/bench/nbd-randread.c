@@ -16,6 +16,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
+#include "util.h"
+
 #define MAX_DEPTH 1024
 
 struct slot {
@@ -35,28 +38,9 @@ struct state {
 };
 
 static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t
-rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static uint64_t
 rand_off(struct state *st)
 {
-	return rng_next(&st->rng) % (st->size / st->bsize) * st->bsize;
+	return splitmix64(&st->rng) % (st->size / st->bsize) * st->bsize;
 }
 
 /*
@@ -72,7 +56,7 @@ on_done(void *user, int *error)
 	if (*error)
 		st->failed++;
 	else if (st->done < st->count)
-		st->lat[st->done] = now_ns() - s->t0;
+		st->lat[st->done] = bench_now_ns() - s->t0;
 	st->done++;
 	st->inflight--;
 	st->free[st->nfree++] = s;
@@ -84,29 +68,13 @@ submit(struct state *st, struct slot *s)
 {
 	nbd_completion_callback cb = { .callback = on_done, .user_data = s };
 
-	s->t0 = now_ns();
+	s->t0 = bench_now_ns();
 	if (nbd_aio_pread(st->h, s->buf, st->bsize, rand_off(st), cb, 0)
 	    == -1)
 		return -1;
 	st->issued++;
 	st->inflight++;
 	return 0;
-}
-
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double
-pct(const uint64_t *v, size_t n, double p)
-{
-	size_t i = (size_t)(p / 100.0 * (double)(n - 1) + 0.5);
-
-	return (double)v[i < n ? i : n - 1] / 1000.0;
 }
 
 static void
@@ -125,7 +93,7 @@ main(int argc, char **argv)
 	struct state st = { .rng = 7, .bsize = 4096 };
 	struct slot slots[MAX_DEPTH];
 	unsigned long count = 20000, warmup = 500, depth = 1, i;
-	uint64_t t0, t1, sum = 0;
+	uint64_t t0, t1;
 	int64_t sz;
 	void *buf;
 	int c, st_rc = 1;
@@ -178,17 +146,17 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	if (depth == 1) {
 		for (i = 0; i < count; i++) {
-			uint64_t t = now_ns();
+			uint64_t t = bench_now_ns();
 
 			if (nbd_pread(st.h, buf, st.bsize, rand_off(&st), 0)
 			    == -1) {
 				st.failed++;
 				continue;
 			}
-			st.lat[st.done++] = now_ns() - t;
+			st.lat[st.done++] = bench_now_ns() - t;
 		}
 	} else {
 		st.count = count;
@@ -220,22 +188,12 @@ main(int argc, char **argv)
 		if (st.done > count)
 			st.done = count;
 	}
-	t1 = now_ns();
+	t1 = bench_now_ns();
 	if (st.done == 0 || st.failed) {
 		fprintf(stderr, "nbd-randread: %lu reads failed\n", st.failed);
 		goto out;
 	}
-	for (i = 0; i < st.done; i++)
-		sum += st.lat[i];
-	qsort(st.lat, st.done, sizeof(*st.lat), cmp_u64);
-	printf("depth %lu n %lu secs %.3f iops %.0f MBps %.1f min %.1f "
-	    "p50 %.1f p99 %.1f mean %.1f max %.1f us\n",
-	    depth, st.done, (double)(t1 - t0) / 1e9,
-	    (double)st.done * 1e9 / (double)(t1 - t0),
-	    (double)st.done * (double)st.bsize * 1e3 / (double)(t1 - t0),
-	    pct(st.lat, st.done, 0), pct(st.lat, st.done, 50),
-	    pct(st.lat, st.done, 99), (double)sum / (double)st.done / 1000.0,
-	    pct(st.lat, st.done, 100));
+	bench_print_reads(depth, st.lat, st.done, st.bsize, t1 - t0);
 	st_rc = 0;
 out:
 	nbd_shutdown(st.h, 0);
