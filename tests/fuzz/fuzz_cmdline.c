@@ -12,25 +12,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz.h"
 #include "engine.h"
 #include "log.h"
 #include "rt.h"
 #include "util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* stderr (the FILE) goes to /dev/null: bad values print a message each. */
-#define CHECK(cond)							\
-	do {								\
-		if (!(cond)) {						\
-			dprintf(STDERR_FILENO,				\
-			    "%s:%d: check failed: %s\n", __FILE__,	\
-			    __LINE__, #cond);				\
-			abort();					\
-		}							\
-	} while (0)
-
 #define RT_MAX_MS_REF (365ULL * 24 * 3600 * 1000)
 #define STR_MAX 1200
 

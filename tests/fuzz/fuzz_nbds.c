@@ -21,6 +21,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "fuzz.h"
 #include "aoe.h"
 #include "engine.h"
 #include "faketarget.h"
@@ -28,17 +29,6 @@
 #include "loop.h"
 #include "nbds.h"
 #include "util.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)							\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "%s:%d: check failed: %s\n",	\
-			    __FILE__, __LINE__, #cond);			\
-			abort();					\
-		}							\
-	} while (0)
 
 #define FT_SECTORS 2048         /* 1 MiB export */
 #define FRAME_CAP 9216
@@ -120,19 +110,14 @@ deliver(struct fz *fz)
 	}
 }
 
-/* Whatever the server wrote is read and dropped; false at EOF. */
-static bool
+/* Whatever the server wrote is read and dropped. */
+static void
 drain(int fd)
 {
 	static uint8_t sink[65536];
 
-	for (;;) {
-		ssize_t n = read(fd, sink, sizeof(sink));
-
-		if (n > 0)
-			continue;
-		return !(n == 0 || (errno != EAGAIN && errno != EINTR));
-	}
+	while (read(fd, sink, sizeof(sink)) > 0)
+		;
 }
 
 int
@@ -174,7 +159,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size == 0)
 		off = 0;
-	chunk = size == 0 || (data[0] & 0x80) ? size : ((size_t)data[0] + 1) * 4;
+	chunk = size == 0 || (data[0] & 0x80) ? size :
+	    ((size_t)data[0] + 1) * 4;
 	/* The client's bytes, then its end of writing. */
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0, sv) == 0);
@@ -182,15 +168,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (turn = 0; turn < MAX_TURNS; turn++) {
 		if (off < size) {
 			size_t want = size - off < chunk ? size - off : chunk;
-			ssize_t n = write(sv[1], data + off, want);
+			ssize_t n = send(sv[1], data + off, want,
+			    MSG_NOSIGNAL);
 
-			if (n > 0)
+			if (n > 0) {
 				off += (size_t)n;
-			else
-				CHECK(errno == EAGAIN || errno == EINTR ||
-				    errno == EPIPE || errno == ECONNRESET);
-			if (n < 0 && errno != EAGAIN && errno != EINTR)
-				off = size; /* the server closed: stop */
+			} else if (errno != EAGAIN && errno != EINTR) {
+				/* The server closed: stop sending. */
+				CHECK(errno == EPIPE || errno == ECONNRESET);
+				off = size;
+			}
 		}
 		if (off == size && !shut) {
 			(void)shutdown(sv[1], SHUT_WR);
@@ -201,7 +188,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		deliver(&fz);
 		engine_tick(fz.e, loop_now());
 		deliver(&fz);
-		(void)drain(sv[1]);
+		drain(sv[1]);
 		if (nbds_open_conns(fz.s) == 0)
 			break;
 	}
@@ -212,9 +199,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(st->conns_open == 0);
 	CHECK(st->errors <= st->requests);
 	if (getenv("FUZZ_NBDS_VERBOSE") != NULL)
-		fprintf(stderr, "fuzz_nbds: %zu bytes, %u turns, %llu requests, "
-		    "%llu errors, %llu protocol errors, %llu bytes read, "
-		    "%llu written\n", size, turn,
+		fprintf(stderr, "fuzz_nbds: %zu bytes, %u turns, "
+		    "%llu requests, %llu errors, %llu protocol errors, "
+		    "%llu bytes read, %llu written\n", size, turn,
 		    (unsigned long long)st->requests,
 		    (unsigned long long)st->errors,
 		    (unsigned long long)st->protocol_errors,
