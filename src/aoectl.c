@@ -100,7 +100,7 @@ struct ctl {
 	struct rt *rt;
 	struct engine *e;
 	bool changed;      /* set by every engine event */
-	uint64_t ready_at; /* when every named target was first ready */
+	uint64_t settle_until; /* named targets ready: other paths until */
 	struct req *reqs;
 	unsigned nreqs;
 	unsigned pending;
@@ -755,18 +755,17 @@ settled(struct ctl *c, enum wait_kind k, uint64_t now, uint64_t deadline,
 				nnew++;
 		}
 		if (missing == 0 && nnew == 0) {
+			if (k != WAIT_STAT)
+				return true;
 			/*
 			 * Further paths answered the same broadcast: give
 			 * them a few round trips to show up in the list.
 			 */
-			uint64_t until;
-
-			if (c->ready_at == 0)
-				c->ready_at = now;
-			until = c->ready_at + path_settle_ns(c);
-			if (k != WAIT_STAT || now >= until || now >= deadline)
+			if (c->settle_until == 0)
+				c->settle_until = now + path_settle_ns(c);
+			if (now >= c->settle_until || now >= deadline)
 				return true;
-			*next = MIN(until, deadline);
+			*next = MIN(c->settle_until, deadline);
 			return false;
 		}
 	} else if (k == WAIT_STAT) {
