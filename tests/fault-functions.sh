@@ -295,6 +295,21 @@ fsw_count()
 	grep -F "faultswitch: $1 " "$fsw_log" | tail -n 1 | _field "$2"
 }
 
+# fsw_expect PHASE COUNTER...: fail unless the faultswitch counted at
+# least one frame under every COUNTER (held, reordered, duplicated ...) in
+# both directions.
+fsw_expect()
+{
+	local phase=$1 d c
+	shift
+	for d in 'a>b' 'b>a'; do
+		for c in "$@"; do
+			[ "$(fsw_count "$d" "$c")" -gt 0 ] ||
+			    fail "$phase: faultswitch $d: no frame $c"
+		done
+	done
+}
+
 # _field NAME: from a "... NAME VALUE ..." line, print VALUE.
 _field()
 {

@@ -85,12 +85,7 @@ start_faultswitch --seed 43 --duration 60 --delay 1 --jitter 2 \
     --reorder 5 --reorder-delay 4 --dup 1
 run_aio reorder 43 1000
 stop_faultswitch
-for d in 'a>b' 'b>a'; do
-	for c in held reordered; do
-		[ "$(fsw_count "$d" "$c")" -gt 0 ] ||
-		    fail "reorder: faultswitch $d: no frame $c"
-	done
-done
+fsw_expect reorder held reordered
 
 # ------------------------------------------------------------- restart
 start_faultswitch --duration 60
