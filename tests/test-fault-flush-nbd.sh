@@ -90,26 +90,12 @@ EOF
 
 # The checker: the client's events against aoe-nbd's trace.
 cat >"$tmpdir/check.py" <<'EOF'
-import struct, sys
+import os, sys
+sys.path.insert(0, os.path.join(os.environ["top_srcdir"], "tests"))
+from aoetrace import read_pcap, ata_frames
 
 pcap, logf = sys.argv[1], sys.argv[2]
-recs = []   # (index, time us, frame)
-with open(pcap, "rb") as f:
-    magic = struct.unpack("<I", f.read(24)[:4])[0]
-    if magic == 0xa1b2c3d4:
-        end, div = "<", 1
-    elif magic == 0xd4c3b2a1:
-        end, div = ">", 1
-    elif magic == 0xa1b23c4d:
-        end, div = "<", 1000
-    else:
-        sys.exit("unknown pcap magic %#x" % magic)
-    while True:
-        rh = f.read(16)
-        if len(rh) < 16:
-            break
-        sec, frac, incl, orig = struct.unpack(end + "IIII", rh)
-        recs.append((len(recs), sec * 1000000 + frac // div, f.read(incl)))
+recs = read_pcap(pcap)   # (index, time us, frame)
 
 # Client events.
 writes = {}     # (round, i) -> submit us, ack us, err
@@ -129,15 +115,10 @@ for line in open(logf):
 # Trace: ATA requests and the first response to each tag.
 reqs = []       # (index, us, tag, kind)
 rsp = {}        # tag -> (index, us)
-for idx, us, p in recs:
-    if len(p) < 36 or p[12:14] != b"\x88\xa2" or p[19] != 0:
-        continue
-    tag = struct.unpack(">I", p[20:24])[0]
-    if p[14] & 0x08:
+for idx, us, is_rsp, tag, aflags, _, cmd, lba in ata_frames(recs):
+    if is_rsp:
         rsp.setdefault(tag, (idx, us))
         continue
-    cmd, aflags = p[27], p[24]
-    lba = int.from_bytes(p[28:34], "little")
     if cmd in (0xe7, 0xea):
         reqs.append((idx, us, tag, "flush", 0))
     elif aflags & 0x01:

@@ -23,39 +23,20 @@ start_vblade 1 0 "$tmpdir/disk.img" -b 64
 check_trace()
 {
 	python3 - "$tmpdir/$1.pcap" "$tmpdir/$1.log" <<'EOF'
-import struct, sys
+import os, sys
+sys.path.insert(0, os.path.join(os.environ["top_srcdir"], "tests"))
+from aoetrace import read_pcap, ata_frames
 
 pcap, logf = sys.argv[1], sys.argv[2]
 
 # --- the trace: (index, time in us, frame)
-recs = []
-with open(pcap, "rb") as f:
-    hdr = f.read(24)
-    magic = struct.unpack("<I", hdr[:4])[0]
-    if magic == 0xa1b2c3d4:
-        end = "<"
-    elif magic == 0xd4c3b2a1:
-        end = ">"
-    else:
-        sys.exit("not a microsecond pcap: magic %#x" % magic)
-    while True:
-        rh = f.read(16)
-        if len(rh) < 16:
-            break
-        sec, usec, incl, orig = struct.unpack(end + "IIII", rh)
-        recs.append((len(recs), sec * 1000000 + usec, f.read(incl)))
+recs = read_pcap(pcap, nanosecond=False)
 
 sends = {}      # tag -> [(index, kind, lba, scnt)] requests sent with it
 frames = {}     # write frame (first LBA) -> {"tags", "scnt", "answered"}
 flush_sends = []  # (index, us, tag)
 rsp_of_tag = {}   # tag -> index of the first response
-for idx, us, p in recs:
-    if len(p) < 36 or p[12:14] != b"\x88\xa2" or p[19] != 0:
-        continue
-    rsp = bool(p[14] & 0x08)
-    tag = struct.unpack(">I", p[20:24])[0]
-    aflags, scnt, cmd = p[24], p[26], p[27]
-    lba = int.from_bytes(p[28:34], "little")
+for idx, us, rsp, tag, aflags, scnt, cmd, lba in ata_frames(recs):
     if not rsp:
         if cmd in (0xe7, 0xea):
             flush_sends.append((idx, us, tag))
