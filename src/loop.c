@@ -42,6 +42,9 @@ struct loop {
 	bool hooks_dirty;
 	int depth;                 /* > 0 while callbacks run */
 	volatile sig_atomic_t stop;
+	uint64_t poll_ns;          /* busy-poll window after activity, 0 = off */
+	uint64_t active;           /* when events were last dispatched */
+	struct loop_stats stats;
 };
 
 uint64_t
@@ -249,6 +252,40 @@ timeout_ms(uint64_t deadline, uint64_t now)
 	return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
+/*
+ * Busy polling: until poll_ns after the last dispatch (and not past the
+ * next deadline), look for events without sleeping.  A CPU that halts
+ * can take tens of microseconds to wake (virtual machines, deep C-states),
+ * which is more than an AoE round trip on a LAN.  Returns what epoll_wait
+ * returned last: events, 0 when the window closed, -1 with errno.
+ */
+static int
+spin(struct loop *l, struct epoll_event *evs, uint64_t deadline)
+{
+	uint64_t end = l->active + l->poll_ns;
+	int n = 0;
+
+	if (end < l->active)
+		end = UINT64_MAX;
+	if (end > deadline)
+		end = deadline;
+	while (n == 0 && !l->stop && loop_now() < end)
+		n = epoll_wait(l->epfd, evs, LOOP_MAX_EVENTS, 0);
+	return n;
+}
+
+void
+loop_set_busy_poll(struct loop *l, uint64_t ns)
+{
+	l->poll_ns = ns;
+}
+
+void
+loop_get_stats(const struct loop *l, struct loop_stats *out)
+{
+	*out = l->stats;
+}
+
 int
 loop_run_once(struct loop *l, uint64_t until)
 {
@@ -265,19 +302,35 @@ loop_run_once(struct loop *l, uint64_t until)
 				deadline = d;
 		}
 	}
-	for (;;) {
-		now = loop_now();
-		n = epoll_wait(l->epfd, evs, LOOP_MAX_EVENTS,
-		    timeout_ms(deadline, now));
-		if (n >= 0)
-			break;
-		if (errno != EINTR)
+	n = 0;
+	if (l->poll_ns > 0 && l->active != 0) {
+		n = spin(l, evs, deadline);
+		if (n < 0 && errno != EINTR)
 			return -errno;
-		/* A signal handler may have asked us to stop. */
-		if (l->stop)
+		/* Stopped by a signal handler while polling. */
+		if (n <= 0 && l->stop)
 			return 0;
 	}
+	if (n > 0) {
+		l->stats.polled++;
+	} else {
+		for (;;) {
+			now = loop_now();
+			n = epoll_wait(l->epfd, evs, LOOP_MAX_EVENTS,
+			    timeout_ms(deadline, now));
+			if (n >= 0)
+				break;
+			if (errno != EINTR)
+				return -errno;
+			/* A signal handler may have asked us to stop. */
+			if (l->stop)
+				return 0;
+		}
+		l->stats.slept++;
+	}
 
+	if (n > 0)
+		l->active = loop_now();
 	l->depth++;
 	for (int i = 0; i < n; i++) {
 		struct loop_fd *f = evs[i].data.ptr;

@@ -47,6 +47,21 @@ int loop_del_hook(struct loop *l, loop_deadline_fn deadline, loop_tick_fn tick,
  */
 int loop_run_once(struct loop *l, uint64_t until);
 
+/*
+ * Busy polling (0 = off, the default): for `ns` after events were last
+ * dispatched, loop_run_once() polls without sleeping before it blocks.
+ * It trades CPU time for the wake-up latency of a sleeping CPU; an idle
+ * loop still sleeps.
+ */
+void loop_set_busy_poll(struct loop *l, uint64_t ns);
+
+/* How the waits ended (reported with -v): events found by polling, sleeps. */
+struct loop_stats {
+	uint64_t polled;   /* waits answered while busy polling */
+	uint64_t slept;    /* blocking waits (events or a deadline) */
+};
+void loop_get_stats(const struct loop *l, struct loop_stats *out);
+
 /* Run until loop_stop() or `until`; returns 0 or -errno. */
 int loop_run(struct loop *l, uint64_t until);
 /*

@@ -20,6 +20,8 @@
 #define RT_RECV_BATCH 32
 /* Upper bound for every duration option: one year. */
 #define RT_MAX_MS (365ULL * 24 * 3600 * 1000)
+/* --busy-poll: one second of polling at most. */
+#define RT_MAX_BUSY_POLL_US 1000000
 
 struct rt_port {
 	struct rt *rt;
@@ -52,6 +54,7 @@ const struct option rt_long_options[RT_LONG_OPTIONS_COUNT + 1] = {
 	{ "discover-interval", required_argument, NULL, RT_OPT_DISCOVER },
 	{ "max-window", required_argument, NULL, RT_OPT_MAXWIN },
 	{ "max-sectors", required_argument, NULL, RT_OPT_MAXSECT },
+	{ "busy-poll", required_argument, NULL, RT_OPT_BUSYPOLL },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -74,6 +77,9 @@ rt_usage_common(FILE *f)
 	    "0 = off)\n"
 "      --max-window=N           cap frames in flight per target\n"
 "      --max-sectors=N          cap sectors per frame\n"
+"      --busy-poll=USEC         after activity, poll this long before\n"
+"                               sleeping (lower latency, more CPU; "
+	    "default 0)\n"
 "  -v, --verbose                more log output (repeat for per-frame)\n",
 	    f);
 }
@@ -201,6 +207,15 @@ rt_parse_option(struct rt_options *o, int opt, const char *arg)
 	case RT_OPT_MAXSECT:
 		/* The ATA sector count field is 8 bits. */
 		return parse_count(opt, arg, 255, &o->ecfg.max_sectors);
+	case RT_OPT_BUSYPOLL: {
+		unsigned long long us;
+
+		if (parse_uint(arg, 0, RT_MAX_BUSY_POLL_US, &us) < 0)
+			return bad_value(opt, arg,
+			    "microseconds, 0 to 1000000");
+		o->busy_poll_ns = us * 1000u;
+		return 1;
+	}
 	case 'v':
 		log_setverbose(log_getverbose() + 1);
 		return 1;
@@ -389,6 +404,7 @@ rt_new(struct rt **out, const struct rt_options *o, struct loop *loop,
 		return EXIT_FAIL;
 	}
 	rt->loop = loop;
+	loop_set_busy_poll(loop, o->busy_poll_ns);
 	rt->front = front;
 	rt->front_ctx = front_ctx;
 	for (unsigned i = 0; i < ENGINE_MAX_IFS; i++)
@@ -501,9 +517,14 @@ rt_log_totals(struct rt *rt)
 {
 	struct target_info ti;
 	struct target *t = NULL;
+	struct loop_stats ls;
 
 	if (rt->e == NULL || log_getverbose() < 1)
 		return;
+	loop_get_stats(rt->loop, &ls);
+	log_info("event loop: %llu waits answered while busy polling, "
+	    "%llu sleeps", (unsigned long long)ls.polled,
+	    (unsigned long long)ls.slept);
 	while ((t = engine_target_next(rt->e, t)) != NULL) {
 		engine_target_info(t, &ti);
 		log_info("%s: %llu frames out, %llu in, %llu retransmitted, "

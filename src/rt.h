@@ -33,6 +33,7 @@ struct rt_options {
 	enum link_backend backend;
 	const char *trace_path;    /* NULL = no trace */
 	uint64_t wait_ns;          /* discovery wait for one-shot commands */
+	uint64_t busy_poll_ns;     /* loop_set_busy_poll(), 0 = off */
 	struct engine_config ecfg;
 };
 
@@ -52,10 +53,11 @@ enum {
 	RT_OPT_DISCOVER,
 	RT_OPT_MAXWIN,
 	RT_OPT_MAXSECT,
+	RT_OPT_BUSYPOLL,
 	RT_OPT_WAIT,
 };
 extern const struct option rt_long_options[];
-#define RT_LONG_OPTIONS_COUNT 9
+#define RT_LONG_OPTIONS_COUNT 10
 /* Print the common options' help lines. */
 void rt_usage_common(FILE *f);
 

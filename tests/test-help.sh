@@ -14,7 +14,7 @@ for p in aoe-nbd aoe-fuse; do
 	[ -x "$top_builddir/src/$p" ] && progs+=("$p")
 done
 common=(--interface --backend --trace --wait --dead-timeout
-    --discover-interval --max-window --max-sectors --verbose --help
+    --discover-interval --max-window --max-sectors --busy-poll --verbose --help
     --version)
 
 for p in "${progs[@]}"; do

@@ -18,7 +18,7 @@ expect_status 0 aoe-nbd --help
 for o in --port --ipaddr --unix --single --pidfile --foreground \
     --exit-with-parent --run --exportname --readonly --interface --backend \
     --trace --wait --dead-timeout --discover-interval --max-window \
-    --max-sectors --verbose --help --version; do
+    --max-sectors --busy-poll --verbose --help --version; do
 	expect_grep "$tmpdir/out" -- "$o"
 done
 expect_status 0 aoe-nbd -V
@@ -29,6 +29,10 @@ expect_status 2 aoe-nbd -I lo -s -p 10809
 expect_status 2 aoe-nbd -I lo -U /tmp/x -p 10809
 expect_status 2 aoe-nbd --bogus
 expect_status 2 aoe-nbd --max-window=0
+for v in x -1 1000001 12us ''; do
+	expect_status 2 aoe-nbd --busy-poll="$v"
+	expect_grep "$tmpdir/err" "busy-poll: invalid value"
+done
 
 setup_lan
 make_image "$tmpdir/disk.img" 64

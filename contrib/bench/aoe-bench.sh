@@ -16,7 +16,9 @@
 # seq,rand,nbdkit,vm,many), BENCH_VM_SIZE (default 128M), BENCH_VM_MTUS,
 # BENCH_VM_SMP (guest vCPUs, default 1), BENCH_VM_NBD_SECTORS ("same":
 # nbd0's max_sectors_kb as aoe.ko's, the default; "default": 128),
-# BENCH_VBLADE_OPTS (default "-b 64"), BENCH_PERF=DIR (perf record -g of
+# BENCH_VBLADE_OPTS (default "-b 64"), BENCH_BUSY_POLL (microseconds:
+# the random reads through aoe-nbd again with --busy-poll; default 50,
+# 0 = not), BENCH_PERF=DIR (perf record -g of
 # vblade and the initiator during each sequential transfer and QD32 run;
 # in the VM, perf -e cpu-clock of the whole guest during each dd),
 # BENCH_OUT=FILE (a copy of the report), BENCH_BUILDDIR (default: the
@@ -97,6 +99,10 @@ vm_smp=${BENCH_VM_SMP:-1}
 vm_nbdsect=${BENCH_VM_NBD_SECTORS:-same}
 case $vm_nbdsect in same | default) ;; *) fail "BENCH_VM_NBD_SECTORS: same or default" ;; esac
 vblade_opts=${BENCH_VBLADE_OPTS:--b 64}
+busy_poll=${BENCH_BUSY_POLL:-50}
+case $busy_poll in
+'' | *[!0-9]*) fail "BENCH_BUSY_POLL: microseconds (0 = not measured)" ;;
+esac
 skip=,${BENCH_SKIP:-},
 mib=1048576
 size=$((size / mib * mib))
@@ -284,13 +290,18 @@ median()
 # at very different speeds) is the same for both: qd1_reps rounds of
 # "aoe-rtt -r 8" (a bare 4 KiB ATA read, the same frames) then CMD (a QD1
 # tool printing "... iops N ... p50 N p99 N").  Sets q_bare (median p50 of
-# the bare reads), q_p50, q_p99, q_iops (medians of CMD's).
+# the bare reads), q_p50, q_p99, q_iops (medians of CMD's).  A running
+# aoe-nbd ($nb_pid) is stopped during the bare reads: it receives their
+# answers too (same interface), and waking it (or, with --busy-poll,
+# keeping a CPU polling) would change the machine the bare reads see.
 qd1_rounds()
 {
 	local i p50 p99 iops b=() p=() q=() io=()
 	for ((i = 0; i < qd1_reps; i++)); do
+		[ -z "$nb_pid" ] || kill -STOP "$nb_pid"
 		aoe-rtt -n "$qd1_n" -r 8 "$lan_if" 1 0 >"$work/rtt" 2>&1 ||
 		    cat "$work/rtt" >&2
+		[ -z "$nb_pid" ] || kill -CONT "$nb_pid"
 		read -r _ _ _ _ _ _ _ _ _ _ p50 _ <"$work/rtt"
 		b+=("${p50:--}")
 		"$@" >"$work/qd" 2>&1 || cat "$work/qd" >&2
@@ -499,7 +510,7 @@ print_report()
 # ============================================================ sequential
 
 declare -A vbpcts ratios qd1 qd32vb rtt_qc rtt_rd lat1 lat32vb
-declare -A qd1bare lat1bare
+declare -A qd1bare lat1bare qd1bp qd1bpbare qd32bpvb
 
 # seq_row WHAT MTU LINK: a row from the last measure.
 seq_row()
@@ -552,6 +563,35 @@ bench_nbd()
 		    "vblade-bound (>= 95% core)" \
 		    "$(met "$(is "$m_vbpct >= 95")")"
 	fi
+	stop_pid "$nb_pid"
+	nb_pid=
+	if want rand && [ "$busy_poll" -gt 0 ]; then
+		bench_nbd_poll "$mtu" "$be"
+	fi
+}
+
+# bench_nbd_poll MTU BACKEND: the random reads again, aoe-nbd --busy-poll.
+bench_nbd_poll()
+{
+	local mtu=$1 be=$2 uri iops p50 p99 w="aoe-nbd --busy-poll=$busy_poll"
+	start_nb -I "$lan_if" --backend="$be" -w 5 --busy-poll="$busy_poll" \
+	    e1.0
+	uri=$(nb_uri e1.0)
+	qd1_rounds nbd-randread -d 1 -n "$qd1_n" "$uri"
+	qd1_result
+	qd1bp[$mtu-$be]=$q_p50
+	qd1bpbare[$mtu-$be]=$q_bare
+	row "Random 4 KiB" "$w QD1 reads (nbd-randread -d 1)" \
+	    "$mtu" "$be" "$q_text" - - - - \
+	    "p50 <= 1.2 × bare 4 KiB read p50" "$q_ok"
+	measure $((qd32_n * 4096)) "$vb_pid" "$nb_pid" \
+	    "qd32-poll-$mtu-$be" nbd-randread -d 32 -n "$qd32_n" "$uri"
+	read -r _ _ _ _ _ _ _ iops _ _ _ _ _ p50 _ p99 _ <"$work/cmd.out"
+	qd32bpvb[$mtu-$be]=$m_vbpct
+	row "Random 4 KiB" "$w QD32 reads (nbd-randread -d 32)" \
+	    "$mtu" "$be" "$iops IOPS (p50 $p50 µs, p99 $p99 µs; $m_mach)" \
+	    "$m_vbpct" "$m_inspg" "$m_vbspg" "$m_ratio" \
+	    "vblade-bound (>= 95% core)" "$(met "$(is "$m_vbpct >= 95")")"
 	stop_pid "$nb_pid"
 	nb_pid=
 }
@@ -741,11 +781,18 @@ for mtu in $mtus; do
 	else
 		echo "BENCH-FAIL kernel $mtu: no $d"
 	fi
+	# aoe.ko's own view of the target (debugfs): window, RTT, losses.
+	if mount -t debugfs none /sys/kernel/debug 2>/dev/null ||
+	    [ -d /sys/kernel/debug/aoe ]; then
+		tr '\n' ' ' </sys/kernel/debug/aoe/e1.0 2>/dev/null |
+		    sed "s/^/BENCH-COUNTERS kernel $mtu /"
+		echo
+	fi
 	rmmod aoe
 	# aoe-nbd and the kernel's NBD client, on a Unix socket.
 	rm -f /tmp/nbd.pid
 	/usr/sbin/aoe-nbd -I $ifc -U /tmp/nbd.sock -f -P /tmp/nbd.pid \
-	    -w 10 e1.0 </dev/null >/tmp/aoe-nbd.log 2>&1 &
+	    -w 10 -v e1.0 </dev/null >/tmp/aoe-nbd.log 2>&1 &
 	nbp=$!
 	n=0
 	until [ -s /tmp/nbd.pid ] || [ $n -ge 100 ]; do
@@ -772,6 +819,8 @@ for mtu in $mtus; do
 	fi
 	kill $nbp
 	wait $nbp
+	# The engine's counters (-v, at exit): window, RTT, losses.
+	grep 'frames out' /tmp/aoe-nbd.log | sed "s/^/BENCH-COUNTERS nbd $mtu /"
 	# aoe-fuse, one file (noauto_unmount: auto_unmount would need
 	# fusermount3; root mounts by itself).
 	: >/tmp/fdisk
@@ -1094,6 +1143,16 @@ target_rows()
 			    ${lat1[$k]:-0} <= 1.2 * ${lat1bare[$k]:-0}")")"
 			ok+=", aoe-nbd $(met "$(is "${qd1bare[$k]:-0} > 0 &&
 			    ${qd1[$k]:-0} <= 1.2 * ${qd1bare[$k]:-0}")")"
+			if [ -n "${qd1bp[$k]:-}" ]; then
+				w+=$(awk -v n="${qd1bp[$k]}" \
+				    -v nb="${qd1bpbare[$k]:-0}" 'BEGIN {
+					if (nb > 0) printf "; --busy-poll:" \
+					    " %.1f µs = %.2f× bare read", n,
+					    n / nb }')
+				ok+=", --busy-poll $(met "$(is \
+				    "${qd1bpbare[$k]:-0} > 0 && ${qd1bp[$k]} \
+				    <= 1.2 * ${qd1bpbare[$k]:-0}")")"
+			fi
 			target "QD1 4 KiB read p50 <= 1.2× a bare round trip" \
 			    "$mtu" "${k#*-}" "$w" "<= 1.2× bare 4 KiB read" \
 			    "$ok"
@@ -1103,6 +1162,11 @@ target_rows()
 			w+=" ${qd32vb[$k]}% of a core"
 			ok="engine $(met "$(is "${lat32vb[$k]:-0} >= 95")")"
 			ok+=", aoe-nbd $(met "$(is "${qd32vb[$k]:-0} >= 95")")"
+			if [ -n "${qd32bpvb[$k]:-}" ]; then
+				w+=", --busy-poll ${qd32bpvb[$k]}%"
+				ok+=", --busy-poll $(met "$(is \
+				    "${qd32bpvb[$k]} >= 95")")"
+			fi
 			target "QD32 4 KiB reads limited by vblade" "${k%%-*}" \
 			    "${k#*-}" "$w" ">= 95%" "$ok"
 		done

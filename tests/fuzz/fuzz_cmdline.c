@@ -233,7 +233,7 @@ check_rt(void)
 	static const int opts[] = {
 		'I', RT_OPT_BACKEND, RT_OPT_TRACE, 'w', RT_OPT_WAIT,
 		RT_OPT_DEAD, RT_OPT_DISCOVER, RT_OPT_MAXWIN, RT_OPT_MAXSECT,
-		'v', 'Z', 0,
+		RT_OPT_BUSYPOLL, 'v', 'Z', 0,
 	};
 	static struct rt_options o;
 	unsigned long long v;
@@ -297,6 +297,12 @@ check_rt(void)
 			CHECK((rc == 1) == (ref_uint(str, 1, 255, &v) == 0));
 			if (rc == 1)
 				CHECK(o.ecfg.max_sectors == v);
+			break;
+		case RT_OPT_BUSYPOLL:
+			CHECK((rc == 1) ==
+			    (ref_uint(str, 0, 1000000, &v) == 0));
+			if (rc == 1)
+				CHECK(o.busy_poll_ns == v * 1000u);
 			break;
 		case 'v':
 			CHECK(rc == 1);

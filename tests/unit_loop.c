@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Unit tests for src/loop: busy polling (--busy-poll).  Real epoll, a
+ * pipe and a timerfd; the loop's counters tell whether a wait was
+ * answered while polling or by a sleep.  Bounds on time are generous
+ * (they only catch a loop that hangs or never sleeps).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/time.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "loop.h"
+
+#define MS 1000000ull
+
+struct fixture {
+	struct loop *l;
+	int pfd[2];     /* a pipe: write a byte to make the loop busy */
+	int tfd;        /* a timerfd: an event that comes later */
+	unsigned pipe_calls, timer_calls;
+};
+
+static void
+on_pipe(void *arg, uint32_t events)
+{
+	struct fixture *f = arg;
+	char c;
+
+	(void)events;
+	cr_assert_eq(read(f->pfd[0], &c, 1), 1);
+	f->pipe_calls++;
+}
+
+static void
+on_timer(void *arg, uint32_t events)
+{
+	struct fixture *f = arg;
+	uint64_t n;
+
+	(void)events;
+	cr_assert_eq(read(f->tfd, &n, sizeof(n)), (ssize_t)sizeof(n));
+	f->timer_calls++;
+}
+
+static void
+setup(struct fixture *f, uint64_t poll_ns)
+{
+	memset(f, 0, sizeof(*f));
+	cr_assert_eq(loop_new(&f->l), 0);
+	cr_assert_eq(pipe(f->pfd), 0);
+	f->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	cr_assert_geq(f->tfd, 0);
+	cr_assert_eq(loop_add_fd(f->l, f->pfd[0], EPOLLIN, on_pipe, f), 0);
+	cr_assert_eq(loop_add_fd(f->l, f->tfd, EPOLLIN, on_timer, f), 0);
+	loop_set_busy_poll(f->l, poll_ns);
+}
+
+static void
+teardown(struct fixture *f)
+{
+	loop_free(f->l);
+	close(f->pfd[0]);
+	close(f->pfd[1]);
+	close(f->tfd);
+}
+
+/* An event: one byte in the pipe, dispatched by one loop_run_once. */
+static void
+kick(struct fixture *f)
+{
+	unsigned before = f->pipe_calls;
+
+	cr_assert_eq(write(f->pfd[1], "x", 1), 1);
+	cr_assert_eq(loop_run_once(f->l, UINT64_MAX), 0);
+	cr_assert_eq(f->pipe_calls, before + 1);
+}
+
+static void
+arm(struct fixture *f, uint64_t ns)
+{
+	struct itimerspec its = { 0 };
+
+	its.it_value.tv_sec = (time_t)(ns / 1000000000u);
+	its.it_value.tv_nsec = (long)(ns % 1000000000u);
+	cr_assert_eq(timerfd_settime(f->tfd, 0, &its, NULL), 0);
+}
+
+static uint64_t
+cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+Test(busy_poll, off_by_default_every_wait_sleeps)
+{
+	struct fixture f;
+	struct loop_stats st;
+
+	setup(&f, 0);
+	kick(&f);
+	arm(&f, 2 * MS);
+	cr_assert_eq(loop_run_once(f.l, UINT64_MAX), 0);
+	cr_expect_eq(f.timer_calls, 1);
+	loop_get_stats(f.l, &st);
+	cr_expect_eq(st.polled, 0);
+	cr_expect_eq(st.slept, 2);
+	teardown(&f);
+}
+
+Test(busy_poll, event_soon_after_activity_is_found_by_polling)
+{
+	struct fixture f;
+	struct loop_stats st;
+
+	setup(&f, 2000 * MS);
+	/* Nothing happened yet: the first wait sleeps. */
+	kick(&f);
+	loop_get_stats(f.l, &st);
+	cr_expect_eq(st.polled, 0);
+	cr_expect_eq(st.slept, 1);
+	/* Right after activity, the next event is polled for. */
+	arm(&f, 2 * MS);
+	cr_assert_eq(loop_run_once(f.l, UINT64_MAX), 0);
+	cr_expect_eq(f.timer_calls, 1);
+	loop_get_stats(f.l, &st);
+	cr_expect_eq(st.polled, 1);
+	cr_expect_eq(st.slept, 1);
+	/* An event already there is found at once, by polling too. */
+	kick(&f);
+	loop_get_stats(f.l, &st);
+	cr_expect_eq(st.polled, 2);
+	teardown(&f);
+}
+
+Test(busy_poll, idle_loop_goes_to_sleep_after_the_window)
+{
+	struct fixture f;
+	struct loop_stats st;
+	uint64_t t0, c0, until;
+
+	setup(&f, 1 * MS);
+	kick(&f);
+	/* No event for 200 ms: 1 ms of polling, then a sleep. */
+	t0 = loop_now();
+	c0 = cpu_ns();
+	until = t0 + 200 * MS;
+	cr_assert_eq(loop_run_once(f.l, until), 0);
+	cr_expect_geq(loop_now(), until);
+	cr_expect_lt(cpu_ns() - c0, 100 * MS,
+	    "the loop polled instead of sleeping: %llu ns of CPU",
+	    (unsigned long long)(cpu_ns() - c0));
+	loop_get_stats(f.l, &st);
+	cr_expect_eq(st.polled, 0);
+	cr_expect_eq(st.slept, 2);
+	teardown(&f);
+}
+
+Test(busy_poll, polling_stops_at_the_next_deadline)
+{
+	struct fixture f;
+	uint64_t t0, until;
+
+	/* A window far longer than the deadline: the deadline wins. */
+	setup(&f, 1000000 * MS);
+	kick(&f);
+	t0 = loop_now();
+	until = t0 + 5 * MS;
+	cr_assert_eq(loop_run_once(f.l, until), 0);
+	cr_expect_geq(loop_now(), until);
+	cr_expect_lt(loop_now() - t0, 2000 * MS);
+	teardown(&f);
+}
+
+static struct loop *alarm_loop;
+
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+	loop_stop(alarm_loop);
+}
+
+Test(busy_poll, a_signal_stops_the_loop_while_polling, .timeout = 10)
+{
+	struct fixture f;
+	struct sigaction sa;
+	struct itimerval it = { 0 };
+
+	setup(&f, 1000000 * MS);
+	kick(&f);
+	alarm_loop = f.l;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	cr_assert_eq(sigaction(SIGALRM, &sa, NULL), 0);
+	it.it_value.tv_usec = 5000;
+	cr_assert_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+	/* Polls (no sleep to interrupt) until the handler stops it. */
+	cr_assert_eq(loop_run(f.l, UINT64_MAX), 0);
+	cr_expect(loop_stopped(f.l));
+	teardown(&f);
+}
