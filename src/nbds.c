@@ -92,6 +92,8 @@ struct conn {
 	uint32_t rev, wev;          /* events registered */
 	bool closed;                /* fds closed: fenced */
 	bool paused;                /* input paused by the limits */
+	bool idry;                  /* a short read drained the socket */
+	bool oblocked;              /* the last send met a full socket */
 
 	enum conn_state st;
 	uint8_t *ibuf;
@@ -290,6 +292,7 @@ out_drop_all(struct conn *c)
 static void
 conn_flush(struct conn *c)
 {
+	c->oblocked = false;
 	while (c->ohead != NULL && !c->closed) {
 		struct iovec iov[NBDS_IOV];
 		struct obuf *o;
@@ -315,8 +318,10 @@ conn_flush(struct conn *c)
 			}
 		}
 		w = c->io->ops->send(c->io, iov, n);
-		if (w == -EAGAIN)
+		if (w == -EAGAIN) {
+			c->oblocked = true;
 			break;
+		}
 		if (w < 0) {
 			log_debug("nbd %s: send: %s", c->peer,
 			    strerror((int)-w));
@@ -1337,10 +1342,21 @@ iavail(const struct conn *c)
 static ssize_t
 conn_recv(struct conn *c, void *buf, size_t len, bool *eof)
 {
-	ssize_t n = c->io->ops->recv(c->io, buf, len);
+	ssize_t n;
 
-	if (n > 0)
+	/*
+	 * A plain socket that gave less than asked for is empty: the next
+	 * read would fail with EAGAIN, so wait for the loop to say there is
+	 * more (level-triggered, so nothing that came since is missed).
+	 */
+	if (c->idry)
+		return 0;
+	n = c->io->ops->recv(c->io, buf, len);
+	if (n > 0) {
+		if ((size_t)n < len && !c->tls)
+			c->idry = true;
 		return n;
+	}
 	if (n == 0) {
 		*eof = true;
 		return -1;
@@ -1623,6 +1639,7 @@ conn_input(struct conn *c)
 	conn_ref(c);
 	c->paused = false;
 	c->kick = false;
+	c->idry = false;
 	while (!c->closed && conn_step(c) > 0)
 		;
 	if (!c->closed)
@@ -1651,7 +1668,11 @@ conn_update_events(struct conn *c)
 {
 	struct loop *l = c->s->loop;
 	uint32_t rev = conn_wants_read(c) ? EPOLLIN : 0;
-	uint32_t wev = c->ohead != NULL ? EPOLLOUT : 0;
+	/*
+	 * Queued output is flushed by the tick hook; the loop only needs to
+	 * say when a full socket has room again.
+	 */
+	uint32_t wev = c->ohead != NULL && c->oblocked ? EPOLLOUT : 0;
 
 	if (c->closed)
 		return;

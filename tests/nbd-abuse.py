@@ -7,7 +7,8 @@ Usage: nbd-abuse.py SOCKET EXPORT SIZE
 Connects to an aoe-nbd Unix socket again and again and misbehaves: garbage,
 truncated handshakes, wrong magics, unknown options and commands, huge
 lengths, oversized requests, disconnects in the middle of a write, many
-requests in flight then a hang-up without reading the replies.  Checks the
+requests in flight then a hang-up without reading the replies, replies
+read only after a pause.  Checks the
 server's answers where the protocol defines them (errors, hard
 disconnects) and that the stream stays in step where it must.  Uses only
 the standard library (no libnbd), so it can send what libnbd never would.
@@ -397,6 +398,25 @@ def t_never_read_replies():
     print("     (sent %d 1 MiB reads before the server paused)" % sent)
 
 
+def t_slow_reader():
+    # 64 MiB of replies against a full socket: the server must wait for
+    # room (EPOLLOUT) and then send every reply, in one piece each.
+    s = session(sr=False)
+    s.settimeout(TIMEOUT)
+    n, ln = 64, min(1 << 20, size)
+    for i in range(n):
+        request(s, CMD_READ, (i % (size // ln)) * ln, ln, cookie=2000 + i)
+    time.sleep(1.5)
+    got = set()
+    for _ in range(n):
+        ck, err, data = reply(s, False, ln)
+        assert err == 0 and len(data) == ln, (ck, err, len(data))
+        got.add(ck)
+    assert got == set(range(2000, 2000 + n)), sorted(got)
+    request(s, CMD_DISC, 0, 0)
+    expect_closed(s, "after DISC")
+
+
 def t_disc_finishes_in_flight():
     s = session(sr=False)
     for i in range(50):
@@ -447,6 +467,7 @@ scenarios = [
     ("disconnect in mid-WRITE", t_disconnect_mid_write),
     ("hang-up with 209 requests in flight", t_hangup_with_requests_in_flight),
     ("replies never read", t_never_read_replies),
+    ("replies read late (64 MiB)", t_slow_reader),
     ("DISC finishes requests in flight", t_disc_finishes_in_flight),
     ("50 idle connections", t_many_connections),
 ]
