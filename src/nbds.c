@@ -798,8 +798,9 @@ opt_info_go(struct conn *c)
 		}
 	}
 	/*
-	 * Block sizes go out whether asked or not (proto.md allows it): the
-	 * engine works in 512-byte sectors; requests above 32 MiB fail.
+	 * Block sizes go out whether asked or not (proto.md allows it): any
+	 * byte range, 4096 or the physical sector preferred (partial sectors
+	 * cost a read-modify-write), requests above 32 MiB fail.
 	 */
 	if (!c->closed)
 		rep_copy(c, buf, nbdp_rep_info_block_size_encode(buf,
@@ -1153,15 +1154,16 @@ reply_block_status(struct conn *c, const struct nbdp_request *h)
 
 /*
  * Check a request against the protocol and the export.  Returns 0 or the
- * -errno to reply (proto.md "Error values": unknown command or flag,
- * misaligned, read past the end, oversized -> EINVAL; write past the end
- * -> ENOSPC; write on a read-only export -> EPERM).
+ * -errno to reply (proto.md "Error values": unknown command or flag, read
+ * past the end, oversized -> EINVAL; write past the end -> ENOSPC; write
+ * on a read-only export -> EPERM).  Any alignment is fine (minimum block
+ * size 1).
  */
 static int
 req_check(const struct conn *c, const struct nbdp_request *h)
 {
 	uint16_t allowed = NBDP_CMD_FLAG_FUA;
-	bool write = false, align = true, range = true;
+	bool write = false, range = true;
 
 	switch (h->type) {
 	case NBDP_CMD_READ:
@@ -1174,7 +1176,7 @@ req_check(const struct conn *c, const struct nbdp_request *h)
 	case NBDP_CMD_DISC:
 	case NBDP_CMD_FLUSH:
 		/* proto.md: offset and length 0; not worth failing. */
-		align = range = false;
+		range = false;
 		break;
 	case NBDP_CMD_CACHE:
 		break;
@@ -1186,7 +1188,6 @@ req_check(const struct conn *c, const struct nbdp_request *h)
 		if (!c->meta_alloc)
 			return -EINVAL;  /* no context negotiated */
 		allowed |= NBDP_CMD_FLAG_REQ_ONE;
-		align = false;
 		if (h->len == 0)
 			return -EINVAL;
 		break;
@@ -1203,8 +1204,6 @@ req_check(const struct conn *c, const struct nbdp_request *h)
 		return -EINVAL;
 	if (range && (h->offset > c->size || h->len > c->size - h->offset))
 		return write ? -ENOSPC : -EINVAL;
-	if (align && (h->offset % NBDS_BLOCK_MIN || h->len % NBDS_BLOCK_MIN))
-		return -EINVAL;
 	return 0;
 }
 

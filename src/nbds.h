@@ -22,8 +22,13 @@
 
 #define NBDS_MAX_TARGETS 256
 
-/* Block size constraints advertised with NBD_INFO_BLOCK_SIZE. */
-#define NBDS_BLOCK_MIN 512u
+/*
+ * Block size constraints advertised with NBD_INFO_BLOCK_SIZE.  Any byte
+ * range can be read or written (the engine reads and rewrites the partial
+ * sectors at the edges), so the minimum is 1, as for nbdkit's file plugin;
+ * the preferred size tells clients what is cheap.
+ */
+#define NBDS_BLOCK_MIN 1u
 #define NBDS_BLOCK_PREF 4096u
 #define NBDS_BLOCK_MAX (32u * 1024 * 1024)
 /* A rejected WRITE payload larger than this ends the connection. */

@@ -50,7 +50,7 @@ sizes = {e["export-name"]: e["export-size"] for e in lst["exports"]}
 assert sizes == {"e1.0": 16 << 20, "e1.1": 8 << 20}, sizes
 for e in lst["exports"] + one["exports"]:
     want = {
-        "block_size_minimum": 512,
+        "block_size_minimum": 1,
         "block_size_preferred": 4096,
         "block_size_maximum": 32 << 20,
         "is_read_only": False,
