@@ -13,14 +13,15 @@
 # Environment: BENCH_QUICK=1 (a short smoke run), BENCH_SIZE (bytes per
 # sequential transfer, default 1G), BENCH_MTUS ("1500 9000"),
 # BENCH_BACKENDS ("packet pcap"), BENCH_SKIP (comma list of
-# seq,rand,nbdkit,vm,many), BENCH_VM_SIZE (default 128M), BENCH_VM_MTUS,
-# BENCH_VM_SMP (guest vCPUs, default 1), BENCH_VM_NBD_SECTORS ("same":
-# nbd0's max_sectors_kb as aoe.ko's, the default; "default": 128),
-# BENCH_VBLADE_OPTS (default "-b 64"), BENCH_BUSY_POLL (microseconds:
-# the random reads through aoe-nbd again with --busy-poll; default 50,
-# 0 = not), BENCH_PERF=DIR (perf record -g of
-# vblade and the initiator during each sequential transfer and QD32 run;
-# in the VM, perf -e cpu-clock of the whole guest during each dd),
+# seq,rand,nbdkit,vm,many), BENCH_VBLADE_OPTS (default "-b 64"),
+# BENCH_BUSY_POLL (microseconds: the random reads through aoe-nbd again
+# with --busy-poll; default 50, 0 = not), BENCH_VM_SIZE (default 128M),
+# BENCH_VM_MTUS, BENCH_VM_SMP (guest vCPUs, default 1),
+# BENCH_VM_BUSY_POLL (--busy-poll for aoe-nbd and aoe-fuse in the guest,
+# default 0), BENCH_VM_NBD_SECTORS ("same": nbd0's max_sectors_kb as
+# aoe.ko's, the default; "default": 128), BENCH_PERF=DIR (perf record -g
+# of vblade and the initiator during each sequential transfer and QD32
+# run; in the VM, perf -e cpu-clock of the whole guest during each dd),
 # BENCH_OUT=FILE (a copy of the report), BENCH_BUILDDIR (default: the
 # current directory).
 # Only the benchmark's own veth pair, tap device and namespaces are used.
@@ -31,7 +32,7 @@ fi
 
 case ${1:-} in
 -h | --help)
-	sed -n '3,24p' "$0" | sed 's/^# \{0,1\}//'
+	awk 'NR >= 3 && !/^#/ { exit } NR >= 3' "$0" | sed 's/^# \{0,1\}//'
 	exit 0
 	;;
 "") ;;
@@ -792,7 +793,8 @@ for mtu in $mtus; do
 	# aoe-nbd and the kernel's NBD client, on a Unix socket.
 	rm -f /tmp/nbd.pid
 	/usr/sbin/aoe-nbd -I $ifc -U /tmp/nbd.sock -f -P /tmp/nbd.pid \
-	    -w 10 -v e1.0 </dev/null >/tmp/aoe-nbd.log 2>&1 &
+	    -w 10 -v --busy-poll=$(vm_arg bench.poll) e1.0 </dev/null \
+	    >/tmp/aoe-nbd.log 2>&1 &
 	nbp=$!
 	n=0
 	until [ -s /tmp/nbd.pid ] || [ $n -ge 100 ]; do
@@ -825,6 +827,7 @@ for mtu in $mtus; do
 	# fusermount3; root mounts by itself).
 	: >/tmp/fdisk
 	if /usr/sbin/aoe-fuse -I $ifc --pidfile=/tmp/fuse.pid -w 10 \
+	    --busy-poll=$(vm_arg bench.poll) \
 	    -o noauto_unmount e1.0 /tmp/fdisk 2>/tmp/aoe-fuse.log; then
 		fp=$(cat /tmp/fuse.pid)
 		run fuse $mtu read $fp if=/tmp/fdisk of=/dev/null iflag=direct
@@ -942,7 +945,7 @@ vm_bench()
 	vm_run -t $((120 + 6 * ddto * $(echo $vm_mtus | wc -w))) \
 	    -n "$vm_ns" -l "$work/vm-console.log" -i "$work/initrd.gz" \
 	    -a "quiet $append bench.mib=$vmib bench.ddto=$ddto \
-bench.mtus=${vm_mtus// /,} bench.nbdsect=$vm_nbdsect bench.perf=$vm_perf" -- "${vm_nic[@]}" -smp "$vm_smp" >/dev/null
+bench.mtus=${vm_mtus// /,} bench.nbdsect=$vm_nbdsect bench.perf=$vm_perf bench.poll=${BENCH_VM_BUSY_POLL:-0}" -- "${vm_nic[@]}" -smp "$vm_smp" >/dev/null
 	stop_pid "$vm_vb"
 	if [ "$vm_perf" = 1 ]; then
 		mkdir -p "$BENCH_PERF"
