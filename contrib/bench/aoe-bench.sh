@@ -19,7 +19,8 @@
 # BENCH_VM_MTUS, BENCH_VM_SMP (guest vCPUs, default 1),
 # BENCH_VM_BUSY_POLL (--busy-poll for aoe-nbd and aoe-fuse in the guest,
 # default 0), BENCH_VM_NBD_SECTORS ("same": nbd0's max_sectors_kb as
-# aoe.ko's, the default; "default": 128), BENCH_PERF=DIR (perf record -g
+# aoe.ko's, the default; "default": 128), BENCH_VM_APPEND (more guest
+# kernel arguments, e.g. init_on_alloc=0), BENCH_PERF=DIR (perf record -g
 # of vblade and the initiator during each sequential transfer and QD32
 # run; in the VM, perf -e cpu-clock of the whole guest during each dd),
 # BENCH_OUT=FILE (a copy of the report), BENCH_BUILDDIR (default: the
@@ -901,7 +902,7 @@ vm_bench()
 	# every clock_gettime is then a system call and an emulated MMIO
 	# read (it halved our initiators' throughput in the guest; aoe.ko
 	# reads the clock per frame too).
-	local append="clocksource=tsc tsc=reliable"
+	local append="clocksource=tsc tsc=reliable${BENCH_VM_APPEND:+ $BENCH_VM_APPEND}"
 
 	vm_requires
 	vm_kernel >/dev/null
