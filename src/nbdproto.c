@@ -10,19 +10,6 @@
 #include "nbdproto.h"
 #include "util.h"
 
-static uint64_t
-rd64(const uint8_t *p)
-{
-	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
-}
-
-static void
-wr64(uint8_t *p, uint64_t v)
-{
-	put_be32(p, (uint32_t)(v >> 32));
-	put_be32(p + 4, (uint32_t)v);
-}
-
 /* ------------------------------------------------------------ handshake */
 
 int
@@ -30,8 +17,8 @@ nbdp_greeting_encode(uint8_t *p, size_t cap, uint16_t flags)
 {
 	if (cap < NBDP_GREETING_LEN)
 		return -ENOSPC;
-	wr64(p, NBDP_MAGIC);
-	wr64(p + 8, NBDP_IHAVEOPT);
+	put_be64(p, NBDP_MAGIC);
+	put_be64(p + 8, NBDP_IHAVEOPT);
 	put_be16(p + 16, flags);
 	return NBDP_GREETING_LEN;
 }
@@ -41,7 +28,7 @@ nbdp_greeting_decode(const uint8_t *p, size_t len, uint16_t *flags)
 {
 	if (len < NBDP_GREETING_LEN)
 		return -EMSGSIZE;
-	if (rd64(p) != NBDP_MAGIC || rd64(p + 8) != NBDP_IHAVEOPT)
+	if (get_be64(p) != NBDP_MAGIC || get_be64(p + 8) != NBDP_IHAVEOPT)
 		return -EBADMSG;
 	*flags = get_be16(p + 16);
 	return NBDP_GREETING_LEN;
@@ -70,7 +57,7 @@ nbdp_opt_encode(uint8_t *p, size_t cap, const struct nbdp_opt *o)
 {
 	if (cap < NBDP_OPT_HDR_LEN)
 		return -ENOSPC;
-	wr64(p, NBDP_IHAVEOPT);
+	put_be64(p, NBDP_IHAVEOPT);
 	put_be32(p + 8, o->option);
 	put_be32(p + 12, o->len);
 	return NBDP_OPT_HDR_LEN;
@@ -81,7 +68,7 @@ nbdp_opt_decode(const uint8_t *p, size_t len, struct nbdp_opt *o)
 {
 	if (len < NBDP_OPT_HDR_LEN)
 		return -EMSGSIZE;
-	if (rd64(p) != NBDP_IHAVEOPT)
+	if (get_be64(p) != NBDP_IHAVEOPT)
 		return -EBADMSG;
 	o->option = get_be32(p + 8);
 	o->len = get_be32(p + 12);
@@ -93,7 +80,7 @@ nbdp_rep_encode(uint8_t *p, size_t cap, const struct nbdp_rep *r)
 {
 	if (cap < NBDP_REP_HDR_LEN)
 		return -ENOSPC;
-	wr64(p, NBDP_REP_MAGIC);
+	put_be64(p, NBDP_REP_MAGIC);
 	put_be32(p + 8, r->option);
 	put_be32(p + 12, r->type);
 	put_be32(p + 16, r->len);
@@ -105,7 +92,7 @@ nbdp_rep_decode(const uint8_t *p, size_t len, struct nbdp_rep *r)
 {
 	if (len < NBDP_REP_HDR_LEN)
 		return -EMSGSIZE;
-	if (rd64(p) != NBDP_REP_MAGIC)
+	if (get_be64(p) != NBDP_REP_MAGIC)
 		return -EBADMSG;
 	r->option = get_be32(p + 8);
 	r->type = get_be32(p + 12);
@@ -169,7 +156,7 @@ nbdp_rep_info_export_encode(uint8_t *p, size_t cap, uint32_t option,
 	if (n < 0)
 		return n;
 	put_be16(p + n, NBDP_INFO_EXPORT);
-	wr64(p + n + 2, size);
+	put_be64(p + n + 2, size);
 	put_be16(p + n + 10, tflags);
 	return n + 12;
 }
@@ -233,7 +220,7 @@ nbdp_export_reply_encode(uint8_t *p, size_t cap, uint64_t size,
 		len += NBDP_ZERO_PAD_LEN;
 	if (cap < len)
 		return -ENOSPC;
-	wr64(p, size);
+	put_be64(p, size);
 	put_be16(p + 8, tflags);
 	memset(p + NBDP_EXPORT_REPLY_LEN, 0, len - NBDP_EXPORT_REPLY_LEN);
 	return (int)len;
@@ -245,7 +232,7 @@ nbdp_export_reply_decode(const uint8_t *p, size_t len, uint64_t *size,
 {
 	if (len < NBDP_EXPORT_REPLY_LEN)
 		return -EMSGSIZE;
-	*size = rd64(p);
+	*size = get_be64(p);
 	*tflags = get_be16(p + 8);
 	return NBDP_EXPORT_REPLY_LEN;
 }
@@ -407,8 +394,8 @@ nbdp_request_encode(uint8_t *p, size_t cap, const struct nbdp_request *r)
 	put_be32(p, NBDP_REQUEST_MAGIC);
 	put_be16(p + 4, r->flags);
 	put_be16(p + 6, r->type);
-	wr64(p + 8, r->cookie);
-	wr64(p + 16, r->offset);
+	put_be64(p + 8, r->cookie);
+	put_be64(p + 16, r->offset);
 	put_be32(p + 24, r->len);
 	return NBDP_REQUEST_LEN;
 }
@@ -422,8 +409,8 @@ nbdp_request_decode(const uint8_t *p, size_t len, struct nbdp_request *r)
 		return -EBADMSG;
 	r->flags = get_be16(p + 4);
 	r->type = get_be16(p + 6);
-	r->cookie = rd64(p + 8);
-	r->offset = rd64(p + 16);
+	r->cookie = get_be64(p + 8);
+	r->offset = get_be64(p + 16);
 	r->len = get_be32(p + 24);
 	return NBDP_REQUEST_LEN;
 }
@@ -436,7 +423,7 @@ nbdp_simple_reply_encode(uint8_t *p, size_t cap,
 		return -ENOSPC;
 	put_be32(p, NBDP_SIMPLE_REPLY_MAGIC);
 	put_be32(p + 4, r->error);
-	wr64(p + 8, r->cookie);
+	put_be64(p + 8, r->cookie);
 	return NBDP_SIMPLE_REPLY_LEN;
 }
 
@@ -449,7 +436,7 @@ nbdp_simple_reply_decode(const uint8_t *p, size_t len,
 	if (get_be32(p) != NBDP_SIMPLE_REPLY_MAGIC)
 		return -EBADMSG;
 	r->error = get_be32(p + 4);
-	r->cookie = rd64(p + 8);
+	r->cookie = get_be64(p + 8);
 	return NBDP_SIMPLE_REPLY_LEN;
 }
 
@@ -461,7 +448,7 @@ nbdp_chunk_encode(uint8_t *p, size_t cap, const struct nbdp_chunk *c)
 	put_be32(p, NBDP_STRUCTURED_REPLY_MAGIC);
 	put_be16(p + 4, c->flags);
 	put_be16(p + 6, c->type);
-	wr64(p + 8, c->cookie);
+	put_be64(p + 8, c->cookie);
 	put_be32(p + 16, c->len);
 	return NBDP_CHUNK_HDR_LEN;
 }
@@ -475,7 +462,7 @@ nbdp_chunk_decode(const uint8_t *p, size_t len, struct nbdp_chunk *c)
 		return -EBADMSG;
 	c->flags = get_be16(p + 4);
 	c->type = get_be16(p + 6);
-	c->cookie = rd64(p + 8);
+	c->cookie = get_be64(p + 8);
 	c->len = get_be32(p + 16);
 	return NBDP_CHUNK_HDR_LEN;
 }
@@ -497,7 +484,7 @@ nbdp_chunk_offset_data_encode(uint8_t *p, size_t cap, uint16_t flags,
 		return -ENOSPC;
 	c.len = 8 + dlen;
 	nbdp_chunk_encode(p, cap, &c);
-	wr64(p + NBDP_CHUNK_HDR_LEN, offset);
+	put_be64(p + NBDP_CHUNK_HDR_LEN, offset);
 	return NBDP_OFFSET_DATA_HDR_LEN;
 }
 

@@ -208,18 +208,6 @@ tls_creds_kind(const struct tls_creds *cr)
 	return cr->psk ? "PSK" : "X.509";
 }
 
-static int
-hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* psktool's format: one "username:hexkey" per line. */
 static int
 psk_load(struct tls_creds *cr, const char *path, char *msg, size_t msglen)
@@ -283,8 +271,8 @@ psk_load(struct tls_creds *cr, const char *path, char *msg, size_t msglen)
 		cr->nkeys++;
 		k->keylen = hlen / 2;
 		for (size_t i = 0; i < k->keylen; i++) {
-			int hi = hexval((unsigned char)colon[1 + 2 * i]);
-			int lo = hexval((unsigned char)colon[2 + 2 * i]);
+			int hi = hex_value((unsigned char)colon[1 + 2 * i]);
+			int lo = hex_value((unsigned char)colon[2 + 2 * i]);
 
 			if (hi < 0 || lo < 0) {
 				snprintf(msg, msglen, "--tls-psk %s:%u: the "

@@ -12,8 +12,8 @@
 
 #include "util.h"
 
-static int
-hexval(char c)
+int
+hex_value(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -59,7 +59,8 @@ mac_parse(const char *s, uint8_t mac[6])
 	}
 	for (size_t i = 0; i < 6; i++) {
 		const char *p = s + i * step;
-		int hi = hexval(p[0]), lo = hexval(p[1]);
+		int hi = hex_value((unsigned char)p[0]);
+		int lo = hex_value((unsigned char)p[1]);
 
 		if (hi < 0 || lo < 0)
 			return -EINVAL;

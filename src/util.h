@@ -31,6 +31,12 @@ get_be32(const uint8_t *p)
 	    (uint32_t)p[2] << 8 | p[3];
 }
 
+static inline uint64_t
+get_be64(const uint8_t *p)
+{
+	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
+}
+
 static inline uint16_t
 get_le16(const uint8_t *p)
 {
@@ -73,6 +79,13 @@ put_be32(uint8_t *p, uint32_t v)
 }
 
 static inline void
+put_be64(uint8_t *p, uint64_t v)
+{
+	put_be32(p, (uint32_t)(v >> 32));
+	put_be32(p + 4, (uint32_t)v);
+}
+
+static inline void
 put_le16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)v;
@@ -94,6 +107,8 @@ char *mac_fmt(char *buf, const uint8_t mac[6]);
  * with no separator (as vblade -m accepts).  Returns 0 or -EINVAL.
  */
 int mac_parse(const char *s, uint8_t mac[6]);
+/* The value of hex digit c (0-9, a-f, A-F), or -1. */
+int hex_value(int c);
 
 /* True for ff:ff:ff:ff:ff:ff. */
 bool mac_is_broadcast(const uint8_t mac[6]);

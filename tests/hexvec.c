@@ -9,18 +9,7 @@
 #include <stdlib.h>
 
 #include "hexvec.h"
-
-static int
-hex_digit(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "util.h"
 
 int
 hexvec_load(const char *path, uint8_t *buf, size_t cap, size_t *len)
@@ -47,7 +36,7 @@ hexvec_load(const char *path, uint8_t *buf, size_t cap, size_t *len)
 			}
 			continue;
 		}
-		d = hex_digit(c);
+		d = hex_value(c);
 		if (d < 0) {
 			rc = -EINVAL;
 			goto out;

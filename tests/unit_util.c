@@ -74,6 +74,32 @@ Test(bytes, put_roundtrip)
 	cr_expect(b[0] == 0x34 && b[1] == 0x12);
 	put_be32(b, 0x01020304u);
 	cr_expect(b[0] == 1 && b[1] == 2 && b[2] == 3 && b[3] == 4);
+
+	/* 64-bit big-endian (NBD): byte order, all 64 bits, no overrun. */
+	memset(b, 0xaa, sizeof(b));
+	put_be64(b + 1, 0x0102030405060788ull);
+	cr_expect(b[1] == 1 && b[2] == 2 && b[7] == 7 && b[8] == 0x88);
+	cr_expect(b[0] == 0xaa && b[9] == 0xaa, "put_be64 wrote outside");
+	cr_expect_eq(get_be64(b + 1), 0x0102030405060788ull);
+	put_be64(b, UINT64_MAX);
+	cr_expect_eq(get_be64(b), UINT64_MAX);
+	put_be64(b, 0x8000000000000001ull);
+	cr_expect_eq(get_be64(b), 0x8000000000000001ull);
+}
+
+Test(hex, value)
+{
+	static const char digits[] = "0123456789abcdefABCDEF";
+	static const int want[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+		10, 11, 12, 13, 14, 15, 10, 11, 12, 13, 14, 15 };
+
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++)
+		cr_expect_eq(hex_value(digits[i]), want[i], "'%c'", digits[i]);
+	for (const char *p = "gG/:@`xz -"; *p != '\0'; p++)
+		cr_expect_eq(hex_value(*p), -1, "'%c'", *p);
+	cr_expect_eq(hex_value(0), -1);
+	cr_expect_eq(hex_value(0xff), -1);
+	cr_expect_eq(hex_value(-1), -1);
 }
 
 /* ---------------------------------------------------------------- mac */

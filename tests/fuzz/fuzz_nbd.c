@@ -14,19 +14,7 @@
 
 #include "fuzz.h"
 #include "nbdproto.h"
-
-static uint32_t
-be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t
-be64(const uint8_t *p)
-{
-	return (uint64_t)be32(p) << 32 | be32(p + 4);
-}
+#include "util.h"
 
 /* An exact-size heap buffer: writing or reading past it is caught. */
 static uint8_t *
@@ -52,7 +40,7 @@ check_info_req(const uint8_t *d, size_t len)
 	CHECK(n == (int)len || n == -EMSGSIZE || n == -EINVAL);
 	if (n < 0)
 		return;
-	CHECK(r.name == d + 4 && r.namelen == be32(d));
+	CHECK(r.name == d + 4 && r.namelen == get_be32(d));
 	CHECK(r.infos == d + 4 + r.namelen + 2);
 	CHECK(4 + (size_t)r.namelen + 2 + 2 * (size_t)r.ninfos == len);
 	infos = malloc(sizeof(*infos) * (r.ninfos ? r.ninfos : 1));
@@ -91,9 +79,9 @@ check_meta_req(const uint8_t *d, size_t len)
 	CHECK(n == (int)len || n == -EMSGSIZE || n == -EINVAL);
 	if (n < 0)
 		return;
-	CHECK(r.name == d + 4 && r.namelen == be32(d));
+	CHECK(r.name == d + 4 && r.namelen == get_be32(d));
 	CHECK(r.queries == d + 4 + r.namelen + 4);
-	CHECK(r.nqueries == be32(d + 4 + r.namelen));
+	CHECK(r.nqueries == get_be32(d + 4 + r.namelen));
 	/* each query takes at least its 4-byte length */
 	CHECK((size_t)r.nqueries <= r.querieslen / 4);
 	queries = calloc(r.nqueries ? r.nqueries : 1, sizeof(*queries));
@@ -153,7 +141,7 @@ walk_handshake(const uint8_t *p, size_t len)
 		CHECK(n == -EMSGSIZE && len < NBDP_CLIENT_FLAGS_LEN);
 		return len;
 	}
-	CHECK(n == NBDP_CLIENT_FLAGS_LEN && cflags == be32(p));
+	CHECK(n == NBDP_CLIENT_FLAGS_LEN && cflags == get_be32(p));
 	off = (size_t)n;
 	for (;;) {
 		n = nbdp_opt_decode(p + off, len - off, &o);
@@ -162,12 +150,12 @@ walk_handshake(const uint8_t *p, size_t len)
 			return len;
 		}
 		if (n == -EBADMSG) {
-			CHECK(be64(p + off) != NBDP_IHAVEOPT);
+			CHECK(get_be64(p + off) != NBDP_IHAVEOPT);
 			return len;
 		}
 		CHECK(n == NBDP_OPT_HDR_LEN);
-		CHECK(o.option == be32(p + off + 8) &&
-		    o.len == be32(p + off + 12));
+		CHECK(o.option == get_be32(p + off + 8) &&
+		    o.len == get_be32(p + off + 12));
 		CHECK(nbdp_opt_encode(hdr, sizeof(hdr) - 1, &o) == -ENOSPC);
 		CHECK(nbdp_opt_encode(hdr, sizeof(hdr), &o) ==
 		    NBDP_OPT_HDR_LEN);
@@ -212,13 +200,13 @@ walk_transmission(const uint8_t *p, size_t len)
 			return;
 		}
 		if (n == -EBADMSG) {
-			CHECK(be32(p + off) != NBDP_REQUEST_MAGIC);
+			CHECK(get_be32(p + off) != NBDP_REQUEST_MAGIC);
 			return;
 		}
 		CHECK(n == NBDP_REQUEST_LEN);
-		CHECK(r.cookie == be64(p + off + 8));
-		CHECK(r.offset == be64(p + off + 16));
-		CHECK(r.len == be32(p + off + 24));
+		CHECK(r.cookie == get_be64(p + off + 8));
+		CHECK(r.offset == get_be64(p + off + 16));
+		CHECK(r.len == get_be32(p + off + 24));
 		CHECK(nbdp_request_encode(b, sizeof(b) - 1, &r) == -ENOSPC);
 		CHECK(nbdp_request_encode(b, sizeof(b), &r) ==
 		    NBDP_REQUEST_LEN);
@@ -360,7 +348,7 @@ check_encoders(const uint8_t *p, size_t len)
 	if (n >= 0) {
 		expect_rep(b, n, option, NBDP_REP_SERVER);
 		CHECK(n == (int)(NBDP_REP_HDR_LEN + 4 + slen));
-		CHECK(be32(b + NBDP_REP_HDR_LEN) == slen / 2);
+		CHECK(get_be32(b + NBDP_REP_HDR_LEN) == slen / 2);
 	} else {
 		CHECK(n == -ENOSPC || n == -EINVAL);
 	}
