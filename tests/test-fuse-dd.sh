@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # aoe-fuse single-file form: a 256 MiB pattern written and read back through
-# the FUSE file with O_DIRECT and through the page cache; every time the
-# bytes must equal vblade's backing file.
+# the FUSE file with O_DIRECT and through the page cache (the second mount
+# with --busy-poll); every time the bytes must equal vblade's backing file.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${srcdir:-$(dirname "$0")/..}/tests/functions.sh"
 . "$top_srcdir/tests/fuse-functions.sh"
@@ -57,9 +57,10 @@ cmp "$tmpdir/p1" "$tmpdir/out" || fail "O_DIRECT read differs"
 dd_timed "buffered write" if="$tmpdir/p2" of="$file" bs=1M conv=notrunc,fsync
 cmp "$tmpdir/p2" "$backing" || fail "backing differs after buffered write"
 
-# A fresh mount so the buffered read comes through FUSE, not the cache.
+# A fresh mount so the buffered read comes through FUSE, not the cache;
+# this one busy-polls (--busy-poll): the same bytes must come and go.
 stop_fuse "$file" "$fuse_pid"
-start_fuse "$file" -I "$lan_if" e1.0 "$file"
+start_fuse "$file" -I "$lan_if" --busy-poll=100 e1.0 "$file"
 dd_timed "buffered read" if="$file" of="$tmpdir/out" bs=1M
 cmp "$tmpdir/p2" "$tmpdir/out" || fail "buffered read differs"
 
