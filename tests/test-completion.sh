@@ -132,6 +132,8 @@ checks()
 	expect "aoectl --backend p" "packet pcap"
 	expect "aoectl --dead" "--dead-timeout="
 	expect "aoectl --max-" "--max-sectors= --max-window="
+	expect "aoectl --bu" "--busy-poll="
+	expect "aoectl --busy-poll " ""
 	expect "aoectl -w " ""
 	expect "aoectl --trace $files/disk" "$files/disk.img"
 	expect "aoectl --trace=$files/sock" "$files/sock.d $files/socket-file"
@@ -150,6 +152,7 @@ checks()
 	expect "aoe-nbd --ru" "--run="
 	expect "aoe-nbd --exp" "--exportname="
 	expect "aoe-nbd --read" "--readonly"
+	expect "aoe-nbd --bu" "--busy-poll="
 	expect "aoe-nbd -U $files/sock" "$files/sock.d $files/socket-file"
 	expect "aoe-nbd --unix=$files/sock" "$files/sock.d $files/socket-file"
 	expect "aoe-nbd -f -P $files/d" "$files/disk.img"
@@ -170,6 +173,7 @@ checks()
 	expect "aoe-fuse -o default_permissions,max_b" \
 	    "default_permissions,max_background="
 	expect "aoe-fuse --pid" "--pidfile="
+	expect "aoe-fuse --bu" "--busy-poll="
 	expect "aoe-fuse --pidfile=$files/dis" "$files/disk.img"
 	expect "aoe-fuse --re" "--read-only"
 
