@@ -533,7 +533,7 @@ seq_row()
 # bench_nbd MTU BACKEND: aoe-nbd, sequential and random reads.
 bench_nbd()
 {
-	local mtu=$1 be=$2 uri iops p50 p99
+	local mtu=$1 be=$2 uri
 	start_nb -I "$lan_if" --backend="$be" -w 5 e1.0
 	uri=$(nb_uri e1.0)
 	nbdinfo --size "$uri" >/dev/null 2>&1 || say "nbdinfo --size failed"
@@ -546,24 +546,7 @@ bench_nbd()
 		seq_row "aoe-nbd write (nbdcopy --flush file →)" "$mtu" "$be"
 	fi
 	if want rand; then
-		qd1_rounds nbd-randread -d 1 -n "$qd1_n" "$uri"
-		qd1_result
-		qd1[$mtu-$be]=$q_p50
-		qd1bare[$mtu-$be]=$q_bare
-		row "Random 4 KiB" "aoe-nbd QD1 reads (nbd-randread -d 1)" \
-		    "$mtu" "$be" "$q_text" - - - - \
-		    "p50 <= 1.2 × bare 4 KiB read p50" "$q_ok"
-		measure $((qd32_n * 4096)) "$vb_pid" "$nb_pid" \
-		    "qd32-$mtu-$be" nbd-randread -d 32 -n "$qd32_n" "$uri"
-		read -r _ _ _ _ _ _ _ iops _ _ _ _ _ p50 _ p99 _ \
-		    <"$work/cmd.out"
-		qd32vb[$mtu-$be]=$m_vbpct
-		row "Random 4 KiB" "aoe-nbd QD32 reads (nbd-randread -d 32)" \
-		    "$mtu" "$be" \
-		    "$iops IOPS (p50 $p50 µs, p99 $p99 µs; $m_mach)" \
-		    "$m_vbpct" "$m_inspg" "$m_vbspg" "$m_ratio" \
-		    "vblade-bound (>= 95% core)" \
-		    "$(met "$(is "$m_vbpct >= 95")")"
+		nbd_rand "$mtu" "$be" aoe-nbd "" "$uri" qd1 qd1bare qd32vb
 	fi
 	stop_pid "$nb_pid"
 	nb_pid=
@@ -572,28 +555,40 @@ bench_nbd()
 	fi
 }
 
-# bench_nbd_poll MTU BACKEND: the random reads again, aoe-nbd --busy-poll.
-bench_nbd_poll()
+# nbd_rand MTU BACKEND LABEL TAG URI QD1 BARE VB: the QD1 rounds and the
+# QD32 run through aoe-nbd at URI, two rows labelled LABEL; the QD1 p50,
+# its bare read p50 and vblade's share at QD32 go into the associative
+# arrays named QD1, BARE and VB under MTU-BACKEND (TAG marks the profile).
+nbd_rand()
 {
-	local mtu=$1 be=$2 uri iops p50 p99 w="aoe-nbd --busy-poll=$busy_poll"
-	start_nb -I "$lan_if" --backend="$be" -w 5 --busy-poll="$busy_poll" \
-	    e1.0
-	uri=$(nb_uri e1.0)
+	local mtu=$1 be=$2 w=$3 tag=$4 uri=$5 iops p50 p99
+	# shellcheck disable=SC2034  # namerefs: the caller's arrays
+	local -n r_qd1=$6 r_bare=$7 r_vb=$8
 	qd1_rounds nbd-randread -d 1 -n "$qd1_n" "$uri"
 	qd1_result
-	qd1bp[$mtu-$be]=$q_p50
-	qd1bpbare[$mtu-$be]=$q_bare
+	r_qd1[$mtu-$be]=$q_p50
+	r_bare[$mtu-$be]=$q_bare
 	row "Random 4 KiB" "$w QD1 reads (nbd-randread -d 1)" \
 	    "$mtu" "$be" "$q_text" - - - - \
 	    "p50 <= 1.2 × bare 4 KiB read p50" "$q_ok"
 	measure $((qd32_n * 4096)) "$vb_pid" "$nb_pid" \
-	    "qd32-poll-$mtu-$be" nbd-randread -d 32 -n "$qd32_n" "$uri"
+	    "qd32$tag-$mtu-$be" nbd-randread -d 32 -n "$qd32_n" "$uri"
 	read -r _ _ _ _ _ _ _ iops _ _ _ _ _ p50 _ p99 _ <"$work/cmd.out"
-	qd32bpvb[$mtu-$be]=$m_vbpct
+	r_vb[$mtu-$be]=$m_vbpct
 	row "Random 4 KiB" "$w QD32 reads (nbd-randread -d 32)" \
 	    "$mtu" "$be" "$iops IOPS (p50 $p50 µs, p99 $p99 µs; $m_mach)" \
 	    "$m_vbpct" "$m_inspg" "$m_vbspg" "$m_ratio" \
 	    "vblade-bound (>= 95% core)" "$(met "$(is "$m_vbpct >= 95")")"
+}
+
+# bench_nbd_poll MTU BACKEND: the random reads again, aoe-nbd --busy-poll.
+bench_nbd_poll()
+{
+	local mtu=$1 be=$2
+	start_nb -I "$lan_if" --backend="$be" -w 5 --busy-poll="$busy_poll" \
+	    e1.0
+	nbd_rand "$mtu" "$be" "aoe-nbd --busy-poll=$busy_poll" -poll \
+	    "$(nb_uri e1.0)" qd1bp qd1bpbare qd32bpvb
 	stop_pid "$nb_pid"
 	nb_pid=
 }
