@@ -329,8 +329,6 @@ loop_run_once(struct loop *l, uint64_t until)
 		l->stats.slept++;
 	}
 
-	if (n > 0)
-		l->active = loop_now();
 	l->depth++;
 	for (int i = 0; i < n; i++) {
 		struct loop_fd *f = evs[i].data.ptr;
@@ -339,6 +337,9 @@ loop_run_once(struct loop *l, uint64_t until)
 			f->fn(f->arg, evs[i].events);
 	}
 	now = loop_now();
+	/* Busy polling counts from the end of this dispatch. */
+	if (n > 0)
+		l->active = now;
 	for (h = l->hooks; h != NULL; h = h->next)
 		if (!h->dead && h->tick != NULL)
 			h->tick(h->arg, now);

@@ -165,16 +165,28 @@ parse_duration(int opt, const char *arg, uint64_t *out_ns)
 	return 1;
 }
 
+/* An integer in [min, max] ("what, min to max" when it is not). */
+static int
+parse_range(int opt, const char *arg, const char *what, unsigned min,
+    unsigned max, unsigned long long *out)
+{
+	char why[64];
+
+	if (parse_uint(arg, min, max, out) < 0) {
+		snprintf(why, sizeof(why), "%s%s%u to %u", what, *what ? ", " : "",
+		    min, max);
+		return bad_value(opt, arg, why);
+	}
+	return 1;
+}
+
 static int
 parse_count(int opt, const char *arg, unsigned max, unsigned *out)
 {
 	unsigned long long v;
-	char why[32];
 
-	if (parse_uint(arg, 1, max, &v) < 0) {
-		snprintf(why, sizeof(why), "1 to %u", max);
-		return bad_value(opt, arg, why);
-	}
+	if (parse_range(opt, arg, "", 1, max, &v) < 0)
+		return -1;
 	*out = (unsigned)v;
 	return 1;
 }
@@ -210,9 +222,9 @@ rt_parse_option(struct rt_options *o, int opt, const char *arg)
 	case RT_OPT_BUSYPOLL: {
 		unsigned long long us;
 
-		if (parse_uint(arg, 0, RT_MAX_BUSY_POLL_US, &us) < 0)
-			return bad_value(opt, arg,
-			    "microseconds, 0 to 1000000");
+		if (parse_range(opt, arg, "microseconds", 0,
+		    RT_MAX_BUSY_POLL_US, &us) < 0)
+			return -1;
 		o->busy_poll_ns = us * 1000u;
 		return 1;
 	}

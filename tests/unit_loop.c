@@ -102,51 +102,54 @@ cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The loop's count of waits answered by polling and of sleeps. */
+static void
+expect_waits(const struct fixture *f, uint64_t polled, uint64_t slept)
+{
+	struct loop_stats st;
+
+	loop_get_stats(f->l, &st);
+	cr_expect_eq(st.polled, polled, "polled %llu, want %llu",
+	    (unsigned long long)st.polled, (unsigned long long)polled);
+	cr_expect_eq(st.slept, slept, "slept %llu, want %llu",
+	    (unsigned long long)st.slept, (unsigned long long)slept);
+}
+
 Test(busy_poll, off_by_default_every_wait_sleeps)
 {
 	struct fixture f;
-	struct loop_stats st;
 
 	setup(&f, 0);
 	kick(&f);
 	arm(&f, 2 * MS);
 	cr_assert_eq(loop_run_once(f.l, UINT64_MAX), 0);
 	cr_expect_eq(f.timer_calls, 1);
-	loop_get_stats(f.l, &st);
-	cr_expect_eq(st.polled, 0);
-	cr_expect_eq(st.slept, 2);
+	expect_waits(&f, 0, 2);
 	teardown(&f);
 }
 
 Test(busy_poll, event_soon_after_activity_is_found_by_polling)
 {
 	struct fixture f;
-	struct loop_stats st;
 
 	setup(&f, 2000 * MS);
 	/* Nothing happened yet: the first wait sleeps. */
 	kick(&f);
-	loop_get_stats(f.l, &st);
-	cr_expect_eq(st.polled, 0);
-	cr_expect_eq(st.slept, 1);
+	expect_waits(&f, 0, 1);
 	/* Right after activity, the next event is polled for. */
 	arm(&f, 2 * MS);
 	cr_assert_eq(loop_run_once(f.l, UINT64_MAX), 0);
 	cr_expect_eq(f.timer_calls, 1);
-	loop_get_stats(f.l, &st);
-	cr_expect_eq(st.polled, 1);
-	cr_expect_eq(st.slept, 1);
+	expect_waits(&f, 1, 1);
 	/* An event already there is found at once, by polling too. */
 	kick(&f);
-	loop_get_stats(f.l, &st);
-	cr_expect_eq(st.polled, 2);
+	expect_waits(&f, 2, 1);
 	teardown(&f);
 }
 
 Test(busy_poll, idle_loop_goes_to_sleep_after_the_window)
 {
 	struct fixture f;
-	struct loop_stats st;
 	uint64_t t0, c0, until;
 
 	setup(&f, 1 * MS);
@@ -160,9 +163,7 @@ Test(busy_poll, idle_loop_goes_to_sleep_after_the_window)
 	cr_expect_lt(cpu_ns() - c0, 100 * MS,
 	    "the loop polled instead of sleeping: %llu ns of CPU",
 	    (unsigned long long)(cpu_ns() - c0));
-	loop_get_stats(f.l, &st);
-	cr_expect_eq(st.polled, 0);
-	cr_expect_eq(st.slept, 2);
+	expect_waits(&f, 0, 2);
 	teardown(&f);
 }
 
