@@ -14,6 +14,8 @@
 # sequential transfer, default 1G), BENCH_MTUS ("1500 9000"),
 # BENCH_BACKENDS ("packet pcap"), BENCH_SKIP (comma list of
 # seq,rand,nbdkit,vm,many), BENCH_VBLADE_OPTS (default "-b 64"),
+# BENCH_INIT_OPTS (more options for aoe-nbd and aoe-fuse in the
+# sequential and random rows, e.g. --busy-poll=50),
 # BENCH_BUSY_POLL (microseconds: the random reads through aoe-nbd again
 # with --busy-poll; default 50, 0 = not), BENCH_VM_SIZE (default 128M),
 # BENCH_VM_MTUS, BENCH_VM_SMP (guest vCPUs, default 1),
@@ -102,6 +104,7 @@ vm_nbdsect=${BENCH_VM_NBD_SECTORS:-same}
 case $vm_nbdsect in same | default) ;; *) fail "BENCH_VM_NBD_SECTORS: same or default" ;; esac
 vblade_opts=${BENCH_VBLADE_OPTS:--b 64}
 busy_poll=${BENCH_BUSY_POLL:-50}
+init_opts=${BENCH_INIT_OPTS:-}
 case $busy_poll in
 '' | *[!0-9]*) fail "BENCH_BUSY_POLL: microseconds (0 = not measured)" ;;
 esac
@@ -211,6 +214,20 @@ cpu_ticks()
 	# shellcheck disable=SC2086
 	set -- $s
 	echo $((${12} + ${13}))
+}
+
+# "FAULTS SWITCHES" of a process so far: minor page faults (a fresh page
+# zeroed for it) and voluntary context switches (it slept).
+proc_events()
+{
+	local pid=$1 s
+	s=$(cat "/proc/$pid/stat" 2>/dev/null) || { echo 0 0; return; }
+	s=${s##*) }
+	# shellcheck disable=SC2086
+	set -- $s
+	awk -v f="$8" '$1 == "voluntary_ctxt_switches:" { s = $2 }
+		END { print f, s + 0 }' "/proc/$pid/status" 2>/dev/null ||
+	    echo "$8 0"
 }
 
 # The machine: "IDLE TOTAL" jiffies of all CPUs, and the CPU pressure
@@ -338,6 +355,7 @@ qd1_result()
 measure()
 {
 	local bytes=$1 vb=$2 ip=$3 label=$4 v0 v1 i0=0 i1=0 t0 t1 st=0
+	local f0=0 f1=0 w0=0 w1=0
 	local pp='' c0 c1
 	shift 4
 	if [ -n "${BENCH_PERF:-}" ] && [ "$ip" != - ]; then
@@ -349,13 +367,19 @@ measure()
 	fi
 	c0=$(machine_cpu)
 	v0=$(cpu_ticks "$vb")
-	[ "$ip" = - ] || i0=$(cpu_ticks "$ip")
+	[ "$ip" = - ] || {
+		i0=$(cpu_ticks "$ip")
+		read -r f0 w0 < <(proc_events "$ip")
+	}
 	t0=$EPOCHREALTIME
 	timeout -k 5 "$cmd_timeout" "$@" >"$work/cmd.out" \
 	    2>"$work/cmd.err" || st=$?
 	t1=$EPOCHREALTIME
 	v1=$(cpu_ticks "$vb")
-	[ "$ip" = - ] || i1=$(cpu_ticks "$ip")
+	[ "$ip" = - ] || {
+		i1=$(cpu_ticks "$ip")
+		read -r f1 w1 < <(proc_events "$ip")
+	}
 	c1=$(machine_cpu)
 	if [ -n "$pp" ]; then
 		kill -INT "$pp" 2>/dev/null
@@ -380,7 +404,8 @@ measure()
 		printf "idle %.0f%%, psi %.0f%%", 100 * ($4 - $1) / ($5 - $2),
 		    ($6 - $3) / 1e4 / ($8 - $7) }')
 	say "$label: $m_mbs MB/s in $m_secs s; vblade $m_vbpct% of a" \
-	    "core, $m_vbspg s/GiB; initiator $m_inspg s/GiB; $m_mach"
+	    "core, $m_vbspg s/GiB; initiator $m_inspg s/GiB," \
+	    "$((f1 - f0)) page faults, $((w1 - w0)) sleeps; $m_mach"
 }
 
 # ------------------------------------------------------------ vblade
@@ -534,7 +559,8 @@ seq_row()
 bench_nbd()
 {
 	local mtu=$1 be=$2 uri
-	start_nb -I "$lan_if" --backend="$be" -w 5 e1.0
+	# shellcheck disable=SC2086
+	start_nb -I "$lan_if" --backend="$be" -w 5 $init_opts e1.0
 	uri=$(nb_uri e1.0)
 	nbdinfo --size "$uri" >/dev/null 2>&1 || say "nbdinfo --size failed"
 	if want seq; then
@@ -620,7 +646,8 @@ bench_fuse()
 {
 	local mtu=$1 be=$2 f=$fu_file
 	# The buffered read first, on a fresh mount: a cold page cache.
-	start_fu -I "$lan_if" --backend="$be"
+	# shellcheck disable=SC2086
+	start_fu -I "$lan_if" --backend="$be" $init_opts
 	measure "$size" "$vb_pid" "$fu_pid" "fuse-bread-$mtu-$be" \
 	    dd if="$f" of=/dev/null bs=1M count="$count"
 	seq_row "aoe-fuse read, buffered (dd bs=1M)" "$mtu" "$be"
