@@ -35,6 +35,7 @@
 #define MAX_FENCES 4096   /* then one fence covers the whole target */
 #define DUP_MEMORY_NS (60 * NSEC_PER_SEC) /* fence all writes this long after a late duplicate */
 #define RECENT_WRITES 1024 /* completed write frames remembered to spot late duplicates */
+#define RTO_FLOOR_HOLD_NS (10 * NSEC_PER_SEC) /* a learnt RTO floor halves after this */
 
 struct req;
 struct admin;
@@ -64,9 +65,11 @@ struct frame {
 	size_t datalen;
 	/* timing */
 	uint64_t first_ns, sent_ns, deadline, rto;
+	uint64_t prev_sent_ns; /* when the send with prev_tag went out */
 	unsigned nsent;
 	uint64_t seq;   /* per-path send sequence of the latest send */
 	bool fast;      /* latest send was a fast retransmit */
+	bool timed_out; /* latest send was a retransmission by the timer */
 	unsigned path;
 	/* the request bytes after the Ethernet addresses are filled per send */
 	uint8_t hdr[AOE_MIN_FRAME];
@@ -164,6 +167,12 @@ struct target {
 	uint64_t srtt, rttvar, rto;
 	bool have_rtt;
 	uint64_t recover_until;
+	/*
+	 * Learnt from spurious timeouts (the first copy answered after the
+	 * timer fired): the RTO stays above twice the longest such delay,
+	 * halved after RTO_FLOOR_HOLD_NS without another.
+	 */
+	uint64_t rto_floor, rto_floor_at;
 	/* per path: last send sequence, highest sequence answered */
 	uint64_t path_seq[ENGINE_MAX_PATHS], path_acked[ENGINE_MAX_PATHS];
 	uint64_t path_probe_at[ENGINE_MAX_PATHS];
@@ -178,6 +187,7 @@ struct target {
 	struct reqlist issuing;
 	struct fence *fences;
 	uint64_t tx_frames, rx_frames, retransmits, timeouts, errors;
+	uint64_t spurious;
 	uint64_t reqs_done, reqs_failed, bytes_read, bytes_written;
 	void *user;
 };
@@ -464,6 +474,7 @@ frame_send(struct engine *e, struct frame *f, uint64_t now)
 	else
 		f->path = path_pick(t, (int)f->path, now);
 	f->fast = false;
+	f->timed_out = false;
 	p = &t->paths[f->path];
 	i = &e->ifs[p->ifidx];
 	f->gen = (uint16_t)((f->gen + 1) & 0x7fff);
@@ -493,6 +504,7 @@ frame_send(struct engine *e, struct frame *f, uint64_t now)
 		f->rto = MIN(f->rto * 2, e->cfg.rto_max_ns);
 	}
 	f->nsent++;
+	f->prev_sent_ns = f->sent_ns;
 	f->sent_ns = now;
 	f->deadline = now + f->rto;
 	TAILQ_INSERT_TAIL(&e->frames, f, link);
@@ -761,6 +773,7 @@ engine_target_info(const struct target *t, struct target_info *o)
 	o->rx_frames = t->rx_frames;
 	o->retransmits = t->retransmits;
 	o->timeouts = t->timeouts;
+	o->spurious_timeouts = t->spurious;
 	o->errors = t->errors;
 	o->reqs_done = t->reqs_done;
 	o->reqs_failed = t->reqs_failed;
@@ -771,7 +784,7 @@ engine_target_info(const struct target *t, struct target_info *o)
 /* ------------------------------------------------------------ window, RTT */
 
 static void
-rtt_sample(struct engine *e, struct target *t, uint64_t rtt)
+rtt_sample(struct engine *e, struct target *t, uint64_t rtt, uint64_t now)
 {
 	uint64_t err;
 
@@ -786,10 +799,55 @@ rtt_sample(struct engine *e, struct target *t, uint64_t rtt)
 		t->srtt = (7 * t->srtt + rtt) / 8;
 	}
 	t->rto = t->srtt + 4 * t->rttvar;
+	if (t->rto_floor != 0 && now - t->rto_floor_at >= RTO_FLOOR_HOLD_NS) {
+		uint64_t halvings = (now - t->rto_floor_at) / RTO_FLOOR_HOLD_NS;
+
+		t->rto_floor = halvings >= 64 ? 0 : t->rto_floor >> halvings;
+		t->rto_floor_at += halvings * RTO_FLOOR_HOLD_NS;
+		if (t->rto_floor < e->cfg.rto_min_ns)
+			t->rto_floor = 0;
+	}
+	if (t->rto < t->rto_floor)
+		t->rto = t->rto_floor;
 	if (t->rto < e->cfg.rto_min_ns)
 		t->rto = e->cfg.rto_min_ns;
 	if (t->rto > e->cfg.rto_max_ns)
 		t->rto = e->cfg.rto_max_ns;
+}
+
+/* A retransmission proved needless: give back the window it cost. */
+static void
+window_undo(struct target *t)
+{
+	if (t->cwnd < t->prior_cwnd) {
+		/* the bound may have shrunk since (config response) */
+		t->cwnd = MIN(t->prior_cwnd, t->wmax);
+		t->ssthresh = MIN(t->prior_ssthresh, t->wmax);
+	}
+}
+
+/*
+ * The first copy of a frame the timer resent was answered, delay after
+ * its send: the path was slow, not lossy (a virtual machine's vCPU
+ * descheduled, a busy target).  Keep the RTO above twice that delay for
+ * a while so the next such stall does not cut the window again (the
+ * estimator alone forgets a spike within a few dozen samples), and undo
+ * this cut (Eifel, RFC 3522/4015).
+ */
+static void
+spurious_timeout(struct engine *e, struct target *t, uint64_t delay,
+    uint64_t now)
+{
+	uint64_t floor = MIN(2 * delay, e->cfg.rto_max_ns);
+
+	t->spurious++;
+	if (floor >= t->rto_floor) {
+		t->rto_floor = floor;
+		t->rto_floor_at = now;
+	}
+	if (t->rto < t->rto_floor)
+		t->rto = t->rto_floor;
+	window_undo(t);
 }
 
 static void
@@ -1677,7 +1735,7 @@ ata_response(struct engine *e, struct frame *f, unsigned pi,
 	}
 	/* Accepted: the frame is answered. */
 	if (f->nsent == 1 && h->tag == f->tag)
-		rtt_sample(e, t, now - f->sent_ns);
+		rtt_sample(e, t, now - f->sent_ns, now);
 	if ((f->kind == FK_RW || f->kind == FK_FLUSH) && h->tag == f->tag &&
 	    f->seq > t->path_acked[f->path])
 		t->path_acked[f->path] = f->seq;
@@ -1687,12 +1745,10 @@ ata_response(struct engine *e, struct frame *f, unsigned pi,
 		 * spurious, the path reorders.  Undo the cut, wait longer.
 		 */
 		t->dupthresh = MIN(t->dupthresh * 2, 256u);
-		if (t->cwnd < t->prior_cwnd) {
-			/* the bound may have shrunk since (config response) */
-			t->cwnd = MIN(t->prior_cwnd, t->wmax);
-			t->ssthresh = MIN(t->prior_ssthresh, t->wmax);
-		}
+		window_undo(t);
 	}
+	if (f->timed_out && h->tag == f->prev_tag)
+		spurious_timeout(e, t, now - f->prev_sent_ns, now);
 	t->rx_frames++;
 	t->paths[pi].rx++;
 	t->paths[pi].lost = 0;
@@ -1777,7 +1833,7 @@ admin_response(struct engine *e, struct frame *f, unsigned pi,
 	}
 	a->has_rsp = n >= 0;
 	if (f->nsent == 1 && h->tag == f->tag)
-		rtt_sample(e, t, now - f->sent_ns);
+		rtt_sample(e, t, now - f->sent_ns, now);
 	t->rx_frames++;
 	t->paths[pi].rx++;
 	t->paths[pi].lost = 0;
@@ -1994,6 +2050,7 @@ again:
 		if (f->kind == FK_RW || f->kind == FK_FLUSH)
 			window_cut(e, t, now);
 		frame_send(e, f, now);
+		f->timed_out = true;
 		if (f->req)
 			f->req->retransmitted = true;
 	}

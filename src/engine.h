@@ -141,6 +141,8 @@ struct target_info {
 	unsigned inflight;     /* frames in flight now */
 	uint64_t srtt_ns, rttvar_ns, rto_ns;
 	uint64_t tx_frames, rx_frames, retransmits, timeouts, errors;
+	/* timeouts whose first copy was answered after all (a slow path) */
+	uint64_t spurious_timeouts;
 	uint64_t reqs_done, reqs_failed, bytes_read, bytes_written;
 };
 

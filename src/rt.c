@@ -529,6 +529,7 @@ rt_log_totals(struct rt *rt)
 {
 	struct target_info ti;
 	struct target *t = NULL;
+	const struct engine_stats *es;
 	struct loop_stats ls;
 
 	if (rt->e == NULL || log_getverbose() < 1)
@@ -537,16 +538,37 @@ rt_log_totals(struct rt *rt)
 	log_info("event loop: %llu waits answered while busy polling, "
 	    "%llu sleeps", (unsigned long long)ls.polled,
 	    (unsigned long long)ls.slept);
+	for (unsigned i = 0; i < rt->nlinks; i++) {
+		const struct link *l = rt->ports[i].link;
+
+		log_info("%s: %llu frames sent, %llu not sent (send errors), "
+		    "%llu received, %llu receive errors", l->ifname,
+		    (unsigned long long)l->tx_frames,
+		    (unsigned long long)l->tx_errors,
+		    (unsigned long long)l->rx_frames,
+		    (unsigned long long)l->rx_errors);
+	}
+	es = engine_stats(rt->e);
+	log_info("answers dropped: %llu late or duplicate, %llu short, "
+	    "%llu mismatched, %llu from elsewhere",
+	    (unsigned long long)es->rx_unknown,
+	    (unsigned long long)es->rx_short,
+	    (unsigned long long)es->rx_mismatch,
+	    (unsigned long long)es->rx_foreign);
 	while ((t = engine_target_next(rt->e, t)) != NULL) {
 		engine_target_info(t, &ti);
 		log_info("%s: %llu frames out, %llu in, %llu retransmitted, "
-		    "%llu timed out; window %u of %u, srtt %llu us, "
-		    "%llu MiB read, %llu MiB written", ti.name,
+		    "%llu timed out (%llu spurious); window %u of %u, "
+		    "srtt %llu us, rto %llu us, %llu MiB read, "
+		    "%llu MiB written", ti.name,
 		    (unsigned long long)ti.tx_frames,
 		    (unsigned long long)ti.rx_frames,
 		    (unsigned long long)ti.retransmits,
-		    (unsigned long long)ti.timeouts, ti.window, ti.window_max,
+		    (unsigned long long)ti.timeouts,
+		    (unsigned long long)ti.spurious_timeouts,
+		    ti.window, ti.window_max,
 		    (unsigned long long)(ti.srtt_ns / 1000),
+		    (unsigned long long)(ti.rto_ns / 1000),
 		    (unsigned long long)(ti.bytes_read >> 20),
 		    (unsigned long long)(ti.bytes_written >> 20));
 	}

@@ -90,6 +90,11 @@ struct net {
 	unsigned late_rsp;          /* responses held back by late_ns */
 	unsigned late_req;          /* requests held back by late_ns */
 	uint64_t late_ns;
+	/*
+	 * Every stall_every_ns the path stalls for stall_ns: answers due in
+	 * a stall all arrive as it ends, in order (a descheduled VM).
+	 */
+	uint64_t stall_every_ns, stall_ns;
 	unsigned foreign;           /* responses preceded by a foreign copy */
 	unsigned down_ifs;          /* bit per interface: drops everything */
 	uint64_t foreign_injected;
@@ -513,6 +518,9 @@ deliver_to_targets(struct net *n, const struct wframe *w)
 		t = n->now + n->delay_ns + rnd_below(n, n->jitter_rsp_ns);
 		if (chance(n, n->late_rsp))
 			t += n->late_ns;
+		if (n->stall_every_ns != 0 &&
+		    t % n->stall_every_ns < n->stall_ns)
+			t += n->stall_ns - t % n->stall_every_ns;
 		q_push(n, t, w->ifidx, true, rsp, rl);
 		if (chance(n, n->dup_rsp))
 			q_push(n, t + rnd_below(n, n->jitter_rsp_ns), w->ifidx,
@@ -1752,6 +1760,63 @@ Test(hazards, reordering_adapts)
 	cr_assert_lt(st->retransmits * 20, st->tx_frames,
 	    "%" PRIu64 " retransmits for %" PRIu64 " frames", st->retransmits,
 	    st->tx_frames);
+	net_free(n);
+}
+
+/*
+ * A path that stalls now and then (10 ms every 50 ms, all answers held,
+ * nothing lost) with an RTO of a few ms: the first stall fires the timer,
+ * the late first copies show it was needless, the window cut is undone
+ * and the RTO stays above the stall, so later stalls fire nothing.  The
+ * learnt floor fades when the stalls stop.
+ */
+Test(hazards, spurious_timeouts_learnt)
+{
+	struct engine_config c = cfg_fast();
+	const struct engine_stats *st;
+	struct target_info ti;
+	struct net *n;
+	uint64_t timeouts, t1;
+	unsigned rounds = 0;
+
+	n = net_new(&c, 1, 1500, 0, 29);
+	net_add_target(n, 1, 0, 8192, 1);
+	n->delay_ns = 50 * USEC;
+	net_up(n);
+	n->stall_every_ns = 50 * NSEC_PER_MSEC;
+	n->stall_ns = 10 * NSEC_PER_MSEC;
+	st = engine_stats(n->e);
+	while (st->timeouts == 0 && rounds++ < 50)
+		wl_run(n, 0, 100, 16, 64 * 1024, false, 60 * NSEC_PER_SEC);
+	cr_assert_gt(st->timeouts, 0, "no stall fired the timer");
+	/* Let the answers of the first stall's retransmissions land. */
+	wl_run(n, 0, 100, 16, 64 * 1024, false, 60 * NSEC_PER_SEC);
+	timeouts = st->timeouts;
+	engine_target_info(net_target(n, 0), &ti);
+	cr_assert_eq(ti.spurious_timeouts, ti.timeouts,
+	    "%" PRIu64 " of %" PRIu64 " timeouts seen as spurious",
+	    ti.spurious_timeouts, ti.timeouts);
+	/* Above the longest wait a stall causes. */
+	cr_assert_gt(ti.rto_ns, n->stall_ns + 2 * n->delay_ns,
+	    "rto %" PRIu64 " us", ti.rto_ns / 1000);
+	/* Ten more stalls: none fires the timer, the window stays open. */
+	t1 = n->now;
+	while (n->now - t1 < 10 * n->stall_every_ns)
+		wl_run(n, 0, 100, 16, 64 * 1024, false, 60 * NSEC_PER_SEC);
+	cr_assert_eq(st->timeouts, timeouts, "%" PRIu64 " more timeouts",
+	    st->timeouts - timeouts);
+	engine_target_info(net_target(n, 0), &ti);
+	cr_assert_eq(ti.window, ti.window_max, "window %u of %u", ti.window,
+	    ti.window_max);
+	/* No stall for a minute: the RTO follows the estimator again. */
+	n->stall_every_ns = 0;
+	net_advance(n, 60 * NSEC_PER_SEC);
+	wl_run(n, 0, 100, 16, 64 * 1024, false, 60 * NSEC_PER_SEC);
+	engine_target_info(net_target(n, 0), &ti);
+	cr_assert_eq(ti.rto_ns, c.rto_min_ns, "rto %" PRIu64 " us (srtt %"
+	    PRIu64 ", rttvar %" PRIu64 " us, %" PRIu64 " spurious)",
+	    ti.rto_ns / 1000, ti.srtt_ns / 1000, ti.rttvar_ns / 1000,
+	    ti.spurious_timeouts);
 	net_free(n);
 }
 

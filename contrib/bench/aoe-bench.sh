@@ -845,7 +845,7 @@ for mtu in $mtus; do
 	kill $nbp
 	wait $nbp
 	# The engine's counters (-v, at exit): window, RTT, losses.
-	grep 'frames out' /tmp/aoe-nbd.log | sed "s/^/BENCH-COUNTERS nbd $mtu /"
+	grep -E 'frames (out|sent)|answers dropped' /tmp/aoe-nbd.log | sed "s/^/BENCH-COUNTERS nbd $mtu /"
 	# aoe-fuse, one file (noauto_unmount: auto_unmount would need
 	# fusermount3; root mounts by itself).
 	: >/tmp/fdisk
