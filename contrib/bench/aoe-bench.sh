@@ -205,29 +205,20 @@ bench_helper aoe-lat -include "$top_builddir/config.h" \
     "$top_builddir/src/libaoecore.a" $(pkg-config --libs libpcap \
     2>/dev/null || echo -lpcap)
 
-# CPU time of a process in clock ticks (utime + stime of all threads).
-cpu_ticks()
-{
-	local s
-	s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
-	s=${s##*) }
-	# shellcheck disable=SC2086
-	set -- $s
-	echo $((${12} + ${13}))
-}
-
-# "FAULTS SWITCHES" of a process so far: minor page faults (a fresh page
-# zeroed for it) and voluntary context switches (it slept).
-proc_events()
+# "TICKS FAULTS SWITCHES" of a process so far: CPU time in clock ticks
+# (utime + stime of all threads), minor page faults (a fresh page zeroed
+# for it) and voluntary context switches (it slept); zeros once it is gone.
+proc_sample()
 {
 	local pid=$1 s
-	s=$(cat "/proc/$pid/stat" 2>/dev/null) || { echo 0 0; return; }
+	s=$(cat "/proc/$pid/stat" 2>/dev/null) || { echo 0 0 0; return; }
 	s=${s##*) }
 	# shellcheck disable=SC2086
 	set -- $s
-	awk -v f="$8" '$1 == "voluntary_ctxt_switches:" { s = $2 }
-		END { print f, s + 0 }' "/proc/$pid/status" 2>/dev/null ||
-	    echo "$8 0"
+	awk -v t=$((${12} + ${13})) -v f="$8" \
+	    '$1 == "voluntary_ctxt_switches:" { s = $2 }
+		END { print t, f, s + 0 }' "/proc/$pid/status" 2>/dev/null ||
+	    echo "$((${12} + ${13})) $8 0"
 }
 
 # The machine: "IDLE TOTAL" jiffies of all CPUs, and the CPU pressure
@@ -366,20 +357,14 @@ measure()
 		sleep 0.5
 	fi
 	c0=$(machine_cpu)
-	v0=$(cpu_ticks "$vb")
-	[ "$ip" = - ] || {
-		i0=$(cpu_ticks "$ip")
-		read -r f0 w0 < <(proc_events "$ip")
-	}
+	read -r v0 _ < <(proc_sample "$vb")
+	[ "$ip" = - ] || read -r i0 f0 w0 < <(proc_sample "$ip")
 	t0=$EPOCHREALTIME
 	timeout -k 5 "$cmd_timeout" "$@" >"$work/cmd.out" \
 	    2>"$work/cmd.err" || st=$?
 	t1=$EPOCHREALTIME
-	v1=$(cpu_ticks "$vb")
-	[ "$ip" = - ] || {
-		i1=$(cpu_ticks "$ip")
-		read -r f1 w1 < <(proc_events "$ip")
-	}
+	read -r v1 _ < <(proc_sample "$vb")
+	[ "$ip" = - ] || read -r i1 f1 w1 < <(proc_sample "$ip")
 	c1=$(machine_cpu)
 	if [ -n "$pp" ]; then
 		kill -INT "$pp" 2>/dev/null
