@@ -70,6 +70,7 @@ struct frame {
 	uint64_t seq;   /* per-path send sequence of the latest send */
 	bool fast;      /* latest send was a fast retransmit */
 	bool timed_out; /* latest send was a retransmission by the timer */
+	bool held;      /* timed out while its target was silent: not resent */
 	unsigned path;
 	/* the request bytes after the Ethernet addresses are filled per send */
 	uint8_t hdr[AOE_MIN_FRAME];
@@ -173,6 +174,14 @@ struct target {
 	 * halved after RTO_FLOOR_HOLD_NS without another.
 	 */
 	uint64_t rto_floor, rto_floor_at;
+	/*
+	 * Silence: when the timer fires for a frame and no frame sent after
+	 * it was answered, one frame (the probe) is resent and the others
+	 * are held, unsent, until the target speaks again.
+	 */
+	uint64_t answered_sent_ns; /* latest send time of an answered copy */
+	struct frame *probe;
+	unsigned nheld;
 	/* per path: last send sequence, highest sequence answered */
 	uint64_t path_seq[ENGINE_MAX_PATHS], path_acked[ENGINE_MAX_PATHS];
 	uint64_t path_probe_at[ENGINE_MAX_PATHS];
@@ -187,7 +196,7 @@ struct target {
 	struct reqlist issuing;
 	struct fence *fences;
 	uint64_t tx_frames, rx_frames, retransmits, timeouts, errors;
-	uint64_t spurious;
+	uint64_t spurious, held_total;
 	uint64_t reqs_done, reqs_failed, bytes_read, bytes_written;
 	void *user;
 };
@@ -392,13 +401,42 @@ frame_alloc(struct engine *e)
 	return f;
 }
 
+/*
+ * The probe of a silent target went away unanswered: a held frame takes
+ * its place at the next tick, or the held frames would wait for nothing.
+ * (Today a frame ends answered or with its whole target, dead or freed;
+ * this keeps it so should requests ever be cancelled one by one.)
+ */
+static void
+probe_gone(struct target *t)
+{
+	struct frame *f;
+
+	t->probe = NULL;
+	TAILQ_FOREACH(f, &t->tframes, tlink) {
+		if (f->held) {
+			f->held = false;
+			t->nheld--;
+			f->deadline = 0;
+			return;
+		}
+	}
+}
+
 static void
 frame_release(struct engine *e, struct frame *f)
 {
 	if (f->tag != 0)
 		TAILQ_REMOVE(&e->frames, f, link);
-	if (f->t)
+	if (f->t) {
 		tl_remove(f->t, f);
+		if (f->held) {
+			f->held = false;
+			f->t->nheld--;
+		}
+		if (f->t->probe == f)
+			probe_gone(f->t);
+	}
 	f->tag = 0;
 	/*
 	 * A send of this frame may still sit in the link's batch, pointing
@@ -475,6 +513,10 @@ frame_send(struct engine *e, struct frame *f, uint64_t now)
 		f->path = path_pick(t, (int)f->path, now);
 	f->fast = false;
 	f->timed_out = false;
+	if (f->held) {
+		f->held = false;
+		t->nheld--;
+	}
 	p = &t->paths[f->path];
 	i = &e->ifs[p->ifidx];
 	f->gen = (uint16_t)((f->gen + 1) & 0x7fff);
@@ -774,6 +816,7 @@ engine_target_info(const struct target *t, struct target_info *o)
 	o->retransmits = t->retransmits;
 	o->timeouts = t->timeouts;
 	o->spurious_timeouts = t->spurious;
+	o->held = t->held_total;
 	o->errors = t->errors;
 	o->reqs_done = t->reqs_done;
 	o->reqs_failed = t->reqs_failed;
@@ -782,6 +825,9 @@ engine_target_info(const struct target *t, struct target_info *o)
 }
 
 /* ------------------------------------------------------------ window, RTT */
+
+static void frames_unhold(struct engine *e, struct target *t, bool lost,
+    uint64_t now);
 
 static void
 rtt_sample(struct engine *e, struct target *t, uint64_t rtt, uint64_t now)
@@ -1717,6 +1763,7 @@ ata_response(struct engine *e, struct frame *f, unsigned pi,
 	struct target *t = f->t;
 	struct req *r = f->req;
 	struct aoe_ata a;
+	uint64_t sent;
 	int rc;
 
 	if (h->flags & AOE_FLAG_ERR) {
@@ -1749,6 +1796,12 @@ ata_response(struct engine *e, struct frame *f, unsigned pi,
 	}
 	if (f->timed_out && h->tag == f->prev_tag)
 		spurious_timeout(e, t, now - f->prev_sent_ns, now);
+	sent = h->tag == f->tag ? f->sent_ns : f->prev_sent_ns;
+	if (sent > t->answered_sent_ns)
+		t->answered_sent_ns = sent;
+	t->probe = NULL;
+	if (t->nheld > 0)
+		frames_unhold(e, t, f->nsent > 1 && h->tag == f->tag, now);
 	t->rx_frames++;
 	t->paths[pi].rx++;
 	t->paths[pi].lost = 0;
@@ -2009,6 +2062,82 @@ target_dead(struct engine *e, struct target *t, uint64_t now)
 	ev(e, t, ENGINE_EV_DEAD);
 }
 
+/*
+ * Lost (or slow): resend on another path, back the frame's and the
+ * target's timer off (until an unambiguous sample resets it, Karn), cut
+ * the window.
+ */
+static void
+timer_resend(struct engine *e, struct frame *f, uint64_t now)
+{
+	struct target *t = f->t;
+
+	t->paths[f->path].lost++;
+	t->timeouts++;
+	t->retransmits++;
+	e->stats.timeouts++;
+	e->stats.retransmits++;
+	if (f->kind == FK_RW || f->kind == FK_FLUSH)
+		window_cut(e, t, now);
+	frame_send(e, f, now);
+	f->timed_out = true;
+	if (f->req)
+		f->req->retransmitted = true;
+}
+
+/*
+ * The timer fired for f.  If a frame sent after f was answered, f alone
+ * is lost: resend it.  If not, the target has been silent since (down,
+ * its path cut, or stalled as a descheduled VM) and the other frames sent
+ * in that time are no more likely to be answered: one frame, the probe,
+ * asks for all of them, and the rest are held, unsent and without a
+ * timer, until the target speaks again.  Otherwise a silence of a whole
+ * window resends the whole window at every backoff, and a stall answers
+ * each frame twice.  (aoe.ko keeps timed-out frames in a queue resent as
+ * its window, cut to one, allows; TCP resends only the first segment.)
+ * Returns true when f is held.
+ */
+static bool
+frame_hold(struct target *t, struct frame *f)
+{
+	if (t->answered_sent_ns >= f->sent_ns)
+		return false;
+	if (t->probe == NULL || t->probe == f) {
+		t->probe = f;
+		return false;
+	}
+	f->held = true;
+	f->deadline = UINT64_MAX;
+	t->nheld++;
+	t->held_total++;
+	return true;
+}
+
+/*
+ * The target answered after a silence.  An answer to a resent probe says
+ * the held frames were lost too: resend them now.  An answer to a first
+ * copy says the path was slow: their first copies are on the way, so
+ * give them a timer again instead.
+ */
+static void
+frames_unhold(struct engine *e, struct target *t, bool lost, uint64_t now)
+{
+	struct frame *f, *next;
+
+	for (f = TAILQ_FIRST(&t->tframes); f && t->nheld > 0; f = next) {
+		next = TAILQ_NEXT(f, tlink);
+		if (!f->held)
+			continue;
+		if (lost) {
+			timer_resend(e, f, now);  /* moves f to the tail */
+		} else {
+			f->held = false;
+			t->nheld--;
+			f->deadline = now + MAX(f->rto, t->rto);
+		}
+	}
+}
+
 void
 engine_tick(struct engine *e, uint64_t now)
 {
@@ -2037,22 +2166,10 @@ again:
 		}
 		if (now < f->deadline)
 			continue;
-		/*
-		 * Lost (or slow): resend on another path, back the frame's
-		 * and the target's timer off (until an unambiguous sample
-		 * resets it, Karn), cut the window.
-		 */
-		t->paths[f->path].lost++;
-		t->timeouts++;
-		t->retransmits++;
-		e->stats.timeouts++;
-		e->stats.retransmits++;
-		if (f->kind == FK_RW || f->kind == FK_FLUSH)
-			window_cut(e, t, now);
-		frame_send(e, f, now);
-		f->timed_out = true;
-		if (f->req)
-			f->req->retransmitted = true;
+		if ((f->kind == FK_RW || f->kind == FK_FLUSH) &&
+		    frame_hold(t, f))
+			continue;
+		timer_resend(e, f, now);
 	}
 	for (i = 0; i < e->ntargets; i++) {
 		t = e->targets[i];

@@ -143,6 +143,8 @@ struct target_info {
 	uint64_t tx_frames, rx_frames, retransmits, timeouts, errors;
 	/* timeouts whose first copy was answered after all (a slow path) */
 	uint64_t spurious_timeouts;
+	/* frames whose timer fired while the target was silent: not resent */
+	uint64_t held;
 	uint64_t reqs_done, reqs_failed, bytes_read, bytes_written;
 };
 

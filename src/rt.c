@@ -558,7 +558,8 @@ rt_log_totals(struct rt *rt)
 	while ((t = engine_target_next(rt->e, t)) != NULL) {
 		engine_target_info(t, &ti);
 		log_info("%s: %llu frames out, %llu in, %llu retransmitted, "
-		    "%llu timed out (%llu spurious); window %u of %u, "
+		    "%llu timed out (%llu spurious, %llu more held while "
+		    "it was silent); window %u of %u, "
 		    "srtt %llu us, rto %llu us, %llu MiB read, "
 		    "%llu MiB written", ti.name,
 		    (unsigned long long)ti.tx_frames,
@@ -566,6 +567,7 @@ rt_log_totals(struct rt *rt)
 		    (unsigned long long)ti.retransmits,
 		    (unsigned long long)ti.timeouts,
 		    (unsigned long long)ti.spurious_timeouts,
+		    (unsigned long long)ti.held,
 		    ti.window, ti.window_max,
 		    (unsigned long long)(ti.srtt_ns / 1000),
 		    (unsigned long long)(ti.rto_ns / 1000),

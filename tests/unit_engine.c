@@ -1820,6 +1820,123 @@ Test(hazards, spurious_timeouts_learnt)
 	net_free(n);
 }
 
+/* Start a stall of the path (answers held, none lost) in 1 ms. */
+static void
+stall_soon(struct net *n, uint64_t len)
+{
+	const uint64_t every = 100 * NSEC_PER_SEC;
+
+	n->stall_every_ns = 0;
+	net_advance(n, every - n->now % every - NSEC_PER_MSEC);
+	n->stall_every_ns = every;
+	n->stall_ns = len;
+}
+
+/*
+ * The path stalls for 40 ms (RTO 5 ms) with a window of frames in flight,
+ * nothing lost: one frame asks for them all, the others wait unsent, and
+ * the stall's end answers each once.  Resending every frame as its timer
+ * fires would send the whole window again at each backoff.
+ */
+Test(hazards, stall_resends_one_frame)
+{
+	struct engine_config c = cfg_fast();
+	const struct engine_stats *st;
+	struct target_info ti;
+	struct req r = { 0 };
+	const size_t len = 1024 * 1024;
+	uint64_t tmo0, rtx0;
+	uint8_t *img;
+	struct net *n;
+
+	n = net_new(&c, 1, 1500, 0, 31);
+	net_add_target(n, 1, 0, 8192, 1);
+	n->delay_ns = 50 * USEC;
+	net_up(n);
+	wl_run(n, 0, 100, 16, 64 * 1024, false, 60 * NSEC_PER_SEC);
+	st = engine_stats(n->e);
+	tmo0 = st->timeouts;
+	rtx0 = st->retransmits;
+	stall_soon(n, 40 * NSEC_PER_MSEC);
+	cr_assert_eq(sub_read(n, &r, net_target(n, 0), 0, len), 0);
+	net_advance(n, 2 * NSEC_PER_MSEC);
+	engine_target_info(net_target(n, 0), &ti);
+	cr_assert_geq(ti.inflight, 16, "only %u frames in flight", ti.inflight);
+	cr_assert(net_run(n, 10 * NSEC_PER_SEC, pred_req_done, &r));
+	cr_assert_eq(r.rc, 0);
+	img = malloc(len);
+	cr_assert_not_null(img);
+	cr_assert_eq(ft_pread(n->tgt[0], img, len, 0), 0);
+	cr_assert_eq(memcmp(img, r.buf, len), 0, "read data differ");
+	/* The probe and its backoffs (5, 10, 20 ms) only. */
+	cr_assert_gt(st->timeouts, tmo0, "the stall fired no timer");
+	cr_assert_leq(st->timeouts - tmo0, 4, "%" PRIu64 " timeouts for one "
+	    "stall of %u frames", st->timeouts - tmo0, ti.inflight);
+	cr_assert_leq(st->retransmits - rtx0, 4, "%" PRIu64 " frames resent",
+	    st->retransmits - rtx0);
+	engine_target_info(net_target(n, 0), &ti);
+	cr_assert_eq(ti.spurious_timeouts, 1, "%" PRIu64 " spurious",
+	    ti.spurious_timeouts);
+	free(img);
+	free(r.buf);
+	net_free(n);
+}
+
+/*
+ * The target goes dark for 1 s during a large write (every frame both
+ * ways lost): while it is silent one frame a backoff asks for it, not
+ * the whole window; when it answers, the held frames go out at once and
+ * the write completes with the target holding exactly what was written.
+ */
+Test(hazards, outage_probes_then_resends_all)
+{
+	struct engine_config c = cfg_fast();
+	struct target_info ti;
+	struct req r = { 0 };
+	const size_t len = 1024 * 1024;
+	uint64_t sends0, t_back;
+	uint8_t *img;
+	struct net *n;
+
+	c.dead_ns = 30 * NSEC_PER_SEC;
+	n = net_new(&c, 1, 1500, 0, 32);
+	net_add_target(n, 1, 0, 8192, 1);
+	n->delay_ns = 50 * USEC;
+	net_up(n);
+	wl_run(n, 0, 100, 16, 64 * 1024, false, 60 * NSEC_PER_SEC);
+	cr_assert_eq(sub_write(n, &r, net_target(n, 0), 4096, len), 0);
+	net_advance(n, NSEC_PER_MSEC);
+	n->down_ifs = 1;
+	engine_target_info(net_target(n, 0), &ti);
+	cr_assert_geq(ti.inflight, 16, "only %u frames in flight", ti.inflight);
+	/* The answers still on the way let a last few frames out. */
+	net_advance(n, 10 * NSEC_PER_MSEC);
+	sends0 = n->sends;
+	net_advance(n, NSEC_PER_SEC);
+	/*
+	 * The probe's backoffs up to the 500 ms cap (6 or 7 in 1 s) and the
+	 * discovery broadcasts (4: every 250 ms in this harness).
+	 */
+	cr_assert_leq(n->sends - sends0, 12, "%" PRIu64 " frames sent into "
+	    "a 1 s outage with %u in flight", n->sends - sends0, ti.inflight);
+	cr_assert_eq(r.ncalls, 0);
+	n->down_ifs = 0;
+	t_back = n->now;
+	cr_assert(net_run(n, 10 * NSEC_PER_SEC, pred_req_done, &r));
+	cr_assert_eq(r.rc, 0);
+	/* The probe's next backoff (500 ms at most), then one round. */
+	cr_assert_lt(r.t_done - t_back, 600 * NSEC_PER_MSEC,
+	    "write done %" PRIu64 " ms after the target came back",
+	    (r.t_done - t_back) / NSEC_PER_MSEC);
+	img = malloc(len);
+	cr_assert_not_null(img);
+	cr_assert_eq(ft_pread(n->tgt[0], img, len, 4096), 0);
+	cr_assert_eq(memcmp(img, r.buf, len), 0, "target data differ");
+	free(img);
+	free(r.buf);
+	net_free(n);
+}
+
 Test(hazards, reordered_requests)
 {
 	struct engine_config c = cfg_fast();
