@@ -71,6 +71,7 @@ struct frame {
 	bool fast;      /* latest send was a fast retransmit */
 	bool timed_out; /* latest send was a retransmission by the timer */
 	bool held;      /* timed out while its target was silent: not resent */
+	bool stalled;   /* was held: its round trip includes the silence */
 	unsigned path;
 	/* the request bytes after the Ethernet addresses are filled per send */
 	uint8_t hdr[AOE_MIN_FRAME];
@@ -174,6 +175,12 @@ struct target {
 	 * halved after RTO_FLOOR_HOLD_NS without another.
 	 */
 	uint64_t rto_floor, rto_floor_at;
+	/*
+	 * The RTO without that floor: how long a copy of a frame may still
+	 * be on the way (write fences).  A stall of the target delays
+	 * answers, not the order in which it takes requests.
+	 */
+	uint64_t rto_base;
 	/*
 	 * Silence: when the timer fires for a frame and no frame sent after
 	 * it was answered, one frame (the probe) is resent and the others
@@ -542,6 +549,7 @@ frame_send(struct engine *e, struct frame *f, uint64_t now)
 	if (f->nsent == 0) {
 		f->first_ns = now;
 		f->rto = t->rto;
+		f->stalled = false;
 	} else {
 		f->rto = MIN(f->rto * 2, e->cfg.rto_max_ns);
 	}
@@ -668,6 +676,7 @@ target_reset_timing(struct engine *e, struct target *t)
 	t->srtt = 0;
 	t->rttvar = 0;
 	t->rto = e->cfg.rto_init_ns;
+	t->rto_base = t->rto;
 	t->recover_until = 0;
 }
 
@@ -844,7 +853,9 @@ rtt_sample(struct engine *e, struct target *t, uint64_t rtt, uint64_t now)
 		t->rttvar = (3 * t->rttvar + err) / 4;
 		t->srtt = (7 * t->srtt + rtt) / 8;
 	}
-	t->rto = t->srtt + 4 * t->rttvar;
+	t->rto_base = MIN(MAX(t->srtt + 4 * t->rttvar, e->cfg.rto_min_ns),
+	    e->cfg.rto_max_ns);
+	t->rto = t->rto_base;
 	if (t->rto_floor != 0 && now - t->rto_floor_at >= RTO_FLOOR_HOLD_NS) {
 		uint64_t halvings = (now - t->rto_floor_at) / RTO_FLOOR_HOLD_NS;
 
@@ -854,11 +865,7 @@ rtt_sample(struct engine *e, struct target *t, uint64_t rtt, uint64_t now)
 			t->rto_floor = 0;
 	}
 	if (t->rto < t->rto_floor)
-		t->rto = t->rto_floor;
-	if (t->rto < e->cfg.rto_min_ns)
-		t->rto = e->cfg.rto_min_ns;
-	if (t->rto > e->cfg.rto_max_ns)
-		t->rto = e->cfg.rto_max_ns;
+		t->rto = MIN(t->rto_floor, e->cfg.rto_max_ns);
 }
 
 /* A retransmission proved needless: give back the window it cost. */
@@ -916,6 +923,7 @@ window_cut(struct engine *e, struct target *t, uint64_t now)
 	if (now < t->recover_until)
 		return;
 	t->rto = MIN(t->rto * 2, e->cfg.rto_max_ns);
+	t->rto_base = MIN(t->rto_base * 2, e->cfg.rto_max_ns);
 	t->prior_cwnd = t->cwnd;
 	t->prior_ssthresh = t->ssthresh;
 	t->ssthresh = MAX(t->cwnd / 2, 1u);
@@ -1078,7 +1086,7 @@ req_complete(struct engine *e, struct req *r, int rc, uint64_t now)
 	 * would overwrite them (the target has no duplicate detection).
 	 */
 	if (r->kind == RQ_WRITE && (r->retransmitted || now < t->dup_until))
-		fence_add(t, r->s0, r->s1, now + MAX(MIN(4 * t->rto,
+		fence_add(t, r->s0, r->s1, now + MAX(MIN(4 * t->rto_base,
 		    e->cfg.rto_max_ns), now < t->dup_until ? t->dup_hold : 0));
 	rl_append(&e->done, r);
 	admit_queued(t, now);
@@ -1781,7 +1789,8 @@ ata_response(struct engine *e, struct frame *f, unsigned pi,
 		}
 	}
 	/* Accepted: the frame is answered. */
-	if (f->nsent == 1 && h->tag == f->tag)
+	/* Karn: no sample from a resent frame, nor from one held in a stall. */
+	if (f->nsent == 1 && h->tag == f->tag && !f->stalled)
 		rtt_sample(e, t, now - f->sent_ns, now);
 	if ((f->kind == FK_RW || f->kind == FK_FLUSH) && h->tag == f->tag &&
 	    f->seq > t->path_acked[f->path])
@@ -2107,6 +2116,7 @@ frame_hold(struct target *t, struct frame *f)
 		return false;
 	}
 	f->held = true;
+	f->stalled = true;
 	f->deadline = UINT64_MAX;
 	t->nheld++;
 	t->held_total++;

@@ -7,6 +7,8 @@
 # with EIO about the dead timeout after the target fell silent (no hang),
 # and once vblade is back, found again by the engine's periodic discovery
 # alone (its start-up advert is filtered out), the target works again.
+# (3) vblade paused twice (SIGSTOP, 0.5 s): data intact, and again one
+# frame probes the silent target while the rest of the window waits.
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/fault-functions.sh"
 requires_root
@@ -83,3 +85,30 @@ say "start-up adverts filtered: $adverts"
 cmp "$tmpdir/expected2.img" "$tmpdir/disk.img" ||
     fail "backing file differs from what aoe-rw wrote"
 step "2: ok"
+
+# ---------------------------------------------------------------- 3
+step "3: vblade paused (SIGSTOP) twice for 0.5 s, nothing lost"
+bg_start rw3 aoe-rw -I "$lan_if" --mode loop --duration 5 --seed 13 \
+    --dead-timeout 10 --out "$tmpdir/expected3.img" e1.0
+rw3=$bg_pid
+wait_for -t 15 grep -q '^loop: pass 2 ok' "$tmpdir/rw3.log" ||
+    fail "aoe-rw did not get going"
+for i in 1 2; do
+	kill -STOP "$vblade_pid"
+	sleep 0.5
+	kill -CONT "$vblade_pid"
+	sleep 0.5
+done
+step "vblade paused and resumed twice"
+st=0
+bg_wait "$rw3" rw3 60 || st=$?
+[ "$st" = 0 ] || fail "I/O failed across two pauses of the target"
+cmp "$tmpdir/expected3.img" "$tmpdir/disk.img" ||
+    fail "backing file differs from what aoe-rw wrote"
+rx=$(rw_count "$tmpdir/rw3.log" retransmits)
+say "retransmits: $rx"
+# Each pause: the probe and its backoffs (6 or so); every frame in flight
+# resent at every backoff would be 64 times that.
+[ "${rx:-0}" -le 128 ] ||
+    fail "$rx retransmissions for two 0.5 s pauses: the window resent?"
+step "3: ok"
