@@ -1833,6 +1833,36 @@ stall_soon(struct net *n, uint64_t len)
 }
 
 /*
+ * One target of 4 MiB at MTU 1500, 50 us each way, after a warm-up
+ * workload that opened the window.
+ */
+static struct net *
+net_warm(const struct engine_config *c, uint64_t seed)
+{
+	struct net *n = net_new(c, 1, 1500, 0, seed);
+
+	net_add_target(n, 1, 0, 8192, 1);
+	n->delay_ns = 50 * USEC;
+	net_up(n);
+	wl_run(n, 0, 100, 16, 64 * 1024, false, 60 * NSEC_PER_SEC);
+	return n;
+}
+
+/* The first target's bytes at off equal buf. */
+static void
+expect_target_bytes(struct net *n, uint64_t off, const uint8_t *buf,
+    size_t len)
+{
+	uint8_t *img = malloc(len);
+
+	cr_assert_not_null(img);
+	cr_assert_eq(ft_pread(n->tgt[0], img, len, off), 0);
+	cr_assert_eq(memcmp(img, buf, len), 0, "target bytes at %" PRIu64
+	    "+%zu differ", off, len);
+	free(img);
+}
+
+/*
  * The path stalls for 40 ms (RTO 5 ms) with a window of frames in flight,
  * nothing lost: one frame asks for them all, the others wait unsent, and
  * the stall's end answers each once.  Resending every frame as its timer
@@ -1846,14 +1876,9 @@ Test(hazards, stall_resends_one_frame)
 	struct req r = { 0 };
 	const size_t len = 1024 * 1024;
 	uint64_t tmo0, rtx0;
-	uint8_t *img;
 	struct net *n;
 
-	n = net_new(&c, 1, 1500, 0, 31);
-	net_add_target(n, 1, 0, 8192, 1);
-	n->delay_ns = 50 * USEC;
-	net_up(n);
-	wl_run(n, 0, 100, 16, 64 * 1024, false, 60 * NSEC_PER_SEC);
+	n = net_warm(&c, 31);
 	st = engine_stats(n->e);
 	tmo0 = st->timeouts;
 	rtx0 = st->retransmits;
@@ -1864,10 +1889,7 @@ Test(hazards, stall_resends_one_frame)
 	cr_assert_geq(ti.inflight, 16, "only %u frames in flight", ti.inflight);
 	cr_assert(net_run(n, 10 * NSEC_PER_SEC, pred_req_done, &r));
 	cr_assert_eq(r.rc, 0);
-	img = malloc(len);
-	cr_assert_not_null(img);
-	cr_assert_eq(ft_pread(n->tgt[0], img, len, 0), 0);
-	cr_assert_eq(memcmp(img, r.buf, len), 0, "read data differ");
+	expect_target_bytes(n, 0, r.buf, len);
 	/* The probe and its backoffs (5, 10, 20 ms) only. */
 	cr_assert_gt(st->timeouts, tmo0, "the stall fired no timer");
 	cr_assert_leq(st->timeouts - tmo0, 4, "%" PRIu64 " timeouts for one "
@@ -1877,7 +1899,6 @@ Test(hazards, stall_resends_one_frame)
 	engine_target_info(net_target(n, 0), &ti);
 	cr_assert_eq(ti.spurious_timeouts, 1, "%" PRIu64 " spurious",
 	    ti.spurious_timeouts);
-	free(img);
 	free(r.buf);
 	net_free(n);
 }
@@ -1895,14 +1916,9 @@ Test(hazards, stall_then_writes_at_speed)
 	struct target_info ti;
 	struct req w1 = { 0 }, w2 = { 0 };
 	const size_t len = 1024 * 1024;
-	uint8_t *img;
 	struct net *n;
 
-	n = net_new(&c, 1, 1500, 0, 33);
-	net_add_target(n, 1, 0, 8192, 1);
-	n->delay_ns = 50 * USEC;
-	net_up(n);
-	wl_run(n, 0, 100, 16, 64 * 1024, false, 60 * NSEC_PER_SEC);
+	n = net_warm(&c, 33);
 	stall_soon(n, 300 * NSEC_PER_MSEC);
 	cr_assert_eq(sub_write(n, &w1, net_target(n, 0), 0, len), 0);
 	cr_assert(net_run(n, 10 * NSEC_PER_SEC, pred_req_done, &w1));
@@ -1915,11 +1931,7 @@ Test(hazards, stall_then_writes_at_speed)
 	cr_assert_lt(w2.t_done - w2.t_submit, 100 * NSEC_PER_MSEC,
 	    "the overlapping write took %" PRIu64 " ms",
 	    (w2.t_done - w2.t_submit) / NSEC_PER_MSEC);
-	img = malloc(len);
-	cr_assert_not_null(img);
-	cr_assert_eq(ft_pread(n->tgt[0], img, len, 0), 0);
-	cr_assert_eq(memcmp(img, w2.buf, len), 0, "target data differ");
-	free(img);
+	expect_target_bytes(n, 0, w2.buf, len);
 	free(w1.buf);
 	free(w2.buf);
 	net_free(n);
@@ -1938,15 +1950,10 @@ Test(hazards, outage_probes_then_resends_all)
 	struct req r = { 0 };
 	const size_t len = 1024 * 1024;
 	uint64_t sends0, t_back;
-	uint8_t *img;
 	struct net *n;
 
 	c.dead_ns = 30 * NSEC_PER_SEC;
-	n = net_new(&c, 1, 1500, 0, 32);
-	net_add_target(n, 1, 0, 8192, 1);
-	n->delay_ns = 50 * USEC;
-	net_up(n);
-	wl_run(n, 0, 100, 16, 64 * 1024, false, 60 * NSEC_PER_SEC);
+	n = net_warm(&c, 32);
 	cr_assert_eq(sub_write(n, &r, net_target(n, 0), 4096, len), 0);
 	net_advance(n, NSEC_PER_MSEC);
 	n->down_ifs = 1;
@@ -1971,11 +1978,7 @@ Test(hazards, outage_probes_then_resends_all)
 	cr_assert_lt(r.t_done - t_back, 600 * NSEC_PER_MSEC,
 	    "write done %" PRIu64 " ms after the target came back",
 	    (r.t_done - t_back) / NSEC_PER_MSEC);
-	img = malloc(len);
-	cr_assert_not_null(img);
-	cr_assert_eq(ft_pread(n->tgt[0], img, len, 4096), 0);
-	cr_assert_eq(memcmp(img, r.buf, len), 0, "target data differ");
-	free(img);
+	expect_target_bytes(n, 4096, r.buf, len);
 	free(r.buf);
 	net_free(n);
 }
