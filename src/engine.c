@@ -1710,6 +1710,34 @@ frame_finish(struct engine *e, struct frame *f)
 }
 
 /*
+ * Lost (or slow): resend on another path and cut the window.  By the
+ * timer (else a fast retransmit): the frame's and the target's timer
+ * back off (until an unambiguous sample resets it, Karn).
+ */
+static void
+frame_resend(struct engine *e, struct frame *f, bool by_timer, uint64_t now)
+{
+	struct target *t = f->t;
+
+	t->paths[f->path].lost++;
+	t->retransmits++;
+	e->stats.retransmits++;
+	if (by_timer) {
+		t->timeouts++;
+		e->stats.timeouts++;
+	}
+	if (f->kind == FK_RW || f->kind == FK_FLUSH)
+		window_cut(e, t, now);
+	frame_send(e, f, now);
+	if (by_timer)
+		f->timed_out = true;
+	else
+		f->fast = true;
+	if (f->req)
+		f->req->retransmitted = true;
+}
+
+/*
  * A one-queue target such as vblade answers a path's frames in the order
  * they arrived: a frame still unanswered after FAST_REXMIT_THRESH frames
  * sent after it on the same path were answered is lost.  Resend it now
@@ -1726,14 +1754,7 @@ fast_retransmit(struct engine *e, struct target *t, uint64_t now)
 		next = TAILQ_NEXT(f, tlink);
 		if (f->seq + t->dupthresh > t->path_acked[f->path])
 			break;
-		t->paths[f->path].lost++;
-		t->retransmits++;
-		e->stats.retransmits++;
-		window_cut(e, t, now);
-		frame_send(e, f, now);
-		f->fast = true;
-		if (f->req)
-			f->req->retransmitted = true;
+		frame_resend(e, f, false, now);
 		if (next == f)
 			break;
 	}
@@ -2072,29 +2093,6 @@ target_dead(struct engine *e, struct target *t, uint64_t now)
 }
 
 /*
- * Lost (or slow): resend on another path, back the frame's and the
- * target's timer off (until an unambiguous sample resets it, Karn), cut
- * the window.
- */
-static void
-timer_resend(struct engine *e, struct frame *f, uint64_t now)
-{
-	struct target *t = f->t;
-
-	t->paths[f->path].lost++;
-	t->timeouts++;
-	t->retransmits++;
-	e->stats.timeouts++;
-	e->stats.retransmits++;
-	if (f->kind == FK_RW || f->kind == FK_FLUSH)
-		window_cut(e, t, now);
-	frame_send(e, f, now);
-	f->timed_out = true;
-	if (f->req)
-		f->req->retransmitted = true;
-}
-
-/*
  * The timer fired for f.  If a frame sent after f was answered, f alone
  * is lost: resend it.  If not, the target has been silent since (down,
  * its path cut, or stalled as a descheduled VM) and the other frames sent
@@ -2139,7 +2137,7 @@ frames_unhold(struct engine *e, struct target *t, bool lost, uint64_t now)
 		if (!f->held)
 			continue;
 		if (lost) {
-			timer_resend(e, f, now);  /* moves f to the tail */
+			frame_resend(e, f, true, now);  /* moves f to the tail */
 		} else {
 			f->held = false;
 			t->nheld--;
@@ -2179,7 +2177,7 @@ again:
 		if ((f->kind == FK_RW || f->kind == FK_FLUSH) &&
 		    frame_hold(t, f))
 			continue;
-		timer_resend(e, f, now);
+		frame_resend(e, f, true, now);
 	}
 	for (i = 0; i < e->ntargets; i++) {
 		t = e->targets[i];
