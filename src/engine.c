@@ -1595,6 +1595,16 @@ engine_set_mtu(struct engine *e, unsigned ifidx, unsigned mtu)
 		target_recompute(e, e->targets[i]);
 }
 
+void
+engine_update_interface(struct engine *e, unsigned ifidx,
+    const uint8_t mac[6], unsigned mtu)
+{
+	if (ifidx >= e->nifs)
+		return;
+	memcpy(e->ifs[ifidx].mac, mac, 6);
+	engine_set_mtu(e, ifidx, mtu);
+}
+
 static void
 identify_send(struct engine *e, struct target *t, uint64_t now)
 {

@@ -161,6 +161,12 @@ int engine_add_interface(struct engine *e, const char *name,
     const uint8_t mac[6], unsigned mtu);
 /* The interface MTU changed: frame sizes follow. */
 void engine_set_mtu(struct engine *e, unsigned ifidx, unsigned mtu);
+/*
+ * The interface came back with this MAC and MTU (removed and created
+ * again): frames go out from the new MAC, sizes follow the MTU.
+ */
+void engine_update_interface(struct engine *e, unsigned ifidx,
+    const uint8_t mac[6], unsigned mtu);
 const char *engine_interface_name(const struct engine *e, unsigned ifidx);
 
 /*

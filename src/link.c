@@ -137,6 +137,37 @@ link_close(struct link *l)
 	l->ops->close(l);
 }
 
+int
+link_take_error(struct link *l)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(l->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return -errno;
+	return -err;
+}
+
+bool
+link_present(const struct link *l)
+{
+	char name[IF_NAMESIZE];
+
+	return l->ifindex > 0 && if_indextoname((unsigned)l->ifindex, name) !=
+	    NULL && strcmp(name, l->ifname) == 0;
+}
+
+int
+link_reattach(struct link *l, char *errbuf, size_t errlen)
+{
+	if (l->ops->reattach == NULL) {
+		link_set_err(errbuf, errlen, "the %s backend cannot",
+		    l->ops->name);
+		return -EOPNOTSUPP;
+	}
+	return l->ops->reattach(l, errbuf, errlen);
+}
+
 /* A throwaway socket for interface ioctls; needs no privilege. */
 static int
 ioctl_socket(void)

@@ -48,6 +48,13 @@ struct link_ops {
 	 */
 	int (*recv)(struct link *l, const uint8_t **frames, size_t *lens,
 	    unsigned max);
+	/*
+	 * The interface was removed and may be back (same name, new index):
+	 * bind to it again and refresh ifindex, mac and mtu.  Needs no
+	 * privilege.  Returns 0 or -errno (-ENODEV: not back yet).  NULL when
+	 * the backend cannot (pcap).
+	 */
+	int (*reattach)(struct link *l, char *errbuf, size_t errlen);
 	/* Close and free. */
 	void (*close)(struct link *l);
 };
@@ -81,6 +88,16 @@ int link_recv(struct link *l, const uint8_t **frames, size_t *lens,
     unsigned max);
 /* NULL-safe. */
 void link_close(struct link *l);
+
+/*
+ * The error the socket reports (EPOLLERR), cleared by reading it: 0 or
+ * -errno (-ENETDOWN when the interface went down or away).
+ */
+int link_take_error(struct link *l);
+/* Whether the interface the link is bound to still exists. */
+bool link_present(const struct link *l);
+/* See link_ops.reattach; -EOPNOTSUPP when the backend cannot. */
+int link_reattach(struct link *l, char *errbuf, size_t errlen);
 
 /* Re-read the interface MTU (it may change at run time); returns it. */
 unsigned link_refresh_mtu(struct link *l);

@@ -339,11 +339,58 @@ packet_close(struct link *l)
 	free(pl);
 }
 
+/* Bind the socket to l->ifindex, AoE frames only. */
+static int
+packet_bind(struct link *l)
+{
+	struct sockaddr_ll sll;
+
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(ETH_P_AOE_);
+	sll.sll_ifindex = l->ifindex;
+	return bind(l->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0 ?
+	    -errno : 0;
+}
+
+/*
+ * The same socket, bound again (a bind needs no CAP_NET_RAW, so this works
+ * after the programs dropped it).  The ring keeps its slot size: a larger
+ * MTU than it holds is used only up to what it holds.
+ */
+static int
+packet_reattach(struct link *l, char *errbuf, size_t errlen)
+{
+	struct packet_link *pl = to_pl(l);
+	struct link q = *l;
+	int rc;
+
+	rc = link_query_iface(&q, l->ifname, errbuf, errlen);
+	if (rc < 0)
+		return rc;
+	if (pl->rx_map != NULL &&
+	    q.mtu + RX_SLOT_HEAD + ETH_HLEN_ + 4 > pl->rx_slot_size)
+		q.mtu = pl->rx_slot_size - RX_SLOT_HEAD - ETH_HLEN_ - 4;
+	l->ifindex = q.ifindex;
+	rc = packet_bind(l);
+	if (rc < 0) {
+		link_set_err(errbuf, errlen, "%s: bind: %s", l->ifname,
+		    strerror(-rc));
+		return rc == -ENXIO ? -ENODEV : rc;
+	}
+	memcpy(l->mac, q.mac, sizeof(l->mac));
+	l->mtu = q.mtu;
+	/* What the old binding left pending is of no use now. */
+	(void)link_take_error(l);
+	return 0;
+}
+
 static const struct link_ops packet_ops = {
 	.name = "packet",
 	.send = packet_send,
 	.flush = packet_flush,
 	.recv = packet_recv,
+	.reattach = packet_reattach,
 	.close = packet_close,
 };
 
@@ -421,7 +468,6 @@ link_packet_open(struct link **out, const char *ifname, char *errbuf,
 {
 	struct packet_link *pl;
 	struct link *l;
-	struct sockaddr_ll sll;
 	int one = 1, rc;
 	unsigned i;
 
@@ -486,12 +532,8 @@ link_packet_open(struct link **out, const char *ifname, char *errbuf,
 		}
 	}
 
-	memset(&sll, 0, sizeof(sll));
-	sll.sll_family = AF_PACKET;
-	sll.sll_protocol = htons(ETH_P_AOE_);
-	sll.sll_ifindex = l->ifindex;
-	if (bind(l->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
-		rc = -errno;
+	rc = packet_bind(l);
+	if (rc < 0) {
 		link_set_err(errbuf, errlen, "%s: bind: %s", ifname, strerror(-rc));
 		if (rc == -ENXIO || rc == -ENODEV)
 			rc = -ENODEV;

@@ -18,6 +18,8 @@
 #include "util.h"
 
 #define RT_RECV_BATCH 32
+/* A removed interface is looked for again this often. */
+#define RT_REATTACH_NS NSEC_PER_SEC
 /* Upper bound for every duration option: one year. */
 #define RT_MAX_MS (365ULL * 24 * 3600 * 1000)
 /* --busy-poll: one second of polling at most. */
@@ -30,6 +32,9 @@ struct rt_port {
 	bool pending;          /* frames queued since the last flush */
 	bool fd_added;
 	bool rx_err_logged;
+	bool down;             /* the interface went down: said once */
+	bool gone;             /* ... or away: not polled, retried */
+	uint64_t retry_at;     /* when gone: the next reattach attempt */
 };
 
 struct rt {
@@ -278,6 +283,11 @@ rt_send(void *ctx, unsigned ifidx, const struct iovec *iov, unsigned iovcnt)
 
 	if (p == NULL)
 		return -ENXIO;
+	if (p->gone) {
+		/* Lost, as on a cut cable; the engine retransmits. */
+		p->link->tx_errors++;
+		return -ENETDOWN;
+	}
 	p->pending = true;
 	return link_send(p->link, iov, iovcnt);
 }
@@ -319,6 +329,75 @@ static const struct engine_ops rt_engine_ops = {
 
 /* ---------------------------------------------------------------- loop */
 
+static void rt_readable(void *arg, uint32_t events);
+
+/*
+ * The interface went down or away (the socket's error, or a receive error).
+ * Down: the kernel binds the socket again when it comes up.  Away: the fd
+ * leaves the loop (its error would wake it for ever) and the tick looks
+ * for an interface of that name again.
+ */
+static void
+rt_port_down(struct rt_port *p, int err)
+{
+	struct link *l = p->link;
+
+	if (p->gone)
+		return;
+	if (link_present(l)) {
+		if (err == -ENETDOWN && !p->down)
+			log_warnx("%s: the interface went down; its targets "
+			    "wait for it (up to --dead-timeout)", l->ifname);
+		p->down = p->down || err == -ENETDOWN;
+		return;
+	}
+	if (l->ops->reattach == NULL)
+		log_warnx("%s: the interface is gone (the %s backend cannot "
+		    "use it again: restart)", l->ifname, l->ops->name);
+	else
+		log_warnx("%s: the interface is gone; looking for it again "
+		    "every %llu s", l->ifname,
+		    (unsigned long long)(RT_REATTACH_NS / NSEC_PER_SEC));
+	if (p->fd_added)
+		loop_del_fd(p->rt->loop, l->fd);
+	p->fd_added = false;
+	p->down = p->gone = true;
+	p->retry_at = loop_now() + RT_REATTACH_NS;
+}
+
+/* A removed interface: is it back?  Called from the tick, when due. */
+static void
+rt_port_retry(struct rt_port *p, uint64_t now)
+{
+	struct link *l = p->link;
+	char errbuf[256];
+	int rc;
+
+	p->retry_at = now + RT_REATTACH_NS;
+	if (l->ops->reattach == NULL) {
+		p->retry_at = UINT64_MAX;
+		return;
+	}
+	rc = link_reattach(l, errbuf, sizeof(errbuf));
+	if (rc < 0) {
+		log_debug("%s: not back: %s", l->ifname, errbuf[0] != '\0' ?
+		    errbuf : strerror(-rc));
+		return;
+	}
+	rc = loop_add_fd(p->rt->loop, l->fd, EPOLLIN, rt_readable, p);
+	if (rc < 0) {
+		log_warnx("%s: cannot poll: %s", l->ifname, strerror(-rc));
+		return;
+	}
+	p->fd_added = true;
+	p->gone = p->down = false;
+	engine_update_interface(p->rt->e, (unsigned)p->ifidx, l->mac, l->mtu);
+	log_info("%s: the interface is back (index %d, MTU %u)", l->ifname,
+	    l->ifindex, l->mtu);
+	/* Its targets answer a discovery at once (a new MAC is a new path). */
+	rt_discover(p->rt);
+}
+
 static void
 rt_readable(void *arg, uint32_t events)
 {
@@ -326,8 +405,13 @@ rt_readable(void *arg, uint32_t events)
 	struct rt *rt = p->rt;
 	const uint8_t *frames[RT_RECV_BATCH];
 	size_t lens[RT_RECV_BATCH];
+	int err;
 
-	(void)events;
+	if ((events & EPOLLERR) && (err = link_take_error(p->link)) < 0) {
+		rt_port_down(p, err);
+		if (p->gone)
+			return;
+	}
 	/* Drain fully: a pcap ring may hold frames the fd no longer shows. */
 	for (;;) {
 		int n = link_recv(p->link, frames, lens, RT_RECV_BATCH);
@@ -335,6 +419,9 @@ rt_readable(void *arg, uint32_t events)
 		if (n == 0 || n == -EAGAIN || n == -EINTR)
 			break;
 		if (n < 0) {
+			rt_port_down(p, n);
+			if (p->gone)
+				break;
 			if (!p->rx_err_logged)
 				log_warnx("%s: receive: %s", p->link->ifname,
 				    strerror(-n));
@@ -343,6 +430,10 @@ rt_readable(void *arg, uint32_t events)
 				    strerror(-n));
 			p->rx_err_logged = true;
 			break;
+		}
+		if (p->down) {
+			p->down = false;
+			log_info("%s: frames arrive again", p->link->ifname);
 		}
 		/* One flush for what the whole batch makes the engine send. */
 		engine_input_batch(rt->e, (unsigned)p->ifidx, frames, lens,
@@ -354,8 +445,12 @@ static uint64_t
 rt_deadline(void *arg)
 {
 	struct rt *rt = arg;
+	uint64_t next = engine_next_timeout(rt->e);
 
-	return engine_next_timeout(rt->e);
+	for (unsigned i = 0; i < rt->nlinks; i++)
+		if (rt->ports[i].gone)
+			next = MIN(next, rt->ports[i].retry_at);
+	return next;
 }
 
 static void
@@ -363,6 +458,9 @@ rt_tick(void *arg, uint64_t now)
 {
 	struct rt *rt = arg;
 
+	for (unsigned i = 0; i < rt->nlinks; i++)
+		if (rt->ports[i].gone && now >= rt->ports[i].retry_at)
+			rt_port_retry(&rt->ports[i], now);
 	engine_tick(rt->e, now);
 }
 

@@ -183,20 +183,27 @@ setup_lan()
 	_raise_sysctl wmem_default 4194304
 
 	ip link del "$lan_if" 2>/dev/null || true
+	cleanup_fn ip link del "$lan_if"
+	lan_create
+	say "LAN: $lan_if (here) <-> $lan_tif (netns $lan_ns), MTU $mtu"
+}
+
+# lan_create: the veth pair of the current LAN (again, after it was
+# removed: same names and MTU, new MACs), both ends up.
+lan_create()
+{
 	ip link add "$lan_if" type veth peer name "$lan_tif" netns "$lan_ns" ||
 	    fail "ip link add $lan_if failed"
-	cleanup_fn ip link del "$lan_if"
 	# No IPv6 chatter (router solicitations) on the test LAN.
 	echo 1 >"/proc/sys/net/ipv6/conf/$lan_if/disable_ipv6" 2>/dev/null ||
 	    true
 	ip netns exec "$lan_ns" sh -c \
 	    "echo 1 >/proc/sys/net/ipv6/conf/$lan_tif/disable_ipv6" \
 	    2>/dev/null || true
-	ip link set "$lan_if" mtu "$mtu" up
-	ip -n "$lan_ns" link set "$lan_tif" mtu "$mtu" up
+	ip link set "$lan_if" mtu "$lan_mtu" up
+	ip -n "$lan_ns" link set "$lan_tif" mtu "$lan_mtu" up
 	wait_for -t 10 _lan_is_up "$lan_if" ||
 	    fail "$lan_if did not come up"
-	say "LAN: $lan_if (here) <-> $lan_tif (netns $lan_ns), MTU $mtu"
 }
 
 _lan_is_up()

@@ -3524,6 +3524,38 @@ Test(jumbo, mtu_change)
 	net_free(n);
 }
 
+/*
+ * The interface was removed and created again (a new MAC, a larger MTU):
+ * every frame after engine_update_interface() leaves from the new MAC (the
+ * net checks each one) and is sized for the new MTU.
+ */
+Test(jumbo, interface_back_with_new_mac)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 1, 1500, 0, 105);
+	static const uint8_t mac[6] = { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee };
+	struct faketarget *f;
+	struct target *t;
+	struct target_info ti;
+	uint8_t *buf = malloc(64 * 1024);
+
+	cr_assert_not_null(buf);
+	f = net_add_target(n, 1, 0, 4096, 1);
+	ft_set_mtu(f, 9000);
+	net_up(n);
+	t = net_target(n, 0);
+	cr_assert_eq(do_read(n, t, buf, 0, 64 * 1024), 0);
+	memcpy(n->ifmac[0], mac, 6);
+	n->ifmtu[0] = 9000;
+	engine_update_interface(n->e, 0, mac, 9000);
+	engine_target_info(t, &ti);
+	cr_assert_eq(ti.sectors_per_frame, 17);
+	cr_assert_eq(do_read(n, t, buf, 0, 64 * 1024), 0);
+	cr_assert_eq(do_write(n, t, buf, 4096, 64 * 1024), 0);
+	free(buf);
+	net_free(n);
+}
+
 Test(jumbo, frame_size_limits)
 {
 	/* target scnt 17 on a 1500 link; scnt 2 on a 9000 link; a cap */

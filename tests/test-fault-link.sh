@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The initiator's own interface goes down, and goes away, while aoe-nbd
+# serves a vblade target and tests/nbd-aio (libnbd) keeps pipelined reads
+# and writes in flight, checking every byte against a shadow copy.
+# (1) `ip link set down` for 1 s: aoe-nbd says so, sleeps (its socket's
+# error used to wake it for ever: a core at 100 %), and the I/O in flight
+# completes once the link is up.  (2) the veth pair deleted and created
+# again (same names, new MACs) with a new vblade: aoe-nbd sleeps while it
+# is gone, binds to the new interface, finds the target behind its new MAC
+# and the same client connection goes on.  The shadow must equal vblade's
+# backing file after each.
+nbd_test_timeout=100
+. "$(dirname "$0")/functions.sh"
+. "$(dirname "$0")/nbd-functions.sh"
+. "$(dirname "$0")/fault-functions.sh"
+requires_root
+requires aoe-nbd nbd-aio cmp
+
+setup_lan 1500
+make_image "$tmpdir/disk.img" 16
+start_vblade 1 0 "$tmpdir/disk.img" -b 64
+start_aoe_nbd -I "$lan_if" -w 5 --dead-timeout 30 --discover-interval 1 \
+    e1.0
+
+# CPU time of a process so far, in clock ticks (1/100 s).
+cpu_ticks()
+{
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# aio_start NAME SEED: nbd-aio in the background until $tmpdir/stop-NAME
+# exists; it must have completed some requests before this returns.
+aio_start()
+{
+	local name=$1 seed=$2
+	rm -f "$tmpdir/stop-$name"
+	printf '+ nbd-aio --seed %s --depth 32 --max-len 262144 --stop-file\n' \
+	    "$seed"
+	nbd-aio --seed "$seed" --count 1000000 --depth 32 --max-len 262144 \
+	    --stop-file "$tmpdir/stop-$name" --out "$tmpdir/shadow.img" \
+	    "$(nbd_uri)" >"$tmpdir/aio-$name.log" 2>&1 &
+	aio_pid=$!
+	cleanup_fn _kill_wait "$aio_pid"
+	sleep 1
+	kill -0 "$aio_pid" 2>/dev/null || {
+		cat "$tmpdir/aio-$name.log" >&2
+		fail "$name: nbd-aio ended early"
+	}
+}
+
+# aio_finish NAME: stop submitting, wait, check every byte.
+aio_finish()
+{
+	local name=$1 st=0
+	touch "$tmpdir/stop-$name"
+	wait_for -t 40 pid_gone "$aio_pid" ||
+	    fail "$name: nbd-aio did not finish 40 s after the stop file"
+	wait "$aio_pid" || st=$?
+	sed 's/^/  | /' "$tmpdir/aio-$name.log"
+	[ "$st" = 0 ] || fail "$name: nbd-aio failed (exit $st)"
+	cmp "$tmpdir/shadow.img" "$tmpdir/disk.img" ||
+	    fail "$name: vblade's backing file differs from the shadow copy"
+	say "$name: every byte read matched, backing file equal"
+	nbd_alive
+}
+
+pid_gone()
+{
+	! kill -0 "$1" 2>/dev/null
+}
+
+# expect_idle WHAT T0 MAX: aoe-nbd used at most MAX ticks since T0.
+expect_idle()
+{
+	local used=$(($(cpu_ticks "$nbd_pid") - $2))
+	say "aoe-nbd CPU while $1: $used ticks (1/100 s)"
+	[ "$used" -le "$3" ] ||
+	    fail "aoe-nbd used $used ticks while $1: spinning?"
+}
+
+# ---------------------------------------------------------------- 1
+step "1: $lan_if down for 1 s with I/O in flight"
+aio_start down 51
+# vblade exits when a write fails with ENOBUFS, as it does while the
+# other end of its veth is down: pause it over the outage.
+kill -STOP "$vblade_pid"
+ip link set "$lan_if" down
+t0=$(cpu_ticks "$nbd_pid")
+sleep 1
+expect_idle "the link was down" "$t0" 30
+ip link set "$lan_if" up
+wait_for -t 10 _lan_is_up "$lan_if" || fail "$lan_if did not come up"
+kill -CONT "$vblade_pid"
+step "link up, vblade resumed"
+wait_for -t 20 grep -q "$lan_if: frames arrive again" "$nbd_log" ||
+    fail "aoe-nbd did not see frames again after the link came up"
+aio_finish down
+expect_grep "$nbd_log" "$lan_if: the interface went down"
+step "1: ok"
+
+# ---------------------------------------------------------------- 2
+step "2: $lan_if deleted for 2 s and created again, new MACs"
+old_mac=$(if_mac "$lan_if")
+aio_start gone 52
+stop_vblade "$vblade_pid"
+ip link del "$lan_if"
+wait_for -t 5 grep -q "$lan_if: the interface is gone" "$nbd_log" ||
+    fail "aoe-nbd did not notice $lan_if was deleted"
+t0=$(cpu_ticks "$nbd_pid")
+sleep 2
+expect_idle "the interface was gone" "$t0" 40
+lan_create
+start_vblade 1 0 "$tmpdir/disk.img" -b 64
+say "MAC here: $old_mac before, $(if_mac "$lan_if") now"
+wait_for -t 10 grep -q "$lan_if: the interface is back" "$nbd_log" ||
+    fail "aoe-nbd did not bind to the new $lan_if"
+aio_finish gone
+step "2: ok"
+
+stop_aoe_nbd
