@@ -37,6 +37,7 @@
 #define PROG "aoe-fuse"
 #define DRAIN_NS (5 * NSEC_PER_SEC)     /* answer in-flight requests */
 #define IDENT_GRACE_NS (3 * NSEC_PER_SEC) /* IDENTIFY after discovery */
+#define READ_AHEAD_MAX_KB 65536u          /* -o read_ahead_kb: 64 MiB */
 
 #ifndef PR_SET_IO_FLUSHER
 #define PR_SET_IO_FLUSHER 57
@@ -77,6 +78,7 @@ enum {
 	KEY_FSNAME,
 	KEY_SUBTYPE,
 	KEY_MAXBG,
+	KEY_READ_AHEAD,
 	KEY_DEBUG,
 };
 
@@ -93,6 +95,7 @@ static const struct fuse_opt mount_opt_specs[] = {
 	FUSE_OPT_KEY("fsname=", KEY_FSNAME),
 	FUSE_OPT_KEY("subtype=", KEY_SUBTYPE),
 	FUSE_OPT_KEY("max_background=", KEY_MAXBG),
+	FUSE_OPT_KEY("read_ahead_kb=", KEY_READ_AHEAD),
 	FUSE_OPT_KEY("debug", KEY_DEBUG),
 	FUSE_OPT_END
 };
@@ -125,9 +128,10 @@ usage(FILE *f)
 	    "                               (default), noauto_unmount, "
 	    "direct_io,\n"
 	    "                               max_background=N (default 64), "
-	    "fsname=,\n"
-	    "                               subtype=, other FUSE mount "
-	    "options\n"
+	    "read_ahead_kb=N\n"
+	    "                               (default 1024), fsname=, "
+	    "subtype=, other FUSE\n"
+	    "                               mount options\n"
 	    "  -r, --read-only              serve every target read-only "
 	    "(as -o ro)\n"
 	    "  -d, --debug                  print every FUSE request (implies "
@@ -223,6 +227,16 @@ mount_opt_proc(void *data, const char *arg, int key, struct fuse_args *out)
 			return -1;
 		}
 		mo->cfg->max_background = (unsigned)v;
+		return 0;
+	case KEY_READ_AHEAD:
+		if (parse_uint(val, 0, READ_AHEAD_MAX_KB, &v) < 0) {
+			fprintf(stderr, PROG ": -o %s: KiB, 0 to %u\n", arg,
+			    READ_AHEAD_MAX_KB);
+			mo->bad = true;
+			return -1;
+		}
+		mo->cfg->read_ahead_kb = (int)v;
+		mo->cfg->read_ahead_set = true;
 		return 0;
 	case KEY_DIRECT_IO:
 		mo->cfg->direct_io = true;
@@ -697,6 +711,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	log_debug("mounted on %s", mnt);
+	/* Before the privileges go: the sysfs file is root's. */
+	fusefs_set_read_ahead(app.fs, mnt);
 	if (pidfile != NULL) {
 		if (write_pidfile(pidfile) < 0)
 			goto out;

@@ -31,6 +31,9 @@ struct fusefs_config {
 	unsigned max_write;    /* bytes per WRITE request (default 1 MiB) */
 	unsigned max_background; /* kernel async requests (default 64) */
 	double attr_timeout;   /* seconds the kernel caches attributes (1) */
+	int read_ahead_kb;     /* the mount's readahead (default 1024 KiB);
+				  -1: leave the kernel's (128 KiB) */
+	bool read_ahead_set;   /* given by the user: say why it failed */
 };
 
 struct fusefs;
@@ -63,6 +66,16 @@ void fusefs_engine_event(void *ctx, struct target *t, int event);
  * -errno (libfuse or fusermount3 has printed why).
  */
 int fusefs_mount(struct fusefs *fs, const char *mountpoint);
+
+/*
+ * Set the mount's readahead (cfg.read_ahead_kb) in its backing device
+ * info, /sys/class/bdi/MAJOR:MINOR/read_ahead_kb, right after the kernel
+ * took our answer to FUSE_INIT (which may only lower it): the file is
+ * opened now, with the privileges the write needs, and written then.
+ * Call after fusefs_mount(), with MOUNTPOINT as given to it.  Best effort:
+ * without root only logged.
+ */
+void fusefs_set_read_ahead(struct fusefs *fs, const char *mountpoint);
 
 /*
  * True once the session ended from outside (fusermount3 -u, umount, a

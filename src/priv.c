@@ -298,13 +298,9 @@ unescape(char *s)
 	*o = '\0';
 }
 
-/*
- * The device ("MAJOR:MINOR") of the top FUSE mount on path, from
- * /proc/self/mountinfo (no access to the mount itself: it may be ours and
- * not answering).  0 or -ENOENT.
- */
-static int
-fuse_mount_dev(const char *path, char *dev, size_t devlen)
+/* Never stats the mount: it may be ours, not answering yet. */
+int
+priv_fuse_mount_dev(const char *path, char *dev, size_t devlen)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char *line = NULL;
@@ -384,7 +380,7 @@ unmounter_main(int rfd, const char *path, const char *dev)
 	do {
 		n = read(3, &c, 1);
 	} while (n < 0 && errno == EINTR);
-	if (fuse_mount_dev(path, now, sizeof(now)) == 0 &&
+	if (priv_fuse_mount_dev(path, now, sizeof(now)) == 0 &&
 	    strcmp(now, dev) == 0 &&
 	    umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
 		_exit(1);
@@ -399,7 +395,7 @@ priv_unmounter_start(struct priv_unmounter **out, const char *mountpoint)
 	int p[2], rc;
 
 	*out = NULL;
-	rc = fuse_mount_dev(mountpoint, dev, sizeof(dev));
+	rc = priv_fuse_mount_dev(mountpoint, dev, sizeof(dev));
 	if (rc < 0)
 		return rc;
 	u = calloc(1, sizeof(*u));

@@ -53,6 +53,12 @@ struct priv_unmounter;
  * makes it unmount mountpoint (lazily, and only if the FUSE mount found
  * now is still there).  0, or -errno (nothing started).
  */
+/*
+ * The device ("MAJOR:MINOR") of the top FUSE mount on path, from
+ * /proc/self/mountinfo (the mount itself is not touched: it may be ours
+ * and not answering yet).  0 or -ENOENT.
+ */
+int priv_fuse_mount_dev(const char *path, char *dev, size_t devlen);
 int priv_unmounter_start(struct priv_unmounter **out, const char *mountpoint);
 /* Unmount now and wait (at most a few seconds) for the helper.  NULL-safe. */
 void priv_unmounter_finish(struct priv_unmounter *u);

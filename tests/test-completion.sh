@@ -172,6 +172,7 @@ checks()
 	expect "aoe-fuse -o ro,al" "ro,allow_other"
 	expect "aoe-fuse -o default_permissions,max_b" \
 	    "default_permissions,max_background="
+	expect "aoe-fuse -o ro,read" "ro,read_ahead_kb="
 	expect "aoe-fuse --pid" "--pidfile="
 	expect "aoe-fuse --bu" "--busy-poll="
 	expect "aoe-fuse --pidfile=$files/dis" "$files/disk.img"

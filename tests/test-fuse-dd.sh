@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # aoe-fuse single-file form: a 256 MiB pattern written and read back through
 # the FUSE file with O_DIRECT and through the page cache (the second mount
-# with --busy-poll); every time the bytes must equal vblade's backing file.
+# with --busy-poll and 4 MiB of readahead); every time the bytes must equal
+# vblade's backing file.  The mount's readahead is 1 MiB by default.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${srcdir:-$(dirname "$0")/..}/tests/functions.sh"
 . "$top_srcdir/tests/fuse-functions.sh"
@@ -28,6 +29,10 @@ cmp -s "$tmpdir/p1" "$tmpdir/p2" && fail "patterns are equal"
 file=$tmpdir/disk
 : >"$file"
 start_fuse "$file" -I "$lan_if" e1.0 "$file"
+# The mount's readahead: ours (1 MiB), not the kernel's 128 KiB.
+ra=$(cat "/sys/class/bdi/$(fuse_dev "$file")/read_ahead_kb")
+say "read_ahead_kb $ra"
+[ "$ra" = 1024 ] || fail "read_ahead_kb $ra, expected 1024"
 
 set -- $(stat -c '%s %a %o %F' "$file")
 say "size $1 mode $2 blksize $3 type $4 $5"
@@ -60,7 +65,10 @@ cmp "$tmpdir/p2" "$backing" || fail "backing differs after buffered write"
 # A fresh mount so the buffered read comes through FUSE, not the cache;
 # this one busy-polls (--busy-poll): the same bytes must come and go.
 stop_fuse "$file" "$fuse_pid"
-start_fuse "$file" -I "$lan_if" --busy-poll=100 e1.0 "$file"
+start_fuse "$file" -I "$lan_if" --busy-poll=100 -o read_ahead_kb=4096 \
+    e1.0 "$file"
+ra=$(cat "/sys/class/bdi/$(fuse_dev "$file")/read_ahead_kb")
+[ "$ra" = 4096 ] || fail "read_ahead_kb $ra, expected 4096 (-o read_ahead_kb)"
 dd_timed "buffered read" if="$file" of="$tmpdir/out" bs=1M
 cmp "$tmpdir/p2" "$tmpdir/out" || fail "buffered read differs"
 

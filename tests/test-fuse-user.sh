@@ -76,6 +76,12 @@ say "mounted by $TUSER:" \
     "$(awk -v p="$mnt" '$2 == p { print $1, $3, $4 }' /proc/self/mounts)"
 [ "$(stat -c %u "/proc/$pid")" = "$uid" ] || fail "daemon not running as $TUSER"
 
+# Readahead is root's to set: the kernel's stays, nothing is said.
+ra=$(cat "/sys/class/bdi/$(fuse_dev "$mnt")/read_ahead_kb")
+say "read_ahead_kb of $TUSER's mount: $ra"
+[ "$ra" = 128 ] || fail "read_ahead_kb $ra: expected the kernel's 128"
+! grep -q read_ahead "$tmpdir/err1" || fail "a readahead warning by default"
+
 set -- $(as_user stat -c '%a %u %s' "$mnt/e1.0")
 [ "$1" = 600 ] && [ "$2" = "$uid" ] && [ "$3" = $((64 * 1048576)) ] ||
     fail "e1.0: mode $1 owner $2 size $3"
@@ -102,10 +108,13 @@ chown "$uid:$gid" "$file"
 cleanup_fn _fuse_stop "$file" "$udir/run/pid2"
 st=0
 timeout 30 runuser -u "$TUSER" -- "$udir/aoe-fuse" --pidfile="$udir/run/pid2" \
-    -I "$lan_if" e1.0 "$file" </dev/null 2>"$tmpdir/err2" || st=$?
+    -I "$lan_if" -o read_ahead_kb=2048 e1.0 "$file" </dev/null \
+    2>"$tmpdir/err2" || st=$?
 sed 's/^/  err| /' "$tmpdir/err2"
 [ "$st" = 0 ] || fail "aoe-fuse e1.0 FILE as $TUSER exited with $st"
 is_mounted "$file" || fail "$file not mounted"
+# Asked for, it cannot be had: a warning, and the mount works anyway.
+expect_grep "$tmpdir/err2" "cannot set read_ahead_kb=2048"
 pid=$(cat "$udir/run/pid2")
 as_user dd if="$udir/pattern" of="$file" bs=64k seek=1 conv=notrunc,fsync \
     status=none || fail "write as $TUSER failed"
