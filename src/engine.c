@@ -60,6 +60,7 @@ struct frame {
 	uint8_t ata_cmd;
 	bool write;
 	unsigned scnt;
+	uint64_t lba;       /* FK_RW: first sector */
 	uint8_t *dst;       /* read data goes here */
 	const uint8_t *src; /* write data comes from here */
 	size_t datalen;
@@ -92,6 +93,12 @@ enum req_kind {
 	RQ_FLUSH,
 };
 
+/* Sectors to issue again: the tail of a frame split for a lower MTU. */
+struct redo {
+	uint64_t lba;
+	unsigned n;
+};
+
 struct req {
 	enum req_kind kind;
 	struct target *t;
@@ -105,6 +112,8 @@ struct req {
 	uint64_t rmw[2];
 	unsigned nrmw, rmw_issued;
 	uint64_t cur;         /* next sector to issue in this phase */
+	struct redo *redo;    /* sectors of split frames, issued first */
+	unsigned nredo, redo_cap;
 	bool flush_issued;
 	bool retransmitted;   /* some frame was sent more than once */
 	unsigned outstanding;
@@ -977,11 +986,11 @@ req_can_issue(const struct req *r)
 		return false;
 	switch (r->kind) {
 	case RQ_READ:
-		return r->cur < r->s1;
+		return r->cur < r->s1 || r->nredo > 0;
 	case RQ_WRITE:
 		if (r->phase == 0)
 			return r->rmw_issued < r->nrmw;
-		return r->cur < r->s1;
+		return r->cur < r->s1 || r->nredo > 0;
 	case RQ_FLUSH:
 		return !r->flush_issued;
 	}
@@ -1098,6 +1107,7 @@ req_free(struct req *r)
 	if (r == NULL)
 		return;
 	free(r->bounce);
+	free(r->redo);
 	free(r);
 }
 
@@ -1119,6 +1129,22 @@ req_progress(struct engine *e, struct req *r, uint64_t now)
 		return;
 	}
 	req_complete(e, r, r->rc, now);
+}
+
+/* f reads or writes scnt sectors from lba (f->kind, write, dst/src set). */
+static int
+rw_frame_build(struct frame *f, const struct target *t, uint64_t lba,
+    unsigned scnt)
+{
+	struct aoe_ata a;
+
+	if (ata_rw_build(&a, f->write, t->ident.lba48, lba, scnt) < 0)
+		return -1;
+	f->lba = lba;
+	f->scnt = scnt;
+	f->datalen = (size_t)scnt * ATA_SECTOR_SIZE;
+	ata_frame_build(f, &a);
+	return 0;
 }
 
 /*
@@ -1158,9 +1184,20 @@ req_issue_one(struct engine *e, struct target *t, struct req *r, uint64_t now)
 		}
 		/* FALLTHROUGH */
 	case RQ_READ:
-		lba = r->cur;
-		scnt = (unsigned)MIN((uint64_t)t->spf, r->s1 - r->cur);
-		r->cur += scnt;
+		if (r->nredo > 0) {
+			struct redo *d = &r->redo[r->nredo - 1];
+
+			lba = d->lba;
+			scnt = MIN(t->spf, d->n);
+			d->lba += scnt;
+			d->n -= scnt;
+			if (d->n == 0)
+				r->nredo--;
+		} else {
+			lba = r->cur;
+			scnt = (unsigned)MIN((uint64_t)t->spf, r->s1 - r->cur);
+			r->cur += scnt;
+		}
 		write = r->kind == RQ_WRITE;
 		if (write)
 			f->src = (r->bounce ? r->bounce : r->usrc) +
@@ -1175,15 +1212,12 @@ req_issue_one(struct engine *e, struct target *t, struct req *r, uint64_t now)
 	}
 	f->kind = FK_RW;
 	f->write = write;
-	f->scnt = scnt;
-	f->datalen = (size_t)scnt * ATA_SECTOR_SIZE;
-	if (ata_rw_build(&a, write, t->ident.lba48, lba, scnt) < 0) {
+	if (rw_frame_build(f, t, lba, scnt) < 0) {
 		/* Cannot be addressed (checked at submit; defensive). */
 		r->rc = -EINVAL;
 		frame_release(e, f);
 		return -1;
 	}
-	ata_frame_build(f, &a);
 send:
 	r->outstanding++;
 	t->inflight++;
@@ -1720,6 +1754,35 @@ frame_finish(struct engine *e, struct frame *f)
 }
 
 /*
+ * f is larger than its target's frames may now be (an interface's MTU was
+ * lowered: its sends fail): f keeps its first t->spf sectors and the rest
+ * goes back to its request, issued again as the window allows.  Out of
+ * memory, f stays whole and is split at its next resend.
+ */
+static void
+frame_split(struct frame *f)
+{
+	struct target *t = f->t;
+	struct req *r = f->req;
+	struct redo *d;
+
+	if (r->nredo == r->redo_cap) {
+		unsigned cap = r->redo_cap ? 2 * r->redo_cap : 4;
+
+		d = realloc(r->redo, cap * sizeof(*d));
+		if (d == NULL)
+			return;
+		r->redo = d;
+		r->redo_cap = cap;
+	}
+	d = &r->redo[r->nredo++];
+	d->lba = f->lba + t->spf;
+	d->n = f->scnt - t->spf;
+	(void)rw_frame_build(f, t, f->lba, t->spf);
+	issuing_add(t, r);
+}
+
+/*
  * Lost (or slow): resend on another path and cut the window.  By the
  * timer (else a fast retransmit): the frame's and the target's timer
  * back off (until an unambiguous sample resets it, Karn).
@@ -1738,6 +1801,8 @@ frame_resend(struct engine *e, struct frame *f, bool by_timer, uint64_t now)
 	}
 	if (f->kind == FK_RW || f->kind == FK_FLUSH)
 		window_cut(e, t, now);
+	if (f->kind == FK_RW && f->scnt > t->spf)
+		frame_split(f);
 	frame_send(e, f, now);
 	if (by_timer)
 		f->timed_out = true;

@@ -203,8 +203,11 @@ link_refresh_mtu(struct link *l)
 	fd = ioctl_socket();
 	if (fd < 0)
 		return l->mtu;
-	if (ioctl(fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0)
+	if (ioctl(fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0) {
 		l->mtu = (unsigned)ifr.ifr_mtu;
+		if (l->mtu_max > 0 && l->mtu > l->mtu_max)
+			l->mtu = l->mtu_max;
+	}
 	close(fd);
 	return l->mtu;
 }

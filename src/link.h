@@ -66,6 +66,7 @@ struct link {
 	int fd;            /* pollable: readable when frames may be waiting */
 	uint8_t mac[6];
 	unsigned mtu;      /* interface MTU (payload bytes, e.g. 1500) */
+	unsigned mtu_max;  /* the most the receive path holds; 0: no limit */
 	struct trace *trace; /* NULL or the shared pcap trace */
 	/* counters */
 	uint64_t tx_frames, rx_frames, tx_errors, rx_errors;
@@ -99,7 +100,10 @@ bool link_present(const struct link *l);
 /* See link_ops.reattach; -EOPNOTSUPP when the backend cannot. */
 int link_reattach(struct link *l, char *errbuf, size_t errlen);
 
-/* Re-read the interface MTU (it may change at run time); returns it. */
+/*
+ * Re-read the interface MTU (it may change at run time), at most mtu_max;
+ * returns it.
+ */
 unsigned link_refresh_mtu(struct link *l);
 
 /* "packet" / "pcap" / "default" to a backend; returns 0 or -EINVAL. */

@@ -356,21 +356,19 @@ packet_bind(struct link *l)
 /*
  * The same socket, bound again (a bind needs no CAP_NET_RAW, so this works
  * after the programs dropped it).  The ring keeps its slot size: a larger
- * MTU than it holds is used only up to what it holds.
+ * MTU than it holds (mtu_max) is used only up to that.
  */
 static int
 packet_reattach(struct link *l, char *errbuf, size_t errlen)
 {
-	struct packet_link *pl = to_pl(l);
 	struct link q = *l;
 	int rc;
 
 	rc = link_query_iface(&q, l->ifname, errbuf, errlen);
 	if (rc < 0)
 		return rc;
-	if (pl->rx_map != NULL &&
-	    q.mtu + RX_SLOT_HEAD + ETH_HLEN_ + 4 > pl->rx_slot_size)
-		q.mtu = pl->rx_slot_size - RX_SLOT_HEAD - ETH_HLEN_ - 4;
+	if (l->mtu_max > 0 && q.mtu > l->mtu_max)
+		q.mtu = l->mtu_max;
 	l->ifindex = q.ifindex;
 	rc = packet_bind(l);
 	if (rc < 0) {
@@ -450,6 +448,7 @@ rx_ring_setup(struct packet_link *pl)
 	pl->rx_slot_size = slot;
 	pl->rx_slots_per_block = per_block;
 	pl->rx_slots = blocks * per_block;
+	pl->l.mtu_max = slot - RX_SLOT_HEAD - ETH_HLEN_ - 4;
 	return 0;
 }
 

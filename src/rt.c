@@ -18,6 +18,12 @@
 #include "util.h"
 
 #define RT_RECV_BATCH 32
+/*
+ * Interface MTUs are read again this often (at the first wake-up after:
+ * no timer of its own), so a raised MTU is used; a lowered one is seen at
+ * once, by the frames it refuses.
+ */
+#define RT_MTU_REFRESH_NS (5 * NSEC_PER_SEC)
 /* A removed interface is looked for again this often. */
 #define RT_REATTACH_NS NSEC_PER_SEC
 /* Upper bound for every duration option: one year. */
@@ -34,6 +40,7 @@ struct rt_port {
 	bool rx_err_logged;
 	bool down;             /* the interface went down: said once */
 	bool gone;             /* ... or away: not polled, retried */
+	bool mtu_check;        /* a frame was too large: MTU lowered? */
 	uint64_t retry_at;     /* when gone: the next reattach attempt */
 };
 
@@ -44,6 +51,7 @@ struct rt {
 	const struct engine_ops *front;
 	void *front_ctx;
 	bool hook_added;
+	uint64_t mtu_refresh_at;
 	unsigned nlinks;
 	struct rt_port ports[RT_MAX_IFS];
 	/* engine ifidx -> index into ports[] */
@@ -305,6 +313,8 @@ rt_flush(void *ctx)
 			continue;
 		p->pending = false;
 		rc = link_flush(p->link);
+		if (rc == -EMSGSIZE)
+			p->mtu_check = true;
 		/* The engine sees a lost frame and retransmits. */
 		if (rc < 0)
 			log_debug("%s: send: %s", p->link->ifname,
@@ -453,14 +463,38 @@ rt_deadline(void *arg)
 	return next;
 }
 
+/*
+ * The interface's MTU changed (lowered: a frame was refused as too large):
+ * the engine sizes frames for the new one and splits those it resends.
+ */
+static void
+rt_port_mtu(struct rt_port *p)
+{
+	unsigned old = p->link->mtu;
+
+	p->mtu_check = false;
+	if (link_refresh_mtu(p->link) == old)
+		return;
+	log_info("%s: MTU %u, was %u", p->link->ifname, p->link->mtu, old);
+	engine_set_mtu(p->rt->e, (unsigned)p->ifidx, p->link->mtu);
+}
+
 static void
 rt_tick(void *arg, uint64_t now)
 {
 	struct rt *rt = arg;
+	bool refresh = now >= rt->mtu_refresh_at;
 
-	for (unsigned i = 0; i < rt->nlinks; i++)
-		if (rt->ports[i].gone && now >= rt->ports[i].retry_at)
-			rt_port_retry(&rt->ports[i], now);
+	if (refresh)
+		rt->mtu_refresh_at = now + RT_MTU_REFRESH_NS;
+	for (unsigned i = 0; i < rt->nlinks; i++) {
+		struct rt_port *p = &rt->ports[i];
+
+		if (p->gone && now >= p->retry_at)
+			rt_port_retry(p, now);
+		if (!p->gone && (p->mtu_check || refresh))
+			rt_port_mtu(p);
+	}
 	engine_tick(rt->e, now);
 }
 

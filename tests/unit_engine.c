@@ -111,6 +111,9 @@ struct net {
 	struct ev_rec ev[MAX_EVENTS];
 	unsigned nev;
 	uint64_t sends, dropped_req, dropped_rsp;
+	bool refuse_big;            /* frames over our MTU: refused (sent,
+				       -EMSGSIZE) or dropped (received) */
+	uint64_t refused_big;
 	unsigned unflushed;
 	unsigned in_engine, in_submit;
 	unsigned done_seq;
@@ -329,6 +332,11 @@ op_send(void *ctx, unsigned ifidx, const struct iovec *iov, unsigned iovcnt)
 	}
 	/* every request: padded, ours, AoE v1, R clear, tag bit 31 */
 	cr_assert_geq(len, (size_t)AOE_MIN_FRAME, "request of %zu bytes", len);
+	if (n->refuse_big && len > (size_t)n->ifmtu[ifidx] + 14) {
+		/* As the kernel: too large for the interface, not sent. */
+		n->refused_big++;
+		return -EMSGSIZE;
+	}
 	cr_assert_leq(len, (size_t)n->ifmtu[ifidx] + 14,
 	    "frame of %zu bytes on MTU %u", len, n->ifmtu[ifidx]);
 	cr_assert_eq(get_be16(f + 12), AOE_ETHERTYPE);
@@ -531,6 +539,11 @@ deliver_to_targets(struct net *n, const struct wframe *w)
 static void
 deliver_to_engine(struct net *n, const struct wframe *w)
 {
+	if (n->refuse_big && w->len > (size_t)n->ifmtu[w->ifidx] + 14) {
+		/* Larger than our interface takes now: dropped on arrival. */
+		n->refused_big++;
+		return;
+	}
 	if (n->track && is_ata(w->data, w->len) &&
 	    (w->data[14] & AOE_FLAG_RSP))
 		out_del(n, w->data);
@@ -3553,6 +3566,67 @@ Test(jumbo, interface_back_with_new_mac)
 	cr_assert_eq(do_read(n, t, buf, 0, 64 * 1024), 0);
 	cr_assert_eq(do_write(n, t, buf, 4096, 64 * 1024), 0);
 	free(buf);
+	net_free(n);
+}
+
+/*
+ * The interface's MTU is lowered (9000 to 1500) under a 1 MiB write, then
+ * under a read: the link refuses the jumbo frames, the engine is told the
+ * new MTU (as rt is at its next tick) and splits each refused frame when
+ * it resends it, the rest issued as the window allows; both complete with
+ * the right bytes.
+ */
+Test(jumbo, mtu_lowered_splits_frames)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 1, 9000, 0, 106);
+	const size_t len = 1024 * 1024;
+	struct req r = { 0 }, rd = { 0 };
+	struct faketarget *f;
+	struct target *t;
+	uint64_t refused;
+	size_t mark;
+
+	f = net_add_target(n, 1, 0, 4096, 1);
+	ft_set_mtu(f, 9000);
+	net_up(n);
+	t = net_target(n, 0);
+	n->ifmtu[0] = 1500;
+	n->refuse_big = true;
+	cr_assert_eq(sub_write(n, &r, t, 4096, len), 0);
+	cr_assert_gt(n->refused_big, 0);
+	engine_set_mtu(n->e, 0, 1500);
+	mark = n->logn;
+	cr_assert(net_run(n, 10 * NSEC_PER_SEC, pred_req_done, &r),
+	    "the write never completed");
+	cr_assert_eq(r.rc, 0);
+	expect_target_bytes(n, 4096, r.buf, len);
+	for (size_t i = mark; i < n->logn; i++)
+		cr_assert_leq(n->log[i].len, (size_t)1514,
+		    "a %zu-byte frame after the MTU fell", n->log[i].len);
+
+	/*
+	 * Back to 9000, then down again under a read of the same bytes: the
+	 * requests are small, the jumbo answers are dropped as they arrive
+	 * and the engine learns the MTU later (rt reads it every 5 s).
+	 */
+	n->ifmtu[0] = 9000;
+	engine_set_mtu(n->e, 0, 9000);
+	rd.buf = malloc(len);
+	cr_assert_not_null(rd.buf);
+	cr_assert_eq(sub_read(n, &rd, t, 4096, len), 0);
+	n->ifmtu[0] = 1500;
+	refused = n->refused_big;
+	net_run(n, 20 * NSEC_PER_MSEC, NULL, NULL);
+	cr_assert_gt(n->refused_big, refused);
+	cr_assert_eq(rd.ncalls, 0);
+	engine_set_mtu(n->e, 0, 1500);
+	cr_assert(net_run(n, 10 * NSEC_PER_SEC, pred_req_done, &rd),
+	    "the read never completed");
+	cr_assert_eq(rd.rc, 0);
+	cr_assert_eq(memcmp(rd.buf, r.buf, len), 0, "read back differs");
+	free(rd.buf);
+	free(r.buf);
 	net_free(n);
 }
 
