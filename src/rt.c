@@ -41,6 +41,7 @@ struct rt_port {
 	bool down;             /* the interface went down: said once */
 	bool gone;             /* ... or away: not polled, retried */
 	bool mtu_check;        /* a frame was too large: MTU lowered? */
+	int send_err;          /* a send failed for want of the interface */
 	uint64_t retry_at;     /* when gone: the next reattach attempt */
 };
 
@@ -315,6 +316,12 @@ rt_flush(void *ctx)
 		rc = link_flush(p->link);
 		if (rc == -EMSGSIZE)
 			p->mtu_check = true;
+		/*
+		 * No device (removed while down: then the socket reports no
+		 * error of its own) or down: is it gone?  At the tick.
+		 */
+		if (rc == -ENXIO || rc == -ENODEV || rc == -ENETDOWN)
+			p->send_err = rc;
 		/* The engine sees a lost frame and retransmits. */
 		if (rc < 0)
 			log_debug("%s: send: %s", p->link->ifname,
@@ -490,6 +497,10 @@ rt_tick(void *arg, uint64_t now)
 	for (unsigned i = 0; i < rt->nlinks; i++) {
 		struct rt_port *p = &rt->ports[i];
 
+		if (p->send_err != 0) {
+			rt_port_down(p, p->send_err);
+			p->send_err = 0;
+		}
 		if (p->gone && now >= p->retry_at)
 			rt_port_retry(p, now);
 		if (!p->gone && (p->mtu_check || refresh))

@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# The initiator's own interface goes down, and goes away, while aoe-nbd
-# serves a vblade target and tests/nbd-aio (libnbd) keeps pipelined reads
-# and writes in flight, checking every byte against a shadow copy.
-# (1) `ip link set down` for 1 s: aoe-nbd says so, sleeps (its socket's
-# error used to wake it for ever: a core at 100 %), and the I/O in flight
-# completes once the link is up.  (2) the veth pair deleted and created
-# again (same names, new MACs) with a new vblade: aoe-nbd sleeps while it
-# is gone, binds to the new interface, finds the target behind its new MAC
-# and the same client connection goes on.  (3) its MTU lowered from 9000
-# to 1500 and raised again under nbdcopy's writes: the jumbo frames it
-# refuses are split, then jumbo frames are used again.  The shadow must equal vblade's backing file
-# after each.
-nbd_test_timeout=100
+# The initiator's own interface goes down, goes away, changes its MTU,
+# while aoe-nbd serves a vblade target and tests/nbd-aio (libnbd) keeps
+# pipelined reads and writes in flight, checking every byte against a
+# shadow copy.  (1) `ip link set down` for 1 s: aoe-nbd says so, sleeps
+# (its socket's error used to wake it for ever: a core at 100 %), and the
+# I/O in flight completes once the link is up.  (2) the veth pair deleted
+# and created again (same names, new MACs) with a new vblade: aoe-nbd
+# sleeps while it is gone, binds to the new interface, finds the target
+# behind its new MAC and the same client connection goes on; (2b) also
+# when it was taken down before it was deleted.  (3) its MTU lowered from
+# 9000 to 1500 and raised again under nbdcopy's writes: the jumbo frames
+# it refuses are split, then jumbo frames are used again.  vblade's
+# backing file must equal what was written after each.
+nbd_test_timeout=120
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/nbd-functions.sh"
 . "$(dirname "$0")/fault-functions.sh"
@@ -67,6 +68,12 @@ aio_finish()
 	nbd_alive
 }
 
+# log_has N TEXT: aoe-nbd's log has TEXT N times or more.
+log_has()
+{
+	[ "$(grep -c "$2" "$nbd_log")" -ge "$1" ]
+}
+
 pid_gone()
 {
 	! kill -0 "$1" 2>/dev/null
@@ -119,6 +126,23 @@ wait_for -t 10 grep -q "$lan_if: the interface is back" "$nbd_log" ||
     fail "aoe-nbd did not bind to the new $lan_if"
 aio_finish gone
 step "2: ok"
+
+# ---------------------------------------------------------------- 2b
+# Taken down first, then deleted: the socket reports nothing more (the
+# kernel detached it at the down), the failing sends show it is gone.
+step "2b: $lan_if taken down, deleted, created again"
+aio_start gone2 54
+stop_vblade "$vblade_pid"
+ip link set "$lan_if" down
+ip link del "$lan_if"
+wait_for -t 10 log_has 2 "$lan_if: the interface is gone" ||
+    fail "aoe-nbd did not notice $lan_if was deleted while down"
+lan_create
+start_vblade 1 0 "$tmpdir/disk.img" -b 64
+wait_for -t 10 log_has 2 "$lan_if: the interface is back" ||
+    fail "aoe-nbd did not bind to the new $lan_if"
+aio_finish gone2
+step "2b: ok"
 
 # ---------------------------------------------------------------- 3
 step "3: $lan_if's MTU lowered to 1500 under writes, then 9000 again"
