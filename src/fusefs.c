@@ -44,9 +44,9 @@
 #define FUSEFS_BLKSIZE 4096u
 /*
  * The kernel gives a FUSE mount 128 KiB of readahead: buffered sequential
- * reads then arrive 128 KiB at a time, two in flight, and leave vblade
- * idle half the time.  1 MiB (one request of max_write) keeps it busy;
- * aoe.ko's disks get 4 MiB (twice io_opt).
+ * reads then arrive 128 KiB at a time, two in flight, with the target idle
+ * between them.  1 MiB is one request of max_write (4 MiB measured no
+ * faster); aoe.ko's disks get 4 MiB (twice io_opt).
  */
 #define FUSEFS_READ_AHEAD_KB 1024
 
@@ -945,8 +945,9 @@ fusefs_set_read_ahead(struct fusefs *fs, const char *mountpoint)
 	if (rc == 0)
 		return;
 	if (fs->cfg.read_ahead_set)
-		log_warnx("fuse: cannot set read_ahead_kb=%d: %s (needs root)",
-		    fs->cfg.read_ahead_kb, strerror(-rc));
+		log_warnx("fuse: cannot set read_ahead_kb=%d: %s%s",
+		    fs->cfg.read_ahead_kb, strerror(-rc),
+		    rc == -EACCES || rc == -EPERM ? " (root's to set)" : "");
 	else
 		log_debug("fuse: readahead stays the kernel's: %s",
 		    strerror(-rc));
