@@ -285,10 +285,25 @@ port_of_ifidx(struct rt *rt, unsigned ifidx)
 	return &rt->ports[rt->port_of[ifidx]];
 }
 
+/*
+ * What a failed send says about the interface, looked into at the tick:
+ * too large (its MTU was lowered), or no device (removed while down: the
+ * socket then reports no error of its own) or down: is it gone?
+ */
+static void
+send_error(struct rt_port *p, int rc)
+{
+	if (rc == -EMSGSIZE)
+		p->mtu_check = true;
+	if (rc == -ENXIO || rc == -ENODEV || rc == -ENETDOWN)
+		p->send_err = rc;
+}
+
 static int
 rt_send(void *ctx, unsigned ifidx, const struct iovec *iov, unsigned iovcnt)
 {
 	struct rt_port *p = port_of_ifidx(ctx, ifidx);
+	int rc;
 
 	if (p == NULL)
 		return -ENXIO;
@@ -298,7 +313,10 @@ rt_send(void *ctx, unsigned ifidx, const struct iovec *iov, unsigned iovcnt)
 		return -ENETDOWN;
 	}
 	p->pending = true;
-	return link_send(p->link, iov, iovcnt);
+	/* A backend that sends at once (pcap) fails here, not at flush. */
+	rc = link_send(p->link, iov, iovcnt);
+	send_error(p, rc);
+	return rc;
 }
 
 static void
@@ -314,14 +332,7 @@ rt_flush(void *ctx)
 			continue;
 		p->pending = false;
 		rc = link_flush(p->link);
-		if (rc == -EMSGSIZE)
-			p->mtu_check = true;
-		/*
-		 * No device (removed while down: then the socket reports no
-		 * error of its own) or down: is it gone?  At the tick.
-		 */
-		if (rc == -ENXIO || rc == -ENODEV || rc == -ENETDOWN)
-			p->send_err = rc;
+		send_error(p, rc);
 		/* The engine sees a lost frame and retransmits. */
 		if (rc < 0)
 			log_debug("%s: send: %s", p->link->ifname,

@@ -11,7 +11,8 @@
 # behind its new MAC and the same client connection goes on; (2b) also
 # when it was taken down before it was deleted.  (3) its MTU lowered from
 # 9000 to 1500 and raised again under nbdcopy's writes: the jumbo frames
-# it refuses are split, then jumbo frames are used again.  vblade's
+# it refuses are split, then jumbo frames are used again; (4) the same
+# with the pcap backend, whose sends fail at once.  vblade's
 # backing file must equal what was written after each.
 nbd_test_timeout=120
 . "$(dirname "$0")/functions.sh"
@@ -145,54 +146,72 @@ aio_finish gone2
 step "2b: ok"
 
 # ---------------------------------------------------------------- 3
-step "3: $lan_if's MTU lowered to 1500 under writes, then 9000 again"
+# mtu_cycle: the MTU lowered to 1500 under writes, then 9000 again.
 # Writes only (nbdcopy to the export, over and over): vblade exits when a
 # jumbo answer to a read does not fit our end of the veth any more.
-make_image "$tmpdir/w0.img" 16
-make_image "$tmpdir/w1.img" 16
-rm -f "$tmpdir/stop-mtu" "$tmpdir/last"
-echo 0 >"$tmpdir/count"
-(
-	i=0
-	while [ ! -e "$tmpdir/stop-mtu" ]; do
-		nbdcopy --flush "$tmpdir/w$((i % 2)).img" "$(nbd_uri)" || exit 1
-		echo $((i % 2)) >"$tmpdir/last"
-		i=$((i + 1))
-		echo "$i" >"$tmpdir/count"
-	done
-	echo "$i copies" >"$tmpdir/copies"
-) &
-wr=$!
-cleanup_fn _kill_wait "$wr"
-sleep 0.5
-ip link set "$lan_if" mtu 1500
-wait_for -t 10 grep -q "$lan_if: MTU 1500, was 9000" "$nbd_log" ||
-    fail "aoe-nbd did not notice the lower MTU"
-# The frames refused in flight are split when resent: copies complete.
-c0=$(cat "$tmpdir/count")
+mtu_cycle()
+{
+	local c0 st=0 wr
+	rm -f "$tmpdir/stop-mtu" "$tmpdir/last"
+	echo 0 >"$tmpdir/count"
+	(
+		i=0
+		while [ ! -e "$tmpdir/stop-mtu" ]; do
+			nbdcopy --flush "$tmpdir/w$((i % 2)).img" \
+			    "$(nbd_uri)" || exit 1
+			echo $((i % 2)) >"$tmpdir/last"
+			i=$((i + 1))
+			echo "$i" >"$tmpdir/count"
+		done
+		echo "$i copies" >"$tmpdir/copies"
+	) &
+	wr=$!
+	cleanup_fn _kill_wait "$wr"
+	sleep 0.5
+	ip link set "$lan_if" mtu 1500
+	wait_for -t 10 grep -q "$lan_if: MTU 1500, was 9000" "$nbd_log" ||
+	    fail "aoe-nbd did not notice the lower MTU"
+	# The frames refused in flight are split when resent.
+	c0=$(cat "$tmpdir/count")
+	wait_for -t 20 copies_since "$c0" ||
+	    fail "no progress at MTU 1500: refused frames were not split"
+	say "two more copies at MTU 1500"
+	ip link set "$lan_if" mtu 9000
+	# Read again within 5 s (at the next wake-up: there is I/O).
+	wait_for -t 15 grep -q "$lan_if: MTU 9000, was 1500" "$nbd_log" ||
+	    fail "aoe-nbd did not notice the MTU was raised again"
+	sleep 0.5
+	touch "$tmpdir/stop-mtu"
+	wait "$wr" || st=$?
+	[ "$st" = 0 ] || fail "an nbdcopy to the export failed"
+	say "$(cat "$tmpdir/copies"), the last one of" \
+	    "w$(cat "$tmpdir/last").img"
+	cmp "$tmpdir/w$(cat "$tmpdir/last").img" "$tmpdir/disk.img" ||
+	    fail "vblade's backing file differs from the last copy"
+	nbdcopy "$(nbd_uri)" "$tmpdir/back.img" ||
+	    fail "nbdcopy from the export"
+	cmp "$tmpdir/disk.img" "$tmpdir/back.img" ||
+	    fail "what the export reads differs from the backing file"
+	nbd_alive
+}
+
 copies_since()
 {
 	[ "$(cat "$tmpdir/count")" -ge $(($1 + 2)) ]
 }
-wait_for -t 20 copies_since "$c0" ||
-    fail "no progress at MTU 1500: frames refused in flight were not split"
-say "two more copies at MTU 1500"
-ip link set "$lan_if" mtu 9000
-# Read again within 5 s (at the next wake-up: there is I/O).
-wait_for -t 15 grep -q "$lan_if: MTU 9000, was 1500" "$nbd_log" ||
-    fail "aoe-nbd did not notice the MTU was raised again"
-sleep 0.5
-touch "$tmpdir/stop-mtu"
-st=0
-wait "$wr" || st=$?
-[ "$st" = 0 ] || fail "an nbdcopy to the export failed"
-say "$(cat "$tmpdir/copies"), the last one of w$(cat "$tmpdir/last").img"
-cmp "$tmpdir/w$(cat "$tmpdir/last").img" "$tmpdir/disk.img" ||
-    fail "vblade's backing file differs from the last copy"
-nbdcopy "$(nbd_uri)" "$tmpdir/back.img" || fail "nbdcopy from the export"
-cmp "$tmpdir/disk.img" "$tmpdir/back.img" ||
-    fail "what the export reads differs from the backing file"
-nbd_alive
-step "3: ok"
 
+make_image "$tmpdir/w0.img" 16
+make_image "$tmpdir/w1.img" 16
+step "3: $lan_if's MTU lowered to 1500 under writes, then 9000 again"
+mtu_cycle
+step "3: ok"
+stop_aoe_nbd
+
+# ---------------------------------------------------------------- 4
+# The pcap backend sends at once: the refusal comes from the send itself.
+step "4: the same with --backend=pcap"
+: >"$nbd_log"
+start_aoe_nbd -I "$lan_if" --backend=pcap -w 5 --dead-timeout 30 e1.0
+mtu_cycle
+step "4: ok"
 stop_aoe_nbd
