@@ -3497,21 +3497,32 @@ Test(jumbo, mtu9000_17_sectors)
 	net_free(n);
 }
 
-Test(jumbo, mtu_change)
+/*
+ * One interface of MTU mtu and one target of 4096 sectors whose own MTU is
+ * 9000 (17 sectors a frame when ours allows), up.
+ */
+static struct net *
+net_jumbo(unsigned mtu, uint64_t seed, struct target **t)
 {
 	struct engine_config c = cfg_fast();
-	struct net *n = net_new(&c, 1, 1500, 0, 104);
-	struct faketarget *f;
+	struct net *n = net_new(&c, 1, mtu, 0, seed);
+	struct faketarget *f = net_add_target(n, 1, 0, 4096, 1);
+
+	ft_set_mtu(f, 9000);
+	net_up(n);
+	*t = net_target(n, 0);
+	return n;
+}
+
+Test(jumbo, mtu_change)
+{
 	struct target *t;
+	struct net *n = net_jumbo(1500, 104, &t);
 	struct target_info ti;
 	uint8_t *buf = malloc(64 * 1024);
 	size_t mark;
 
 	cr_assert_not_null(buf);
-	f = net_add_target(n, 1, 0, 4096, 1);
-	ft_set_mtu(f, 9000);
-	net_up(n);
-	t = net_target(n, 0);
 	engine_target_info(t, &ti);
 	cr_assert_eq(ti.sectors_per_frame, 2);
 	engine_set_mtu(n->e, 0, 9000);
@@ -3544,19 +3555,13 @@ Test(jumbo, mtu_change)
  */
 Test(jumbo, interface_back_with_new_mac)
 {
-	struct engine_config c = cfg_fast();
-	struct net *n = net_new(&c, 1, 1500, 0, 105);
 	static const uint8_t mac[6] = { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee };
-	struct faketarget *f;
 	struct target *t;
+	struct net *n = net_jumbo(1500, 105, &t);
 	struct target_info ti;
 	uint8_t *buf = malloc(64 * 1024);
 
 	cr_assert_not_null(buf);
-	f = net_add_target(n, 1, 0, 4096, 1);
-	ft_set_mtu(f, 9000);
-	net_up(n);
-	t = net_target(n, 0);
 	cr_assert_eq(do_read(n, t, buf, 0, 64 * 1024), 0);
 	memcpy(n->ifmac[0], mac, 6);
 	n->ifmtu[0] = 9000;
@@ -3578,19 +3583,13 @@ Test(jumbo, interface_back_with_new_mac)
  */
 Test(jumbo, mtu_lowered_splits_frames)
 {
-	struct engine_config c = cfg_fast();
-	struct net *n = net_new(&c, 1, 9000, 0, 106);
 	const size_t len = 1024 * 1024;
 	struct req r = { 0 }, rd = { 0 };
-	struct faketarget *f;
 	struct target *t;
+	struct net *n = net_jumbo(9000, 106, &t);
 	uint64_t refused;
 	size_t mark;
 
-	f = net_add_target(n, 1, 0, 4096, 1);
-	ft_set_mtu(f, 9000);
-	net_up(n);
-	t = net_target(n, 0);
 	n->ifmtu[0] = 1500;
 	n->refuse_big = true;
 	cr_assert_eq(sub_write(n, &r, t, 4096, len), 0);
