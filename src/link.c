@@ -204,12 +204,27 @@ link_refresh_mtu(struct link *l)
 	if (fd < 0)
 		return l->mtu;
 	if (ioctl(fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0) {
-		l->mtu = (unsigned)ifr.ifr_mtu;
+		l->if_mtu = (unsigned)ifr.ifr_mtu;
+		l->mtu = l->if_mtu;
 		if (l->mtu_max > 0 && l->mtu > l->mtu_max)
 			l->mtu = l->mtu_max;
 	}
 	close(fd);
 	return l->mtu;
+}
+
+int
+link_rx_resize(struct link *l)
+{
+	int rc;
+
+	if (l->ops->rx_resize == NULL)
+		return -EOPNOTSUPP;
+	rc = l->ops->rx_resize(l, l->if_mtu);
+	if (rc == 0)
+		l->mtu = l->mtu_max > 0 && l->if_mtu > l->mtu_max ?
+		    l->mtu_max : l->if_mtu;
+	return rc;
 }
 
 int
@@ -308,6 +323,7 @@ query_iface(int fd, struct link *l, const char *ifname, char *errbuf,
 		return -EPROTONOSUPPORT;
 	}
 	l->mtu = (unsigned)ifr.ifr_mtu;
+	l->if_mtu = l->mtu;
 	/* ifreq_name checked the length. */
 	snprintf(l->ifname, sizeof(l->ifname), "%s", ifname);
 	return 0;

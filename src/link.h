@@ -55,6 +55,14 @@ struct link_ops {
 	 * the backend cannot (pcap).
 	 */
 	int (*reattach)(struct link *l, char *errbuf, size_t errlen);
+	/*
+	 * The interface's MTU was raised above mtu_max: make the receive path
+	 * hold frames of mtu.  Frames waiting to be received are lost (the
+	 * caller takes them first).  Needs no privilege.  Returns 0 (mtu_max
+	 * updated) or -errno with mtu_max as it was.  NULL when the backend
+	 * has no such limit to lift.
+	 */
+	int (*rx_resize)(struct link *l, unsigned mtu);
 	/* Close and free. */
 	void (*close)(struct link *l);
 };
@@ -65,7 +73,8 @@ struct link {
 	int ifindex;
 	int fd;            /* pollable: readable when frames may be waiting */
 	uint8_t mac[6];
-	unsigned mtu;      /* interface MTU (payload bytes, e.g. 1500) */
+	unsigned mtu;      /* MTU in use (payload bytes, e.g. 1500) */
+	unsigned if_mtu;   /* the interface's, as last read (mtu <= if_mtu) */
 	unsigned mtu_max;  /* the most the receive path holds; 0: no limit */
 	struct trace *trace; /* NULL or the shared pcap trace */
 	/* counters */
@@ -101,10 +110,15 @@ bool link_present(const struct link *l);
 int link_reattach(struct link *l, char *errbuf, size_t errlen);
 
 /*
- * Re-read the interface MTU (it may change at run time), at most mtu_max;
- * returns it.
+ * Re-read the interface MTU (it may change at run time) into if_mtu and
+ * mtu, the latter at most mtu_max; returns mtu.
  */
 unsigned link_refresh_mtu(struct link *l);
+/*
+ * if_mtu is more than the receive path holds: see link_ops.rx_resize;
+ * -EOPNOTSUPP when the backend cannot.
+ */
+int link_rx_resize(struct link *l);
 
 /* "packet" / "pcap" / "default" to a backend; returns 0 or -EINVAL. */
 int link_backend_parse(const char *s, enum link_backend *out);

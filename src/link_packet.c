@@ -264,6 +264,8 @@ packet_recv(struct link *l, const uint8_t **frames, size_t *lens,
 
 	if (pl->rx_map != NULL)
 		return ring_recv(pl, frames, lens, max);
+	if (pl->rx_buf == NULL)
+		return -ENOMEM; /* a resize found no memory for either */
 	for (;;) {
 		for (i = 0; i < want; i++) {
 			struct msghdr *mh = &pl->rx_msgs[i].msg_hdr;
@@ -356,7 +358,7 @@ packet_bind(struct link *l)
 /*
  * The same socket, bound again (a bind needs no CAP_NET_RAW, so this works
  * after the programs dropped it).  The ring keeps its slot size: a larger
- * MTU than it holds (mtu_max) is used only up to that.
+ * MTU than it holds (mtu_max) is used only up to that until rx_resize.
  */
 static int
 packet_reattach(struct link *l, char *errbuf, size_t errlen)
@@ -378,19 +380,11 @@ packet_reattach(struct link *l, char *errbuf, size_t errlen)
 	}
 	memcpy(l->mac, q.mac, sizeof(l->mac));
 	l->mtu = q.mtu;
+	l->if_mtu = q.if_mtu;
 	/* What the old binding left pending is of no use now. */
 	(void)link_take_error(l);
 	return 0;
 }
-
-static const struct link_ops packet_ops = {
-	.name = "packet",
-	.send = packet_send,
-	.flush = packet_flush,
-	.recv = packet_recv,
-	.reattach = packet_reattach,
-	.close = packet_close,
-};
 
 static void
 set_bufsize(int fd, int force_opt, int opt)
@@ -404,18 +398,19 @@ set_bufsize(int fd, int force_opt, int opt)
 }
 
 /*
- * Map a receive ring sized for the interface MTU.  Returns 0, or -errno
- * with the socket left as it was (recvmmsg then).
+ * Map a receive ring with slots for frames of mtu (at least 1500).  Returns
+ * 0, or -errno with no ring (recvmmsg then).
  */
 static int
-rx_ring_setup(struct packet_link *pl)
+rx_ring_setup(struct packet_link *pl, unsigned mtu)
 {
 	struct tpacket_req req;
-	unsigned mtu = pl->l.mtu > 1500 ? pl->l.mtu : 1500;
 	unsigned slot, per_block, blocks;
 	int v = TPACKET_V2, rc;
 	void *map;
 
+	if (mtu < 1500)
+		mtu = 1500;
 	slot = TPACKET_ALIGN(RX_SLOT_HEAD + mtu + ETH_HLEN_ + 4);
 	if (slot > RX_RING_BLOCK)
 		return -EMSGSIZE; /* MTU near 64 KiB: recvmmsg */
@@ -448,9 +443,86 @@ rx_ring_setup(struct packet_link *pl)
 	pl->rx_slot_size = slot;
 	pl->rx_slots_per_block = per_block;
 	pl->rx_slots = blocks * per_block;
+	pl->rx_head = 0;
+	pl->rx_held = 0;
 	pl->l.mtu_max = slot - RX_SLOT_HEAD - ETH_HLEN_ - 4;
 	return 0;
 }
+
+/* recvmmsg: buffers for a batch of the largest frames.  0 or -ENOMEM. */
+static int
+rx_bufs_alloc(struct packet_link *pl)
+{
+	pl->rx_buf = malloc((size_t)RX_BATCH * LINK_FRAME_MAX);
+	if (pl->rx_buf == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; i < RX_BATCH; i++) {
+		pl->rx_iov[i].iov_base = pl->rx_buf + (size_t)i * LINK_FRAME_MAX;
+		pl->rx_iov[i].iov_len = LINK_FRAME_MAX;
+	}
+	pl->l.mtu_max = 0;
+	return 0;
+}
+
+/*
+ * A ring with larger slots for a raised MTU.  A socket has one receive
+ * ring, which cannot change while it is mapped or while frames may arrive:
+ * unbind (nothing is queued then), unmap, drop the ring, set up the new
+ * one, bind again.  Frames that arrive meanwhile are lost, as on a wire
+ * being reconfigured; the engine resends.  No privilege is needed.  When
+ * the larger ring cannot be had, the old size again, or recvmmsg.
+ */
+static int
+packet_rx_resize(struct link *l, unsigned mtu)
+{
+	struct packet_link *pl = to_pl(l);
+	struct tpacket_req req;
+	struct sockaddr_ll sll;
+	unsigned old = l->mtu_max;
+	uint8_t junk[64];
+	int rc, brc;
+
+	if (pl->rx_map == NULL || mtu <= old)
+		return 0; /* recvmmsg takes any size */
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = 0; /* receive nothing */
+	sll.sll_ifindex = l->ifindex;
+	if (bind(l->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+		return -errno;
+	munmap(pl->rx_map, pl->rx_map_len);
+	pl->rx_map = NULL;
+	pl->rx_held = 0;
+	memset(&req, 0, sizeof(req));
+	if (setsockopt(l->fd, SOL_PACKET, PACKET_RX_RING, &req,
+	    sizeof(req)) < 0) {
+		rc = -errno; /* not expected: recvmmsg from now on */
+	} else {
+		rc = rx_ring_setup(pl, mtu);
+		/* Too large for a ring slot: recvmmsg, as at open. */
+		if (rc < 0 && rc != -EMSGSIZE)
+			(void)rx_ring_setup(pl, old);
+	}
+	if (pl->rx_map == NULL && rx_bufs_alloc(pl) < 0)
+		rc = -ENOMEM; /* packet_recv says so for every call */
+	/* Nothing should be queued outside the ring; drop it if it is. */
+	while (recv(l->fd, junk, sizeof(junk), MSG_DONTWAIT | MSG_TRUNC) >= 0)
+		;
+	brc = packet_bind(l);
+	if (brc < 0)
+		return brc;
+	return l->mtu_max == 0 || l->mtu_max >= mtu ? 0 : rc;
+}
+
+static const struct link_ops packet_ops = {
+	.name = "packet",
+	.send = packet_send,
+	.flush = packet_flush,
+	.recv = packet_recv,
+	.reattach = packet_reattach,
+	.rx_resize = packet_rx_resize,
+	.close = packet_close,
+};
 
 /* AOE_PACKET_RING=0 turns the receive ring off (recvmmsg). */
 static bool
@@ -468,7 +540,6 @@ link_packet_open(struct link **out, const char *ifname, char *errbuf,
 	struct packet_link *pl;
 	struct link *l;
 	int one = 1, rc;
-	unsigned i;
 
 	*out = NULL;
 	pl = calloc(1, sizeof(*pl));
@@ -515,20 +586,11 @@ link_packet_open(struct link **out, const char *ifname, char *errbuf,
 #endif
 	/* Before the bind: no frame can be queued outside the ring. */
 	if (ring_wanted())
-		(void)rx_ring_setup(pl);
-	if (pl->rx_map == NULL) {
-		/* recvmmsg: buffers for a batch of the largest frames. */
-		pl->rx_buf = malloc((size_t)RX_BATCH * LINK_FRAME_MAX);
-		if (pl->rx_buf == NULL) {
-			link_set_err(errbuf, errlen, "out of memory");
-			rc = -ENOMEM;
-			goto err_close;
-		}
-		for (i = 0; i < RX_BATCH; i++) {
-			pl->rx_iov[i].iov_base =
-			    pl->rx_buf + (size_t)i * LINK_FRAME_MAX;
-			pl->rx_iov[i].iov_len = LINK_FRAME_MAX;
-		}
+		(void)rx_ring_setup(pl, l->mtu);
+	if (pl->rx_map == NULL && rx_bufs_alloc(pl) < 0) {
+		link_set_err(errbuf, errlen, "out of memory");
+		rc = -ENOMEM;
+		goto err_close;
 	}
 
 	rc = packet_bind(l);

@@ -42,6 +42,7 @@ struct rt_port {
 	bool gone;             /* ... or away: not polled, retried */
 	bool mtu_check;        /* a frame was too large: MTU lowered? */
 	int send_err;          /* a send failed for want of the interface */
+	unsigned resize_failed; /* the MTU the receive path could not take */
 	uint64_t retry_at;     /* when gone: the next reattach attempt */
 };
 
@@ -484,17 +485,32 @@ rt_deadline(void *arg)
 /*
  * The interface's MTU changed (lowered: a frame was refused as too large):
  * the engine sizes frames for the new one and splits those it resends.
+ * Raised beyond what the receive ring holds: a larger ring first (the
+ * frames waiting in the old one are taken before it goes).
  */
 static void
 rt_port_mtu(struct rt_port *p)
 {
-	unsigned old = p->link->mtu;
+	struct link *l = p->link;
+	unsigned old = l->mtu;
+	int rc;
 
 	p->mtu_check = false;
-	if (link_refresh_mtu(p->link) == old)
+	link_refresh_mtu(l);
+	if (l->mtu < l->if_mtu && l->if_mtu != p->resize_failed) {
+		rt_readable(p, 0);
+		rc = link_rx_resize(l);
+		if (rc < 0) {
+			p->resize_failed = l->if_mtu;
+			log_warnx("%s: MTU %u, but frames of at most %u can be "
+			    "received: %s", l->ifname, l->if_mtu, l->mtu,
+			    strerror(-rc));
+		}
+	}
+	if (l->mtu == old)
 		return;
-	log_info("%s: MTU %u, was %u", p->link->ifname, p->link->mtu, old);
-	engine_set_mtu(p->rt->e, (unsigned)p->ifidx, p->link->mtu);
+	log_info("%s: MTU %u, was %u", l->ifname, l->mtu, old);
+	engine_set_mtu(p->rt->e, (unsigned)p->ifidx, l->mtu);
 }
 
 static void

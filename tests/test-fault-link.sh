@@ -11,8 +11,10 @@
 # behind its new MAC and the same client connection goes on; (2b) also
 # when it was taken down before it was deleted.  (3) its MTU lowered from
 # 9000 to 1500 and raised again under nbdcopy's writes: the jumbo frames
-# it refuses are split, then jumbo frames are used again; (4) the same
-# with the pcap backend, whose sends fail at once.  vblade's
+# it refuses are split, then jumbo frames are used again; (3b) started
+# at 1500 and raised to 9000: a larger receive ring, jumbo frames (then
+# 64000, more than a ring slot holds: recvmmsg); (4)
+# the same as (3) with the pcap backend, whose sends fail at once.  vblade's
 # backing file must equal what was written after each.
 nbd_test_timeout=120
 . "$(dirname "$0")/functions.sh"
@@ -205,6 +207,44 @@ make_image "$tmpdir/w1.img" 16
 step "3: $lan_if's MTU lowered to 1500 under writes, then 9000 again"
 mtu_cycle
 step "3: ok"
+stop_aoe_nbd
+
+# ---------------------------------------------------------------- 3b
+# Started at MTU 1500 (the receive ring's slots sized for it), raised to
+# 9000 later, as when a diskless system's own network set-up follows the
+# initramfs that started aoe-nbd: jumbo frames must follow, not 1500 for
+# ever.  vblade keeps its 9000 end (it offers 17 sectors per frame).
+step "3b: started at MTU 1500, raised to 9000 under I/O"
+ip link set "$lan_if" mtu 1500
+: >"$nbd_log"
+start_aoe_nbd -I "$lan_if" -w 5 --dead-timeout 30 e1.0
+aio_start raise 55
+ip link set "$lan_if" mtu 9000
+wait_for -t 15 grep -q "$lan_if: MTU 9000, was 1500" "$nbd_log" ||
+    fail "aoe-nbd did not take the raised MTU"
+sleep 0.5
+aio_finish raise
+# What arrives now is jumbo frames, whole.
+rxb=$(cat "/sys/class/net/$lan_if/statistics/rx_bytes")
+rxp=$(cat "/sys/class/net/$lan_if/statistics/rx_packets")
+nbdcopy "$(nbd_uri)" "$tmpdir/back.img" || fail "nbdcopy from the export"
+cmp "$tmpdir/disk.img" "$tmpdir/back.img" ||
+    fail "what the export reads differs from the backing file"
+rxb=$(($(cat "/sys/class/net/$lan_if/statistics/rx_bytes") - rxb))
+rxp=$(($(cat "/sys/class/net/$lan_if/statistics/rx_packets") - rxp))
+say "16 MiB read: $rxp frames here, $((rxb / rxp)) bytes each on average"
+[ $((rxb / rxp)) -gt 4000 ] ||
+    fail "reads still come in small frames after the MTU was raised"
+# Beyond what a ring slot can hold: recvmmsg from then on, as at start.
+ip link set "$lan_if" mtu 64000
+wait_for -t 15 grep -q "$lan_if: MTU 64000, was 9000" "$nbd_log" ||
+    fail "aoe-nbd did not take MTU 64000"
+nbdcopy "$(nbd_uri)" "$tmpdir/back.img" || fail "nbdcopy from the export"
+cmp "$tmpdir/disk.img" "$tmpdir/back.img" ||
+    fail "what the export reads at MTU 64000 differs from the backing file"
+ip link set "$lan_if" mtu 9000
+nbd_alive
+step "3b: ok"
 stop_aoe_nbd
 
 # ---------------------------------------------------------------- 4
