@@ -36,6 +36,16 @@
 #define DUP_MEMORY_NS (60 * NSEC_PER_SEC) /* fence all writes this long after a late duplicate */
 #define RECENT_WRITES 1024 /* completed write frames remembered to spot late duplicates */
 #define RTO_FLOOR_HOLD_NS (10 * NSEC_PER_SEC) /* a learnt RTO floor halves after this */
+/*
+ * Jumbo frames lost on the way (a switch or bridge whose MTU is smaller
+ * than both ends'): frames whose AoE payload passes a standard Ethernet
+ * MTU are "jumbo"; JUMBO_SAFE_SECTORS fit in 1500 bytes.
+ */
+#define JUMBO_PAYLOAD 1500
+#define JUMBO_SAFE_SECTORS ((JUMBO_PAYLOAD - AOE_ATA_HDR_LEN) / ATA_SECTOR_SIZE)
+#define JUMBO_LOST_MAX 3 /* jumbo timeouts, none answered: smaller frames */
+#define JUMBO_DELAY_MIN_NS (1 * NSEC_PER_SEC)  /* then a full-size frame again */
+#define JUMBO_DELAY_MAX_NS (64 * NSEC_PER_SEC) /* ... doubling up to this */
 
 struct req;
 struct admin;
@@ -68,6 +78,7 @@ struct frame {
 	uint64_t first_ns, sent_ns, deadline, rto;
 	uint64_t prev_sent_ns; /* when the send with prev_tag went out */
 	unsigned nsent;
+	bool jumbo, prev_jumbo; /* the latest / the send before: jumbo */
 	uint64_t seq;   /* per-path send sequence of the latest send */
 	bool fast;      /* latest send was a fast retransmit */
 	bool timed_out; /* latest send was a retransmission by the timer */
@@ -174,6 +185,21 @@ struct target {
 	unsigned npaths;
 	unsigned rr;
 	unsigned spf;
+	/*
+	 * Jumbo frames lost: after JUMBO_LOST_MAX timer resends of jumbo
+	 * frames with no jumbo frame answered, frames of JUMBO_SAFE_SECTORS
+	 * (capped; frames are split as they are resent).  Once small frames
+	 * are answered, one full-size frame (the jumbo probe) tries again
+	 * after jumbo_delay, doubling while it is lost; any jumbo frame
+	 * answered lifts the cap.  Said (an event) when the probe is lost
+	 * while small frames are answered, and when the cap goes again.
+	 */
+	unsigned spf_full;        /* sectors per frame without the cap */
+	unsigned jumbo_timeouts;  /* since a jumbo frame was last answered */
+	bool jumbo_capped, jumbo_lost;
+	struct frame *jumbo_probe;
+	uint64_t jumbo_probe_at, jumbo_delay;
+	uint64_t jumbo_caps;      /* times capped */
 	unsigned cwnd, ssthresh, cwnd_acc, wmax, inflight;
 	uint64_t srtt, rttvar, rto;
 	bool have_rtt;
@@ -452,6 +478,8 @@ frame_release(struct engine *e, struct frame *f)
 		}
 		if (f->t->probe == f)
 			probe_gone(f->t);
+		if (f->t->jumbo_probe == f)
+			f->t->jumbo_probe = NULL;
 	}
 	f->tag = 0;
 	/*
@@ -540,6 +568,8 @@ frame_send(struct engine *e, struct frame *f, uint64_t now)
 		TAILQ_REMOVE(&e->frames, f, link);
 	f->prev_tag = f->nsent ? f->tag : 0;
 	f->tag = AOE_TAG_USER | (uint32_t)f->gen << 16 | f->index;
+	f->prev_jumbo = f->jumbo;
+	f->jumbo = f->kind == FK_RW && f->scnt > JUMBO_SAFE_SECTORS;
 	h = f->big ? f->big : f->hdr;
 	memcpy(h, p->mac, 6);
 	memcpy(h + 6, i->mac, 6);
@@ -705,7 +735,11 @@ target_recompute(struct engine *e, struct target *t)
 	}
 	if (e->cfg.max_sectors)
 		spf = MIN(spf, e->cfg.max_sectors);
-	t->spf = MAX(MIN(spf, 255u), 1u);
+	spf = MAX(MIN(spf, 255u), 1u);
+	t->spf_full = spf;
+	if (t->jumbo_capped)
+		spf = MIN(spf, (unsigned)JUMBO_SAFE_SECTORS);
+	t->spf = spf;
 
 	wmax = t->bufcnt ? t->bufcnt : 1;
 	if (e->cfg.max_window)
@@ -823,6 +857,9 @@ engine_target_info(const struct target *t, struct target_info *o)
 	o->npaths = t->npaths;
 	memcpy(o->paths, t->paths, sizeof(o->paths));
 	o->sectors_per_frame = t->spf;
+	o->sectors_per_frame_full = t->spf_full;
+	o->jumbo_lost = t->jumbo_lost;
+	o->jumbo_caps = t->jumbo_caps;
 	o->window = t->cwnd;
 	o->window_max = t->wmax;
 	o->inflight = t->inflight;
@@ -1157,7 +1194,7 @@ req_issue_one(struct engine *e, struct target *t, struct req *r, uint64_t now)
 	struct aoe_ata a;
 	struct frame *f;
 	uint64_t lba;
-	unsigned scnt;
+	unsigned scnt, maxs;
 	bool write;
 	uint8_t *io;
 
@@ -1184,18 +1221,21 @@ req_issue_one(struct engine *e, struct target *t, struct req *r, uint64_t now)
 		}
 		/* FALLTHROUGH */
 	case RQ_READ:
+		/* Jumbo frames lost: one full-size frame tries again. */
+		maxs = t->jumbo_capped && t->jumbo_probe == NULL &&
+		    now >= t->jumbo_probe_at ? t->spf_full : t->spf;
 		if (r->nredo > 0) {
 			struct redo *d = &r->redo[r->nredo - 1];
 
 			lba = d->lba;
-			scnt = MIN(t->spf, d->n);
+			scnt = MIN(maxs, d->n);
 			d->lba += scnt;
 			d->n -= scnt;
 			if (d->n == 0)
 				r->nredo--;
 		} else {
 			lba = r->cur;
-			scnt = (unsigned)MIN((uint64_t)t->spf, r->s1 - r->cur);
+			scnt = (unsigned)MIN((uint64_t)maxs, r->s1 - r->cur);
 			r->cur += scnt;
 		}
 		write = r->kind == RQ_WRITE;
@@ -1218,6 +1258,8 @@ req_issue_one(struct engine *e, struct target *t, struct req *r, uint64_t now)
 		frame_release(e, f);
 		return -1;
 	}
+	if (scnt > t->spf)
+		t->jumbo_probe = f;
 send:
 	r->outstanding++;
 	t->inflight++;
@@ -1625,8 +1667,16 @@ engine_set_mtu(struct engine *e, unsigned ifidx, unsigned mtu)
 	if (ifidx >= e->nifs)
 		return;
 	e->ifs[ifidx].mtu = mtu;
-	for (unsigned i = 0; i < e->ntargets; i++)
-		target_recompute(e, e->targets[i]);
+	for (unsigned i = 0; i < e->ntargets; i++) {
+		struct target *t = e->targets[i];
+
+		/* Jumbo frames lost: the way may have changed too, look. */
+		if (t->jumbo_capped && t->jumbo_probe_at != UINT64_MAX) {
+			t->jumbo_probe_at = 0;
+			t->jumbo_delay = JUMBO_DELAY_MIN_NS;
+		}
+		target_recompute(e, t);
+	}
 }
 
 void
@@ -1783,6 +1833,62 @@ frame_split(struct frame *f)
 }
 
 /*
+ * A jumbo frame went unanswered (f is about to be resent).  The probe
+ * lost: jumbo frames are still lost while small ones are answered (the
+ * probe is sent only then): say so once, try again later.  Else count;
+ * at JUMBO_LOST_MAX, small frames (f and the others are split as they are
+ * resent) until one is answered, then the probe.
+ */
+static void
+jumbo_frame_lost(struct engine *e, struct target *t, struct frame *f,
+    uint64_t now)
+{
+	if (f == t->jumbo_probe) {
+		t->jumbo_probe = NULL;
+		t->jumbo_probe_at = now + t->jumbo_delay;
+		t->jumbo_delay = MIN(t->jumbo_delay * 2, JUMBO_DELAY_MAX_NS);
+		if (!t->jumbo_lost) {
+			t->jumbo_lost = true;
+			ev(e, t, ENGINE_EV_JUMBO);
+		}
+		return;
+	}
+	if (t->jumbo_capped || ++t->jumbo_timeouts < JUMBO_LOST_MAX ||
+	    t->spf <= JUMBO_SAFE_SECTORS)
+		return;
+	t->jumbo_capped = true;
+	t->jumbo_caps++;
+	t->jumbo_delay = JUMBO_DELAY_MIN_NS;
+	t->jumbo_probe_at = UINT64_MAX; /* until a small frame is answered */
+	target_recompute(e, t);
+}
+
+/*
+ * An ATA read or write answered, the copy sent as a jumbo frame or not.
+ * A jumbo one lifts the cap; a small one while capped starts the clock
+ * of the first probe.
+ */
+static void
+jumbo_answered(struct engine *e, struct target *t, bool jumbo, uint64_t now)
+{
+	if (!jumbo) {
+		if (t->jumbo_capped && t->jumbo_probe_at == UINT64_MAX)
+			t->jumbo_probe_at = now + t->jumbo_delay;
+		return;
+	}
+	t->jumbo_timeouts = 0;
+	if (!t->jumbo_capped)
+		return;
+	t->jumbo_capped = false;
+	t->jumbo_probe = NULL;
+	target_recompute(e, t);
+	if (t->jumbo_lost) {
+		t->jumbo_lost = false;
+		ev(e, t, ENGINE_EV_JUMBO);
+	}
+}
+
+/*
  * Lost (or slow): resend on another path and cut the window.  By the
  * timer (else a fast retransmit): the frame's and the target's timer
  * back off (until an unambiguous sample resets it, Karn).
@@ -1801,6 +1907,8 @@ frame_resend(struct engine *e, struct frame *f, bool by_timer, uint64_t now)
 	}
 	if (f->kind == FK_RW || f->kind == FK_FLUSH)
 		window_cut(e, t, now);
+	if (f->jumbo && (by_timer || f == t->jumbo_probe))
+		jumbo_frame_lost(e, t, f, now);
 	if (f->kind == FK_RW && f->scnt > t->spf)
 		frame_split(f);
 	frame_send(e, f, now);
@@ -1901,6 +2009,9 @@ ata_response(struct engine *e, struct frame *f, unsigned pi,
 	}
 	if (f->timed_out && h->tag == f->prev_tag)
 		spurious_timeout(e, t, now - f->prev_sent_ns, now);
+	if (f->kind == FK_RW)
+		jumbo_answered(e, t, h->tag == f->tag ? f->jumbo :
+		    f->prev_jumbo, now);
 	sent = h->tag == f->tag ? f->sent_ns : f->prev_sent_ns;
 	if (sent > t->answered_sent_ns)
 		t->answered_sent_ns = sent;

@@ -61,6 +61,7 @@ enum engine_event {
 	ENGINE_EV_UP,       /* IDENTIFY done: I/O may be submitted */
 	ENGINE_EV_CHANGED,  /* capacity, config string or paths changed */
 	ENGINE_EV_DEAD,     /* dead timeout passed: pending and new I/O fail -EIO */
+	ENGINE_EV_JUMBO,    /* jumbo frames found lost, or passing again (jumbo_lost) */
 };
 
 enum target_state {
@@ -136,6 +137,14 @@ struct target_info {
 	struct target_path paths[ENGINE_MAX_PATHS];
 	/* engine state */
 	unsigned sectors_per_frame; /* sectors in one ATA frame now */
+	unsigned sectors_per_frame_full; /* what the MTUs and scnt allow */
+	/*
+	 * Frames above 1500 bytes are lost on the way (a switch without jumbo
+	 * frames?) while smaller ones are answered: sectors_per_frame is 2
+	 * and a full-size frame tries again now and then.
+	 */
+	bool jumbo_lost;
+	uint64_t jumbo_caps;   /* times frames were cut to 2 sectors for it */
 	unsigned window;       /* frames allowed in flight now */
 	unsigned window_max;   /* bound: min(bufcnt, config max_window) */
 	unsigned inflight;     /* frames in flight now */

@@ -891,7 +891,8 @@ fusefs_engine_event(void *ctx, struct target *t, int event)
 	 * -1: attributes only, so this never waits on page locks held by
 	 * a request we have yet to answer).
 	 */
-	if (fs->mounted && !fs->unmounted && event != ENGINE_EV_NEW)
+	if (fs->mounted && !fs->unmounted && event != ENGINE_EV_NEW &&
+	    event != ENGINE_EV_JUMBO)
 		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
 

@@ -346,6 +346,22 @@ rt_event(void *ctx, struct target *t, int event)
 {
 	struct rt *rt = ctx;
 
+	if (event == ENGINE_EV_JUMBO) {
+		struct target_info ti;
+
+		engine_target_info(t, &ti);
+		if (ti.jumbo_lost)
+			log_warnx("%s: frames of %u sectors go unanswered, "
+			    "frames of %u do not: does a switch or bridge on "
+			    "the way drop jumbo frames?  Using %u-sector "
+			    "frames; larger ones are tried again now and then",
+			    ti.name, ti.sectors_per_frame_full,
+			    ti.sectors_per_frame, ti.sectors_per_frame);
+		else
+			log_info("%s: frames of %u sectors are answered again",
+			    ti.name, ti.sectors_per_frame);
+	}
+
 	if (rt->front != NULL && rt->front->event != NULL)
 		rt->front->event(rt->front_ctx, t, event);
 }
@@ -743,6 +759,11 @@ rt_log_totals(struct rt *rt)
 		    (unsigned long long)(ti.rto_ns / 1000),
 		    (unsigned long long)(ti.bytes_read >> 20),
 		    (unsigned long long)(ti.bytes_written >> 20));
+		if (ti.jumbo_caps > 0)
+			log_info("%s: frames cut to 2 sectors %llu times for "
+			    "lost jumbo frames; %u of %u sectors now", ti.name,
+			    (unsigned long long)ti.jumbo_caps,
+			    ti.sectors_per_frame, ti.sectors_per_frame_full);
 	}
 }
 

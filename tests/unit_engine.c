@@ -114,6 +114,9 @@ struct net {
 	bool refuse_big;            /* frames over our MTU: refused (sent,
 				       -EMSGSIZE) or dropped (received) */
 	uint64_t refused_big;
+	size_t drop_over;           /* frames longer: lost on the way (a
+				       switch with a smaller MTU); 0 = none */
+	uint64_t dropped_over;
 	unsigned unflushed;
 	unsigned in_engine, in_submit;
 	unsigned done_seq;
@@ -339,6 +342,10 @@ op_send(void *ctx, unsigned ifidx, const struct iovec *iov, unsigned iovcnt)
 	}
 	cr_assert_leq(len, (size_t)n->ifmtu[ifidx] + 14,
 	    "frame of %zu bytes on MTU %u", len, n->ifmtu[ifidx]);
+	if (n->drop_over && len > n->drop_over) {
+		n->dropped_over++;
+		return 0; /* sent, and lost on the way */
+	}
 	cr_assert_eq(get_be16(f + 12), AOE_ETHERTYPE);
 	cr_assert(mac_eq(f + 6, n->ifmac[ifidx]), "wrong source MAC");
 	cr_assert_eq(f[14] >> 4, AOE_VERSION);
@@ -542,6 +549,10 @@ deliver_to_engine(struct net *n, const struct wframe *w)
 	if (n->refuse_big && w->len > (size_t)n->ifmtu[w->ifidx] + 14) {
 		/* Larger than our interface takes now: dropped on arrival. */
 		n->refused_big++;
+		return;
+	}
+	if (n->drop_over && w->len > n->drop_over) {
+		n->dropped_over++;
 		return;
 	}
 	if (n->track && is_ata(w->data, w->len) &&
@@ -836,6 +847,13 @@ pred_req_done(struct net *n, void *arg)
 
 	(void)n;
 	return r->ncalls > 0;
+}
+
+/* More frames refused for their size than *arg. */
+static bool
+pred_refused_more(struct net *n, void *arg)
+{
+	return n->refused_big > *(const uint64_t *)arg;
 }
 
 struct req_set {
@@ -3616,8 +3634,7 @@ Test(jumbo, mtu_lowered_splits_frames)
 	cr_assert_eq(sub_read(n, &rd, t, 4096, len), 0);
 	n->ifmtu[0] = 1500;
 	refused = n->refused_big;
-	net_run(n, 20 * NSEC_PER_MSEC, NULL, NULL);
-	cr_assert_gt(n->refused_big, refused);
+	cr_assert(net_run(n, 20 * NSEC_PER_MSEC, pred_refused_more, &refused));
 	cr_assert_eq(rd.ncalls, 0);
 	engine_set_mtu(n->e, 0, 1500);
 	cr_assert(net_run(n, 10 * NSEC_PER_SEC, pred_req_done, &rd),
@@ -3626,6 +3643,129 @@ Test(jumbo, mtu_lowered_splits_frames)
 	cr_assert_eq(memcmp(rd.buf, r.buf, len), 0, "read back differs");
 	free(rd.buf);
 	free(r.buf);
+	net_free(n);
+}
+
+/* Largest ATA frame sent since log entry mark, in sectors. */
+static unsigned
+max_sectors_sent(const struct net *n, size_t mark)
+{
+	unsigned m = 0;
+
+	for (size_t i = mark; i < n->logn; i++) {
+		const uint8_t *h = n->log[i].hdr;
+		bool wr;
+
+		if (h[19] == AOE_CMD_ATA && ata_is_rw(h[27], &wr))
+			m = MAX(m, (unsigned)h[26]);
+	}
+	return m;
+}
+
+/*
+ * Both ends at MTU 9000, a switch between them that drops every frame
+ * above 1500 bytes: 1 MiB written and read back complete with the right
+ * bytes (frames of 2 sectors after JUMBO_LOST_MAX jumbo timeouts; without
+ * this the target went dead), the loss of the first full-size probe while
+ * small frames are answered is an event, the target says jumbo_lost.
+ * Then the switch passes jumbo frames again: a later probe is answered,
+ * frames of 17 sectors are used again, another event.
+ */
+Test(jumbo, switch_drops_jumbo_frames)
+{
+	const size_t len = 1024 * 1024;
+	struct target *t;
+	struct net *n = net_jumbo(9000, 107, &t);
+	struct target_info ti;
+	uint8_t *w = malloc(len), *r = malloc(len);
+	uint64_t t0;
+	size_t mark;
+
+	cr_assert_not_null(w);
+	cr_assert_not_null(r);
+	fill_random(n, w, len);
+	n->drop_over = 1514;
+	cr_assert_eq(do_write(n, t, w, 4096, len), 0);
+	expect_target_bytes(n, 4096, w, len);
+	cr_assert_eq(do_read(n, t, r, 4096, len), 0);
+	cr_assert_eq(memcmp(w, r, len), 0, "read back differs");
+	/* The probe goes once small frames were answered for a second. */
+	for (unsigned k = 0; k < 20 && count_events(n, t, ENGINE_EV_JUMBO) == 0;
+	    k++) {
+		cr_assert_eq(do_read(n, t, r, 0, 256 * 1024), 0);
+		net_run(n, 250 * NSEC_PER_MSEC, NULL, NULL);
+	}
+	engine_target_info(t, &ti);
+	cr_assert_eq(count_events(n, t, ENGINE_EV_JUMBO), 1);
+	cr_assert(ti.jumbo_lost);
+	cr_assert_eq(ti.jumbo_caps, 1);
+	cr_assert_eq(ti.sectors_per_frame, 2);
+	cr_assert_eq(ti.sectors_per_frame_full, 17);
+	cr_assert_neq(ti.state, TARGET_DEAD);
+	/* Few frames lost for it: the cap came quickly, probes are rare. */
+	cr_assert_leq(n->dropped_over, 40, "%" PRIu64 " jumbo frames lost",
+	    n->dropped_over);
+
+	/* Fixed: within the probe's backoff, full-size frames again. */
+	n->drop_over = 0;
+	mark = n->logn;
+	t0 = n->now;
+	while (count_events(n, t, ENGINE_EV_JUMBO) < 2) {
+		cr_assert_lt(n->now - t0, 200 * NSEC_PER_SEC,
+		    "no full-size frame again after the switch was fixed");
+		cr_assert_eq(do_read(n, t, r, 4096, 64 * 1024), 0);
+		net_run(n, 500 * NSEC_PER_MSEC, NULL, NULL);
+	}
+	engine_target_info(t, &ti);
+	cr_assert(!ti.jumbo_lost);
+	cr_assert_eq(ti.sectors_per_frame, 17);
+	cr_assert_eq(do_read(n, t, r, 4096, len), 0);
+	cr_assert_eq(memcmp(w, r, len), 0, "read back differs");
+	cr_assert_eq(max_sectors_sent(n, mark), 17);
+	free(w);
+	free(r);
+	net_free(n);
+}
+
+/*
+ * A target that stops answering altogether (a reboot) is no jumbo trouble:
+ * frames shrink while nothing is answered, but the first answers after it
+ * came back are to small frames, the probe that follows is answered:
+ * no event, full-size frames again.
+ */
+Test(jumbo, outage_is_not_jumbo_loss)
+{
+	struct target *t;
+	struct net *n = net_jumbo(9000, 108, &t);
+	struct target_info ti;
+	const size_t len = 256 * 1024;
+	uint8_t *buf = malloc(len);
+	uint64_t t0;
+
+	cr_assert_not_null(buf);
+	n->drop_over = 60; /* everything: the target is away */
+	{
+		struct req rq = { .buf = buf };
+
+		cr_assert_eq(sub_read(n, &rq, t, 0, len), 0);
+		net_run(n, 3 * NSEC_PER_SEC, NULL, NULL);
+		cr_assert_eq(rq.ncalls, 0);
+		engine_target_info(t, &ti);
+		cr_assert_eq(ti.jumbo_caps, 1);
+		n->drop_over = 0;
+		cr_assert(net_run(n, 20 * NSEC_PER_SEC, pred_req_done, &rq),
+		    "the read never completed");
+		cr_assert_eq(rq.rc, 0);
+	}
+	t0 = n->now;
+	do {
+		cr_assert_lt(n->now - t0, 20 * NSEC_PER_SEC);
+		cr_assert_eq(do_read(n, t, buf, 0, len), 0);
+		engine_target_info(t, &ti);
+	} while (ti.sectors_per_frame != 17);
+	cr_assert(!ti.jumbo_lost);
+	cr_assert_eq(count_events(n, t, ENGINE_EV_JUMBO), 0);
+	free(buf);
 	net_free(n);
 }
 

@@ -212,7 +212,10 @@ check_window(struct fz *z, const uint8_t *f, size_t len, bool retx)
 	CHECK(info.inflight >= 1 && info.inflight <= info.window);
 	CHECK(info.window <= info.window_max);
 	if (cmd != ATA_CMD_FLUSH && cmd != ATA_CMD_FLUSH_EXT) {
-		CHECK(f[26] >= 1 && f[26] <= info.sectors_per_frame);
+		/* Jumbo frames lost: one full-size frame tries again. */
+		CHECK(f[26] >= 1 && (f[26] <= info.sectors_per_frame ||
+		    (f[26] <= info.sectors_per_frame_full &&
+		    info.sectors_per_frame == 2)));
 		if (f[24] & AOE_AFLAG_WRITE)
 			CHECK(len == AOE_ATA_HDR_LEN + (size_t)f[26] * 512);
 		else
@@ -302,6 +305,16 @@ op_event(void *ctx, struct target *t, int ev)
 	case ENGINE_EV_DEAD:
 		CHECK(target_state(t) == TARGET_DEAD);
 		break;
+	case ENGINE_EV_JUMBO: {
+		struct target_info info;
+
+		/* Lost: 2-sector frames; found again: no cap. */
+		engine_target_info(t, &info);
+		CHECK(info.jumbo_caps > 0);
+		CHECK(info.jumbo_lost ? info.sectors_per_frame == 2 :
+		    info.sectors_per_frame == info.sectors_per_frame_full);
+		break;
+	}
 	default:
 		CHECK(!"unknown event");
 	}

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Both ends at MTU 9000, but the way between them passes no frame above
+# 1500 bytes: a switch or bridge without jumbo frames, the classic silent
+# killer of AoE paths (nftables on vblade's end loses the longer AoE
+# frames both ways).  aoe-nbd must not let the target go dead: after a few
+# lost jumbo frames it uses 2-sector frames, says why once (when a later
+# full-size frame is lost too while small ones are answered), and
+# nbdcopy's writes and reads complete with the right bytes.  Once the way
+# passes jumbo frames again, a later full-size frame is answered and
+# 17-sector frames come back: the log says so, and a read arrives in
+# large frames again.
+nbd_test_timeout=120
+. "$(dirname "$0")/functions.sh"
+. "$(dirname "$0")/nbd-functions.sh"
+. "$(dirname "$0")/fault-functions.sh"
+requires_root
+requires aoe-nbd nbdcopy nft cmp
+
+setup_lan 9000
+make_image "$tmpdir/disk.img" 16
+make_image "$tmpdir/src.img" 16
+start_vblade 1 0 "$tmpdir/disk.img" -b 64
+start_aoe_nbd -I "$lan_if" -w 5 --dead-timeout 20 e1.0
+
+# read_until SECONDS TEXT: read the whole export over and over until
+# aoe-nbd's log has TEXT; fails after SECONDS.
+read_until()
+{
+	local end=$(($(date +%s) + $1))
+	until grep -q "$2" "$nbd_log"; do
+		[ "$(date +%s)" -lt "$end" ] ||
+		    fail "no \"$2\" in aoe-nbd's log after $1 s of reads"
+		nbdcopy "$(nbd_uri)" null: || fail "nbdcopy from the export"
+	done
+}
+
+# avg_rx_frame: the average size of the frames $lan_if received during
+# a read of the whole export, which must equal the backing file.
+avg_rx_frame()
+{
+	local b p
+	b=$(cat "/sys/class/net/$lan_if/statistics/rx_bytes")
+	p=$(cat "/sys/class/net/$lan_if/statistics/rx_packets")
+	nbdcopy "$(nbd_uri)" "$tmpdir/back.img" ||
+	    fail "nbdcopy from the export"
+	cmp "$tmpdir/disk.img" "$tmpdir/back.img" ||
+	    fail "what the export reads differs from the backing file"
+	b=$(($(cat "/sys/class/net/$lan_if/statistics/rx_bytes") - b))
+	p=$(($(cat "/sys/class/net/$lan_if/statistics/rx_packets") - p))
+	echo $((b / p))
+}
+
+step "1: the way drops AoE frames above 1500 bytes, both directions"
+fault_jumbo "$lan_ns" "$lan_tif" 1500
+nbdcopy --flush "$tmpdir/src.img" "$(nbd_uri)" ||
+    fail "nbdcopy to the export failed"
+cmp "$tmpdir/src.img" "$tmpdir/disk.img" ||
+    fail "vblade's backing file differs from what was written"
+say "written: 16 MiB"
+avg=$(avg_rx_frame)
+say "read back: equal, frames of $avg bytes on average"
+[ "$avg" -le 1100 ] || fail "reads arrived in frames of $avg bytes"
+say "lost on the way: $(fault_matched "$lan_ns" "$lan_tif" in) requests," \
+    "$(fault_matched "$lan_ns" "$lan_tif" out) answers"
+read_until 20 "drop jumbo frames"
+grep "drop jumbo frames" "$nbd_log" | sed 's/^/  | /'
+[ "$(grep -c "drop jumbo frames" "$nbd_log")" = 1 ] ||
+    fail "the lost jumbo frames were reported more than once"
+! grep -q "not responding" "$nbd_log" || fail "the target went dead"
+step "1: ok"
+
+step "2: the way passes jumbo frames again"
+fault_clear "$lan_ns" "$lan_tif"
+read_until 60 "frames of 17 sectors are answered again"
+avg=$(avg_rx_frame)
+say "read: frames of $avg bytes on average"
+[ "$avg" -gt 4000 ] || fail "reads still arrive in small frames"
+nbd_alive
+step "2: ok"
+stop_aoe_nbd
