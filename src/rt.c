@@ -515,6 +515,8 @@ rt_port_mtu(struct rt_port *p)
 	link_refresh_mtu(l);
 	if (l->mtu < l->if_mtu && l->if_mtu != p->resize_failed) {
 		rt_readable(p, 0);
+		if (p->gone)
+			return;
 		rc = link_rx_resize(l);
 		if (rc < 0) {
 			p->resize_failed = l->if_mtu;

@@ -184,6 +184,23 @@ fault_jumbo()
 	    fail "nft: egress jumbo rule on $dev"
 }
 
+# read_avg_frame IMG: read the whole export ($(nbd_uri)), which must equal
+# IMG; print the average size of the frames $lan_if received meanwhile.
+read_avg_frame()
+{
+	local f=/sys/class/net/$lan_if/statistics b p
+	b=$(cat "$f/rx_bytes")
+	p=$(cat "$f/rx_packets")
+	nbdcopy "$(nbd_uri)" "$tmpdir/back.img" ||
+	    fail "nbdcopy from the export"
+	cmp "$1" "$tmpdir/back.img" ||
+	    fail "what the export reads differs from $(basename "$1")"
+	b=$(($(cat "$f/rx_bytes") - b))
+	p=$(($(cat "$f/rx_packets") - p))
+	[ "$p" -gt 0 ] || fail "no frame received on $lan_if during a read"
+	echo $((b / p))
+}
+
 # fault_clear NS DEV: remove the rules on DEV (the chains stay).
 fault_clear()
 {

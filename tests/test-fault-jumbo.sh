@@ -35,22 +35,6 @@ read_until()
 	done
 }
 
-# avg_rx_frame: the average size of the frames $lan_if received during
-# a read of the whole export, which must equal the backing file.
-avg_rx_frame()
-{
-	local b p
-	b=$(cat "/sys/class/net/$lan_if/statistics/rx_bytes")
-	p=$(cat "/sys/class/net/$lan_if/statistics/rx_packets")
-	nbdcopy "$(nbd_uri)" "$tmpdir/back.img" ||
-	    fail "nbdcopy from the export"
-	cmp "$tmpdir/disk.img" "$tmpdir/back.img" ||
-	    fail "what the export reads differs from the backing file"
-	b=$(($(cat "/sys/class/net/$lan_if/statistics/rx_bytes") - b))
-	p=$(($(cat "/sys/class/net/$lan_if/statistics/rx_packets") - p))
-	echo $((b / p))
-}
-
 step "1: the way drops AoE frames above 1500 bytes, both directions"
 fault_jumbo "$lan_ns" "$lan_tif" 1500
 nbdcopy --flush "$tmpdir/src.img" "$(nbd_uri)" ||
@@ -58,7 +42,7 @@ nbdcopy --flush "$tmpdir/src.img" "$(nbd_uri)" ||
 cmp "$tmpdir/src.img" "$tmpdir/disk.img" ||
     fail "vblade's backing file differs from what was written"
 say "written: 16 MiB"
-avg=$(avg_rx_frame)
+avg=$(read_avg_frame "$tmpdir/disk.img")
 say "read back: equal, frames of $avg bytes on average"
 [ "$avg" -le 1100 ] || fail "reads arrived in frames of $avg bytes"
 say "lost on the way: $(fault_matched "$lan_ns" "$lan_tif" in) requests," \
@@ -73,7 +57,7 @@ step "1: ok"
 step "2: the way passes jumbo frames again"
 fault_clear "$lan_ns" "$lan_tif"
 read_until 60 "frames of 17 sectors are answered again"
-avg=$(avg_rx_frame)
+avg=$(read_avg_frame "$tmpdir/disk.img")
 say "read: frames of $avg bytes on average"
 [ "$avg" -gt 4000 ] || fail "reads still arrive in small frames"
 nbd_alive

@@ -225,15 +225,9 @@ wait_for -t 15 grep -q "$lan_if: MTU 9000, was 1500" "$nbd_log" ||
 sleep 0.5
 aio_finish raise
 # What arrives now is jumbo frames, whole.
-rxb=$(cat "/sys/class/net/$lan_if/statistics/rx_bytes")
-rxp=$(cat "/sys/class/net/$lan_if/statistics/rx_packets")
-nbdcopy "$(nbd_uri)" "$tmpdir/back.img" || fail "nbdcopy from the export"
-cmp "$tmpdir/disk.img" "$tmpdir/back.img" ||
-    fail "what the export reads differs from the backing file"
-rxb=$(($(cat "/sys/class/net/$lan_if/statistics/rx_bytes") - rxb))
-rxp=$(($(cat "/sys/class/net/$lan_if/statistics/rx_packets") - rxp))
-say "16 MiB read: $rxp frames here, $((rxb / rxp)) bytes each on average"
-[ $((rxb / rxp)) -gt 4000 ] ||
+avg=$(read_avg_frame "$tmpdir/disk.img")
+say "16 MiB read: frames of $avg bytes on average"
+[ "$avg" -gt 4000 ] ||
     fail "reads still come in small frames after the MTU was raised"
 # Beyond what a ring slot can hold: recvmmsg from then on, as at start.
 ip link set "$lan_if" mtu 64000
