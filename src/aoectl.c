@@ -21,6 +21,7 @@
 #include "link.h"
 #include "log.h"
 #include "loop.h"
+#include "pathcheck.h"
 #include "priv.h"
 #include "rt.h"
 #include "util.h"
@@ -45,6 +46,7 @@ enum cmd {
 	CMD_CONFIG,
 	CMD_MASK,
 	CMD_RESERVE,
+	CMD_CHECK,
 };
 
 enum wait_kind {
@@ -148,8 +150,9 @@ usage_synopsis(FILE *f, enum mode m)
 		    "       %s [OPTIONS] mask TARGET "
 		    "[read | add|del MAC... | edit {+|-}MAC...]\n"
 		    "       %s [OPTIONS] reserve TARGET "
-		    "[read | set|fset [MAC...] | release]\n",
-		    prog, prog, prog, prog);
+		    "[read | set|fset [MAC...] | release]\n"
+		    "       %s [OPTIONS] check [TARGET...]\n",
+		    prog, prog, prog, prog, prog);
 		break;
 	}
 }
@@ -203,7 +206,11 @@ usage_help(enum mode m)
 "  reserve TARGET set [MAC...]  reserve for the MACs (default: this host),\n"
 "                               print the list\n"
 "  reserve TARGET fset [MAC...] the same, even if reserved by another host\n"
-"  reserve TARGET release       release the reservation\n\n"
+"  reserve TARGET release       release the reservation\n"
+"  check [TARGET...]            which frame sizes get through each path to\n"
+"                               the targets, each way (as aoe-sancheck);\n"
+"                               exit 1 when a path loses frames its MTUs\n"
+"                               allow (a switch without jumbo frames?)\n\n"
 "Options:\n", f);
 		break;
 	}
@@ -641,6 +648,9 @@ parse_operands(struct ctl *c)
 			c->cmd = CMD_MASK;
 		} else if (strcmp(ops[0], "reserve") == 0) {
 			c->cmd = CMD_RESERVE;
+		} else if (strcmp(ops[0], "check") == 0) {
+			c->cmd = CMD_CHECK;
+			i = 1;
 		} else {
 			uint16_t sh;
 			uint8_t sl;
@@ -650,7 +660,9 @@ parse_operands(struct ctl *c)
 				    "'%s'", ops[0]);
 		}
 	}
-	if (c->cmd == CMD_STAT) {
+	if (c->cmd == CMD_CHECK && (c->long_fmt || c->json))
+		return usage_error("-l and --json go with stat only");
+	if (c->cmd == CMD_STAT || c->cmd == CMD_CHECK) {
 		for (; i < c->nops; i++) {
 			st = add_named(c, ops[i]);
 			if (st >= 0)
@@ -1218,44 +1230,28 @@ is_named(const struct ctl *c, const struct target_info *ti)
 	return false;
 }
 
-static int
-run_stat(struct ctl *c)
+/* The next target after prev that the command names (any when none). */
+static struct target *
+next_named(struct ctl *c, struct target *prev, struct target_info *ti)
 {
-	struct target_info *ti;
-	char ifs[IFLIST_LEN];
-	unsigned shown = 0;
-	int st;
-
-	st = wait_targets(c, WAIT_STAT);
-	if (st != EXIT_OK)
-		return st;
-	ti = malloc(sizeof(*ti));
-	if (ti == NULL) {
-		errmsg("out of memory");
-		return EXIT_FAIL;
-	}
-	if (c->json)
-		fputs("{\"targets\":[", stdout);
-	for (struct target *t = engine_target_next(c->e, NULL); t != NULL;
+	for (struct target *t = engine_target_next(c->e, prev); t != NULL;
 	    t = engine_target_next(c->e, t)) {
 		memset(ti, 0, sizeof(*ti));
 		engine_target_info(t, ti);
-		if (!is_named(c, ti))
-			continue;
-		if (c->json) {
-			if (shown > 0)
-				fputc(',', stdout);
-			print_json(c, ti);
-		} else {
-			print_line(c, ti);
-			if (c->long_fmt)
-				print_long(c, ti);
-		}
-		shown++;
+		if (is_named(c, ti))
+			return t;
 	}
-	if (c->json)
-		fputs("]}\n", stdout);
-	free(ti);
+	return NULL;
+}
+
+/*
+ * Say which named targets were not found (each once), or that none was
+ * when none was named and none shown; EXIT_NOTFOUND then, else st.
+ */
+static int
+report_missing(struct ctl *c, unsigned shown, int st)
+{
+	char ifs[IFLIST_LEN];
 
 	iflist(c, ifs, sizeof(ifs));
 	for (unsigned i = 0; i < c->nnamed; i++) {
@@ -1264,7 +1260,6 @@ run_stat(struct ctl *c)
 		if (engine_target_find(c->e, c->named[i].shelf,
 		    c->named[i].slot) != NULL)
 			continue;
-		/* Name each missing target once. */
 		for (unsigned j = 0; j < i; j++)
 			if (c->named[j].shelf == c->named[i].shelf &&
 			    c->named[j].slot == c->named[i].slot)
@@ -1279,6 +1274,42 @@ run_stat(struct ctl *c)
 		st = EXIT_NOTFOUND;
 	}
 	return st;
+}
+
+static int
+run_stat(struct ctl *c)
+{
+	struct target_info *ti;
+	unsigned shown = 0;
+	int st;
+
+	st = wait_targets(c, WAIT_STAT);
+	if (st != EXIT_OK)
+		return st;
+	ti = malloc(sizeof(*ti));
+	if (ti == NULL) {
+		errmsg("out of memory");
+		return EXIT_FAIL;
+	}
+	if (c->json)
+		fputs("{\"targets\":[", stdout);
+	for (struct target *t = next_named(c, NULL, ti); t != NULL;
+	    t = next_named(c, t, ti)) {
+		if (c->json) {
+			if (shown > 0)
+				fputc(',', stdout);
+			print_json(c, ti);
+		} else {
+			print_line(c, ti);
+			if (c->long_fmt)
+				print_long(c, ti);
+		}
+		shown++;
+	}
+	if (c->json)
+		fputs("]}\n", stdout);
+	free(ti);
+	return report_missing(c, shown, st);
 }
 
 static void
@@ -1665,6 +1696,196 @@ mode_of(const char *name)
 	return MODE_CTL;
 }
 
+/* ------------------------------------------------------------ check */
+
+#define CHECK_ROUNDS 3                        /* sends of each probe */
+#define CHECK_ROUND_NS (300 * NSEC_PER_MSEC)  /* wait after each */
+
+/* The probes of one target's paths and what came back. */
+struct check {
+	uint16_t shelf;
+	uint8_t slot;
+	unsigned npaths;
+	unsigned ifidx[ENGINE_MAX_PATHS];
+	uint8_t mac[ENGINE_MAX_PATHS][6];
+	unsigned want[ENGINE_MAX_PATHS][2];   /* sectors probed: 1..want */
+	bool got[ENGINE_MAX_PATHS][2][PC_MAX_SECTORS + 1];
+	unsigned left;                        /* probes unanswered */
+	bool all;
+};
+
+/* The rt tap: answers to our probes, from the path probed. */
+static bool
+check_tap(void *arg, unsigned ifidx, const uint8_t *p, size_t len)
+{
+	struct check *k = arg;
+	enum pc_dir d;
+	unsigned path, n;
+	uint32_t tag;
+
+	if (!pc_answer(p, len, k->shelf, k->slot, &tag) ||
+	    !pc_tag_decode(tag, &path, &d, &n))
+		return false;
+	if (path < k->npaths && ifidx == k->ifidx[path] &&
+	    memcmp(p + 6, k->mac[path], 6) == 0 && n <= k->want[path][d] &&
+	    !k->got[path][d][n]) {
+		k->got[path][d][n] = true;
+		if (--k->left == 0)
+			k->all = true;
+	}
+	return true;
+}
+
+/* Send every probe not yet answered. */
+static void
+check_send(struct ctl *c, struct check *k, uint8_t *buf, size_t cap)
+{
+	for (unsigned p = 0; p < k->npaths; p++) {
+		struct link *l = rt_link_of(c->rt, k->ifidx[p]);
+
+		for (unsigned d = 0; l != NULL && d < 2; d++) {
+			for (unsigned n = 1; n <= k->want[p][d]; n++) {
+				struct iovec v;
+
+				if (k->got[p][d][n])
+					continue;
+				v.iov_base = buf;
+				v.iov_len = pc_build(buf, cap, k->mac[p], l->mac,
+				    k->shelf, k->slot, p, (enum pc_dir)d, n);
+				if (v.iov_len == 0)
+					continue;
+				/* buf is reused: out before the next one. */
+				(void)link_send(l, &v, 1);
+				(void)link_flush(l);
+			}
+		}
+	}
+}
+
+/* The most sectors answered on path p, way d. */
+static unsigned
+check_max(const struct check *k, unsigned p, enum pc_dir d)
+{
+	unsigned m = 0;
+
+	for (unsigned n = 1; n <= k->want[p][d]; n++)
+		if (k->got[p][d][n])
+			m = n;
+	return m;
+}
+
+/*
+ * Probe and report one target's paths; returns whether each carries the
+ * frames the engine would use on it (the local MTU and the target's
+ * sector count allow).
+ */
+static int
+check_target(struct ctl *c, struct check *k, const struct target_info *ti,
+    uint8_t *buf, size_t cap)
+{
+	char mac[MAC_STRLEN];
+	bool ok = true;
+	int r;
+
+	memset(k, 0, sizeof(*k));
+	k->shelf = ti->shelf;
+	k->slot = ti->slot;
+	for (unsigned p = 0; p < ti->npaths && p < ENGINE_MAX_PATHS; p++) {
+		const struct link *l = rt_link_of(c->rt, ti->paths[p].ifidx);
+		unsigned n;
+
+		if (l == NULL)
+			continue;
+		k->ifidx[p] = ti->paths[p].ifidx;
+		memcpy(k->mac[p], ti->paths[p].mac, 6);
+		n = l->mtu > AOE_ATA_HDR_LEN ?
+		    (l->mtu - AOE_ATA_HDR_LEN) / ATA_SECTOR_SIZE : 1;
+		n = MIN(MAX(n, 1u), (unsigned)PC_MAX_SECTORS);
+		k->want[p][PC_TOWARD] = n;
+		k->want[p][PC_BACK] = MIN(n, MAX(ti->scnt, 1u));
+		k->left += k->want[p][PC_TOWARD] + k->want[p][PC_BACK];
+		k->npaths = p + 1;
+	}
+	rt_set_tap(c->rt, check_tap, k);
+	for (unsigned round = 0; round < CHECK_ROUNDS && !k->all; round++) {
+		check_send(c, k, buf, cap);
+		r = rt_run_until(c->rt, &k->all, loop_now() + CHECK_ROUND_NS);
+		if (r < 0 && r != -ETIMEDOUT) {
+			rt_set_tap(c->rt, NULL, NULL);
+			errmsg("event loop: %s", strerror(-r));
+			return EXIT_FAIL;
+		}
+	}
+	rt_set_tap(c->rt, NULL, NULL);
+	for (unsigned p = 0; p < k->npaths; p++) {
+		const struct link *l = rt_link_of(c->rt, k->ifidx[p]);
+		unsigned to = check_max(k, p, PC_TOWARD);
+		unsigned back = check_max(k, p, PC_BACK);
+		unsigned use = k->want[p][PC_BACK];
+
+		if (l == NULL)
+			continue;
+		printf("e%u.%u %s %s: ", ti->shelf, ti->slot, l->ifname,
+		    mac_fmt(mac, k->mac[p]));
+		if (to == 0 && back == 0) {
+			printf("no answer\n");
+			ok = false;
+			continue;
+		}
+		printf("to the target %u sectors (%zu-byte frames), back %u "
+		    "(%zu), %u used: ", to, pc_frame_len(to), back,
+		    pc_frame_len(back), use);
+		if (to >= use && back >= use) {
+			printf("ok\n");
+			continue;
+		}
+		ok = false;
+		printf("larger frames are lost %s (a switch or bridge "
+		    "without jumbo frames?)\n", to < use && back < use ?
+		    "both ways" : to < use ? "on the way to the target" :
+		    "on the way back");
+	}
+	return ok ? EXIT_OK : EXIT_FAIL;
+}
+
+static int
+run_check(struct ctl *c)
+{
+	struct target_info *ti = malloc(sizeof(*ti));
+	struct check *k = malloc(sizeof(*k));
+	size_t cap = LINK_FRAME_MAX;
+	uint8_t *buf = malloc(cap);
+	unsigned checked = 0;
+	int st, worst = EXIT_OK;
+
+	if (ti == NULL || k == NULL || buf == NULL) {
+		errmsg("out of memory");
+		st = EXIT_FAIL;
+		goto out;
+	}
+	st = wait_targets(c, WAIT_STAT);
+	if (st != EXIT_OK)
+		goto out;
+	for (struct target *t = next_named(c, NULL, ti); t != NULL;
+	    t = next_named(c, t, ti)) {
+		checked++;
+		if (ti->state != TARGET_UP) {
+			errmsg("e%u.%u: %s, not checked", ti->shelf, ti->slot,
+			    state_str(ti->state));
+			worst = EXIT_FAIL;
+			continue;
+		}
+		if (check_target(c, k, ti, buf, cap) != EXIT_OK)
+			worst = EXIT_FAIL;
+	}
+	st = report_missing(c, checked, worst);
+out:
+	free(ti);
+	free(k);
+	free(buf);
+	return st;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1694,6 +1915,8 @@ main(int argc, char **argv)
 		st = run_aoecfg(c);
 	else if (c->cmd == CMD_STAT)
 		st = run_stat(c);
+	else if (c->cmd == CMD_CHECK)
+		st = run_check(c);
 	else
 		st = run_admin(c);
 out:

@@ -53,6 +53,8 @@ struct rt {
 	const struct engine_ops *front;
 	void *front_ctx;
 	bool hook_added;
+	rt_tap_fn tap;         /* sees received frames before the engine */
+	void *tap_arg;
 	uint64_t mtu_refresh_at;
 	unsigned nlinks;
 	struct rt_port ports[RT_MAX_IFS];
@@ -480,6 +482,18 @@ rt_readable(void *arg, uint32_t events)
 			p->down = false;
 			log_info("%s: frames arrive again", p->link->ifname);
 		}
+		if (rt->tap != NULL) {
+			int k = 0;
+
+			for (int i = 0; i < n; i++) {
+				if (rt->tap(rt->tap_arg, (unsigned)p->ifidx,
+				    frames[i], lens[i]))
+					continue;
+				frames[k] = frames[i];
+				lens[k++] = lens[i];
+			}
+			n = k;
+		}
 		/* One flush for what the whole batch makes the engine send. */
 		engine_input_batch(rt->e, (unsigned)p->ifidx, frames, lens,
 		    (unsigned)n, loop_now());
@@ -810,6 +824,21 @@ struct link *
 rt_link(struct rt *rt, unsigned i)
 {
 	return i < rt->nlinks ? rt->ports[i].link : NULL;
+}
+
+struct link *
+rt_link_of(struct rt *rt, unsigned ifidx)
+{
+	struct rt_port *p = port_of_ifidx(rt, ifidx);
+
+	return p == NULL ? NULL : p->link;
+}
+
+void
+rt_set_tap(struct rt *rt, rt_tap_fn tap, void *arg)
+{
+	rt->tap = tap;
+	rt->tap_arg = arg;
 }
 
 void

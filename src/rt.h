@@ -89,6 +89,17 @@ struct engine *rt_engine(struct rt *rt);
 struct loop *rt_loop(struct rt *rt);
 unsigned rt_nlinks(const struct rt *rt);
 struct link *rt_link(struct rt *rt, unsigned i);
+/* The link of engine interface ifidx, or NULL. */
+struct link *rt_link_of(struct rt *rt, unsigned ifidx);
+
+/*
+ * A tap sees every received frame (engine interface index, whole frame)
+ * before the engine; returning true keeps it from the engine.  For tools
+ * that speak AoE beside it (aoectl check).  NULL removes it.
+ */
+typedef bool (*rt_tap_fn)(void *arg, unsigned ifidx, const uint8_t *frame,
+    size_t len);
+void rt_set_tap(struct rt *rt, rt_tap_fn tap, void *arg);
 
 /* Broadcast discovery on every link now. */
 void rt_discover(struct rt *rt);

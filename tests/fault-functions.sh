@@ -167,21 +167,27 @@ fault_cut()
 	    fail "nft: egress cut on $dev"
 }
 
-# fault_jumbo NS DEV BYTES: lose the AoE frames longer than BYTES entering
-# and leaving DEV, as a switch or bridge with a smaller MTU than both ends
-# would.  (Frames of 2 sectors are 1074 bytes, of 3 or more over 1586.)
+# fault_jumbo NS DEV BYTES [in|out|both]: lose the AoE frames longer than
+# BYTES entering (in) and/or leaving (out) DEV, as a switch or bridge with
+# a smaller MTU than both ends would.  (Frames of 2 sectors are 1074 bytes,
+# of 3 or more over 1586.)
 fault_jumbo()
 {
-	local ns=$1 dev=$2 max=$3
+	local ns=$1 dev=$2 max=$3 where=${4:-both}
 	fault_chains "$ns" "$dev"
-	_fnft "$ns" add rule netdev "$fault_table" \
-	    "$(_fault_chain_name in "$dev")" ether type 0x88a2 \
-	    meta length '>' "$max" counter drop ||
-	    fail "nft: ingress jumbo rule on $dev"
-	_fnft "$ns" add rule netdev "$fault_table" \
-	    "$(_fault_chain_name out "$dev")" ether type 0x88a2 \
-	    meta length '>' "$max" counter fwd to "$(_fault_sink_dev "$ns")" ||
-	    fail "nft: egress jumbo rule on $dev"
+	if [ "$where" != out ]; then
+		_fnft "$ns" add rule netdev "$fault_table" \
+		    "$(_fault_chain_name in "$dev")" ether type 0x88a2 \
+		    meta length '>' "$max" counter drop ||
+		    fail "nft: ingress jumbo rule on $dev"
+	fi
+	if [ "$where" != in ]; then
+		_fnft "$ns" add rule netdev "$fault_table" \
+		    "$(_fault_chain_name out "$dev")" ether type 0x88a2 \
+		    meta length '>' "$max" counter \
+		    fwd to "$(_fault_sink_dev "$ns")" ||
+		    fail "nft: egress jumbo rule on $dev"
+	fi
 }
 
 # read_avg_frame IMG: read the whole export ($(nbd_uri)), which must equal

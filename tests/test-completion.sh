@@ -107,8 +107,9 @@ checks()
 	[ -z "$ifs_known" ] || { e0=cmp-e0; e1=cmp-e1; }
 
 	# aoectl: commands, subcommands, options, skipping option values
-	expect "aoectl " "config mask reserve stat"
+	expect "aoectl " "check config mask reserve stat"
 	expect "aoectl s" "stat"
+	expect "aoectl ch" "check"
 	expect "aoectl -w 5 -v re" "reserve"
 	expect "aoectl --wait=5 m" "mask"
 	expect "aoectl config e1.0 " "fset prefix read set test"

@@ -3,7 +3,8 @@
  * Unit tests of src/ata.c: IDENTIFY DEVICE parsing (vblade's real block and
  * synthetic LBA28-only, no-LBA and sector-size blocks), the register values
  * of the commands we send, checked against the requests vblade answered,
- * and status/error to errno, checked against vblade's replies.
+ * and status/error to errno, checked against vblade's replies; the path
+ * check probes of aoectl check (pathcheck.c).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -472,4 +473,137 @@ Test(status, captured)
 		cr_assert_eq(ata_status_errno(a.cmd_status, a.err_feature,
 		    tab[i].write), tab[i].rc, "%s", tab[i].name);
 	}
+}
+
+/* ------------------------------------------------ path check (pathcheck.c) */
+
+#include "pathcheck.h"
+
+static const uint8_t pc_dst[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+static const uint8_t pc_src[6] = { 0x02, 0, 0, 0, 0, 0x02 };
+static uint8_t pc_buf[20000];
+
+Test(pathcheck, tags)
+{
+	enum pc_dir d;
+	unsigned path, n;
+
+	cr_assert(pc_tag_decode(pc_tag(3, PC_BACK, 17), &path, &d, &n));
+	cr_assert_eq(path, 3);
+	cr_assert_eq(d, PC_BACK);
+	cr_assert_eq(n, 17);
+	cr_assert(pc_tag_decode(pc_tag(0, PC_TOWARD, 255), &path, &d, &n));
+	cr_assert_eq(d, PC_TOWARD);
+	cr_assert_eq(n, 255);
+	cr_assert(pc_tag(0, PC_TOWARD, 1) & AOE_TAG_USER);
+	/* The engine's tags (bit 31, generation, index), discovery, n 0 */
+	cr_assert_not(pc_tag_decode(0x80010005u, &path, &d, &n));
+	cr_assert_not(pc_tag_decode(0x8000ffffu, &path, &d, &n));
+	cr_assert_not(pc_tag_decode(0xa5000100u, &path, &d, &n));
+	cr_assert_not(pc_tag_decode(0xa5000211u, &path, &d, &n));
+}
+
+Test(pathcheck, build)
+{
+	struct aoe_hdr h;
+	struct aoe_ata a;
+	size_t len;
+
+	/* Toward: IDENTIFY padded with 17 sectors of zeroes */
+	len = pc_build(pc_buf, sizeof(pc_buf), pc_dst, pc_src, 7, 3, 1,
+	    PC_TOWARD, 17);
+	cr_assert_eq(len, (size_t)AOE_ATA_HDR_LEN + 17 * 512);
+	cr_assert_eq(len, pc_frame_len(17));
+	cr_assert_eq(aoe_hdr_decode(pc_buf, len, &h), AOE_HDR_LEN);
+	cr_assert_eq(memcmp(h.dst, pc_dst, 6), 0);
+	cr_assert_eq(memcmp(h.src, pc_src, 6), 0);
+	cr_assert_eq(h.version, AOE_VERSION);
+	cr_assert_eq(h.flags, 0);
+	cr_assert_eq(h.shelf, 7);
+	cr_assert_eq(h.slot, 3);
+	cr_assert_eq(h.cmd, AOE_CMD_ATA);
+	cr_assert_eq(h.tag, pc_tag(1, PC_TOWARD, 17));
+	cr_assert_eq(aoe_ata_decode(pc_buf, len, &a), AOE_ATA_HDR_LEN);
+	cr_assert_eq(a.cmd_status, ATA_CMD_IDENTIFY);
+	cr_assert_eq(a.aflags & AOE_AFLAG_WRITE, 0);
+	for (size_t i = AOE_ATA_HDR_LEN; i < len; i++)
+		cr_assert_eq(pc_buf[i], 0);
+
+	/* Back: READ SECTORS of 17 at LBA 0, a minimum frame */
+	len = pc_build(pc_buf, sizeof(pc_buf), pc_dst, pc_src, 7, 3, 1,
+	    PC_BACK, 17);
+	cr_assert_eq(len, (size_t)AOE_MIN_FRAME);
+	cr_assert_eq(aoe_hdr_decode(pc_buf, len, &h), AOE_HDR_LEN);
+	cr_assert_eq(h.tag, pc_tag(1, PC_BACK, 17));
+	cr_assert_eq(aoe_ata_decode(pc_buf, len, &a), AOE_ATA_HDR_LEN);
+	cr_assert_eq(a.cmd_status, ATA_CMD_READ);
+	cr_assert_eq(a.scnt, 17);
+	cr_assert_eq(a.lba & 0xffffff, 0); /* LBA28: device register above */
+
+	/* Out of range, or no room */
+	cr_assert_eq(pc_build(pc_buf, sizeof(pc_buf), pc_dst, pc_src, 7, 3, 1,
+	    PC_BACK, 0), 0);
+	cr_assert_eq(pc_build(pc_buf, sizeof(pc_buf), pc_dst, pc_src, 7, 3, 1,
+	    PC_TOWARD, 256), 0);
+	cr_assert_eq(pc_build(pc_buf, 1000, pc_dst, pc_src, 7, 3, 1,
+	    PC_TOWARD, 2), 0);
+	cr_assert_eq(pc_build(pc_buf, 59, pc_dst, pc_src, 7, 3, 1, PC_BACK, 1),
+	    0);
+}
+
+/*
+ * The target's answer to the probe in pc_buf (built: req_len bytes): R
+ * set, the sectors read, or one IDENTIFY block.
+ */
+static size_t
+pc_reply(size_t req_len, enum pc_dir d, unsigned n)
+{
+	size_t len = d == PC_BACK ? pc_frame_len(n) : pc_frame_len(1);
+	uint8_t tmp[6];
+
+	cr_assert_gt(req_len, 0);
+	memcpy(tmp, pc_buf, 6);
+	memcpy(pc_buf, pc_buf + 6, 6);
+	memcpy(pc_buf + 6, tmp, 6);
+	pc_buf[14] |= AOE_FLAG_RSP;
+	pc_buf[27] = ATA_ST_DRDY; /* status: no error */
+	memset(pc_buf + AOE_ATA_HDR_LEN, 0x5a, len - AOE_ATA_HDR_LEN);
+	return len;
+}
+
+Test(pathcheck, answers)
+{
+	uint32_t tag = 0;
+	size_t len;
+
+	len = pc_reply(pc_build(pc_buf, sizeof(pc_buf), pc_dst, pc_src, 7, 3,
+	    2, PC_BACK, 9), PC_BACK, 9);
+	cr_assert(pc_answer(pc_buf, len, 7, 3, &tag));
+	cr_assert_eq(tag, pc_tag(2, PC_BACK, 9));
+	/* A read's answer short of its sectors: not whole */
+	cr_assert_not(pc_answer(pc_buf, len - 1, 7, 3, &tag));
+	/* Another target */
+	cr_assert_not(pc_answer(pc_buf, len, 7, 4, &tag));
+	/* An ATA error */
+	pc_buf[27] = ATA_ST_DRDY | ATA_ST_ERR;
+	cr_assert_not(pc_answer(pc_buf, len, 7, 3, &tag));
+	pc_buf[27] = ATA_ST_DRDY;
+	/* An AoE error */
+	pc_buf[14] |= AOE_FLAG_ERR;
+	cr_assert_not(pc_answer(pc_buf, len, 7, 3, &tag));
+	pc_buf[14] &= (uint8_t)~AOE_FLAG_ERR;
+	/* Our own request (R clear) */
+	pc_buf[14] &= (uint8_t)~AOE_FLAG_RSP;
+	cr_assert_not(pc_answer(pc_buf, len, 7, 3, &tag));
+	pc_buf[14] |= AOE_FLAG_RSP;
+	/* Not a probe's tag */
+	put_be32(pc_buf + 20, 0x80010005u);
+	cr_assert_not(pc_answer(pc_buf, len, 7, 3, &tag));
+
+	/* Toward: the answer is one IDENTIFY block, however large the ask */
+	len = pc_reply(pc_build(pc_buf, sizeof(pc_buf), pc_dst, pc_src, 7, 3,
+	    0, PC_TOWARD, 17), PC_TOWARD, 17);
+	cr_assert_eq(len, pc_frame_len(1));
+	cr_assert(pc_answer(pc_buf, len, 7, 3, &tag));
+	cr_assert_eq(tag, pc_tag(0, PC_TOWARD, 17));
 }

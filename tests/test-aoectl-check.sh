@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# aoectl check (aoetools' aoe-sancheck, both ways) against vblade on a
+# veth pair at MTU 9000: every size up to 17 sectors gets through, exit 0.
+# Then nftables on vblade's end loses AoE frames above 1500 bytes as a
+# switch without jumbo frames would: both ways, only toward the target,
+# only back; each time the sizes that pass, which way loses, exit 1.  At
+# MTU 1500 here, 2 sectors are all there is to check: exit 0.  A target
+# that is not there: exit 3.
+. "$(dirname "$0")/functions.sh"
+. "$(dirname "$0")/fault-functions.sh"
+requires_root
+requires aoectl nft truncate
+
+setup_lan 9000
+truncate -s 16M "$tmpdir/disk.img"
+start_vblade 1 0 "$tmpdir/disk.img" -b 64
+out=$tmpdir/out
+
+# check_line STATUS TEXT: aoectl check e1.0 exits STATUS and says TEXT.
+check_line()
+{
+	expect_status "$1" aoectl -I "$lan_if" -w 3 check e1.0
+	[ "$(wc -l <"$out")" = 1 ] || fail "one line per path expected"
+	expect_grep "$out" "e1.0 $lan_if $(lan_target_mac): $2"
+}
+
+step "1: a clean path"
+check_line 0 "to the target 17 sectors (8740-byte frames), back 17 (8740), 17 used: ok"
+
+step "2: frames above 1500 bytes lost both ways"
+fault_jumbo "$lan_ns" "$lan_tif" 1500
+check_line 1 "to the target 2 sectors (1060-byte frames), back 2 (1060), 17 used: larger frames are lost both ways"
+fault_clear "$lan_ns" "$lan_tif"
+
+step "3: only toward the target"
+fault_jumbo "$lan_ns" "$lan_tif" 1500 in
+check_line 1 "to the target 2 sectors (1060-byte frames), back 17 (8740), 17 used: larger frames are lost on the way to the target"
+fault_clear "$lan_ns" "$lan_tif"
+
+step "4: only on the way back"
+fault_jumbo "$lan_ns" "$lan_tif" 1500 out
+check_line 1 "to the target 17 sectors (8740-byte frames), back 2 (1060), 17 used: larger frames are lost on the way back"
+fault_clear "$lan_ns" "$lan_tif"
+
+step "5: MTU 1500 here: 2 sectors used, 2 checked"
+ip link set "$lan_if" mtu 1500
+check_line 0 "to the target 2 sectors (1060-byte frames), back 2 (1060), 2 used: ok"
+ip link set "$lan_if" mtu 9000
+
+step "6: no such target"
+expect_status 3 aoectl -I "$lan_if" -w 1 check e9.9
+expect_grep "$tmpdir/err" "e9.9: target not found"
+say "ok"
