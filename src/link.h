@@ -136,6 +136,16 @@ int link_packet_open(struct link **out, const char *ifname, char *errbuf,
     size_t errlen);
 int link_pcap_open(struct link **out, const char *ifname, char *errbuf,
     size_t errlen);
+/*
+ * A packet socket bound to nothing (it receives nothing), kept by a
+ * program that drops CAP_NET_RAW for an interface that appears later:
+ * the fd, or -errno (-EPERM without CAP_NET_RAW).  link_packet_adopt()
+ * makes it a link on ifname (no privilege needed); on failure the fd stays
+ * the caller's, as it was.
+ */
+int link_packet_spare(void);
+int link_packet_adopt(struct link **out, const char *ifname, int fd,
+    char *errbuf, size_t errlen);
 
 /* printf into errbuf (may be NULL) for link_open's one-line reasons. */
 void link_set_err(char *errbuf, size_t errlen, const char *fmt, ...)

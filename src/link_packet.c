@@ -533,13 +533,48 @@ ring_wanted(void)
 	return e == NULL || strcmp(e, "0") != 0;
 }
 
-int
-link_packet_open(struct link **out, const char *ifname, char *errbuf,
+/*
+ * A raw socket for AoE frames, of protocol 0 until its bind: it receives
+ * nothing, so no frame of another interface or ethertype is queued before
+ * the bind filters.  Returns the fd or -errno (-EPERM: no CAP_NET_RAW).
+ */
+static int
+packet_socket(void)
+{
+	int one = 1, fd;
+
+	fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno == EACCES ? -EPERM : -errno;
+	/* Never see our own frames (else recv filters PACKET_OUTGOING). */
+	(void)setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one,
+	    sizeof(one));
+#if USE_QDISC_BYPASS && defined(PACKET_QDISC_BYPASS)
+	(void)setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one,
+	    sizeof(one));
+#endif
+#ifdef SO_RCVBUFFORCE
+	set_bufsize(fd, SO_RCVBUFFORCE, SO_RCVBUF);
+	set_bufsize(fd, SO_SNDBUFFORCE, SO_SNDBUF);
+#else
+	set_bufsize(fd, SO_RCVBUF, SO_RCVBUF);
+	set_bufsize(fd, SO_SNDBUF, SO_SNDBUF);
+#endif
+	return fd;
+}
+
+/*
+ * A link on ifname over fd (from packet_socket).  On failure fd is left
+ * as it came (no ring, unbound) and stays the caller's.
+ */
+static int
+packet_open_fd(struct link **out, const char *ifname, int fd, char *errbuf,
     size_t errlen)
 {
 	struct packet_link *pl;
 	struct link *l;
-	int one = 1, rc;
+	struct tpacket_req req;
+	int rc;
 
 	*out = NULL;
 	pl = calloc(1, sizeof(*pl));
@@ -549,70 +584,78 @@ link_packet_open(struct link **out, const char *ifname, char *errbuf,
 	}
 	l = &pl->l;
 	l->ops = &packet_ops;
-	l->fd = -1;
+	l->fd = fd;
 	rc = link_query_iface(l, ifname, errbuf, errlen);
 	if (rc < 0)
 		goto err_free;
-	/*
-	 * Protocol 0 until bind: the socket receives nothing, so no frame of
-	 * another interface or ethertype is queued before the bind filters.
-	 */
-	l->fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (l->fd < 0) {
-		rc = -errno;
-		if (rc == -EPERM || rc == -EACCES) {
-			link_set_err(errbuf, errlen, "%s: AF_PACKET socket: %s "
-			    "(CAP_NET_RAW is needed)", ifname, strerror(-rc));
-			rc = -EPERM;
-		} else {
-			link_set_err(errbuf, errlen, "%s: AF_PACKET socket: %s",
-			    ifname, strerror(-rc));
-		}
-		goto err_free;
-	}
-	/* Never see our own frames (else recv filters PACKET_OUTGOING). */
-	(void)setsockopt(l->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one,
-	    sizeof(one));
-#if USE_QDISC_BYPASS && defined(PACKET_QDISC_BYPASS)
-	(void)setsockopt(l->fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one,
-	    sizeof(one));
-#endif
-#ifdef SO_RCVBUFFORCE
-	set_bufsize(l->fd, SO_RCVBUFFORCE, SO_RCVBUF);
-	set_bufsize(l->fd, SO_SNDBUFFORCE, SO_SNDBUF);
-#else
-	set_bufsize(l->fd, SO_RCVBUF, SO_RCVBUF);
-	set_bufsize(l->fd, SO_SNDBUF, SO_SNDBUF);
-#endif
 	/* Before the bind: no frame can be queued outside the ring. */
 	if (ring_wanted())
 		(void)rx_ring_setup(pl, l->mtu);
 	if (pl->rx_map == NULL && rx_bufs_alloc(pl) < 0) {
 		link_set_err(errbuf, errlen, "out of memory");
 		rc = -ENOMEM;
-		goto err_close;
+		goto err_free;
 	}
-
 	rc = packet_bind(l);
 	if (rc < 0) {
-		link_set_err(errbuf, errlen, "%s: bind: %s", ifname, strerror(-rc));
+		link_set_err(errbuf, errlen, "%s: bind: %s", ifname,
+		    strerror(-rc));
 		if (rc == -ENXIO || rc == -ENODEV)
 			rc = -ENODEV;
-		else if (rc == -ENETDOWN)
-			rc = -ENETDOWN;
-		goto err_close;
+		goto err_free;
 	}
 	*out = l;
 	return 0;
 
-err_close:
-	if (pl->rx_map != NULL)
-		munmap(pl->rx_map, pl->rx_map_len);
-	close(l->fd);
 err_free:
+	if (pl->rx_map != NULL) {
+		munmap(pl->rx_map, pl->rx_map_len);
+		memset(&req, 0, sizeof(req));
+		(void)setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req,
+		    sizeof(req));
+	}
 	free(pl->rx_buf);
 	free(pl);
 	return rc;
+}
+
+int
+link_packet_open(struct link **out, const char *ifname, char *errbuf,
+    size_t errlen)
+{
+	struct link q;
+	int fd, rc;
+
+	*out = NULL;
+	/* An unknown, down or non-Ethernet interface says so first. */
+	memset(&q, 0, sizeof(q));
+	rc = link_query_iface(&q, ifname, errbuf, errlen);
+	if (rc < 0)
+		return rc;
+	fd = packet_socket();
+	if (fd < 0) {
+		link_set_err(errbuf, errlen, "%s: AF_PACKET socket: %s%s",
+		    ifname, strerror(-fd), fd == -EPERM ?
+		    " (CAP_NET_RAW is needed)" : "");
+		return fd;
+	}
+	rc = packet_open_fd(out, ifname, fd, errbuf, errlen);
+	if (rc < 0)
+		close(fd);
+	return rc;
+}
+
+int
+link_packet_spare(void)
+{
+	return packet_socket();
+}
+
+int
+link_packet_adopt(struct link **out, const char *ifname, int fd,
+    char *errbuf, size_t errlen)
+{
+	return packet_open_fd(out, ifname, fd, errbuf, errlen);
 }
 
 #else /* no AF_PACKET */
@@ -626,6 +669,20 @@ link_packet_open(struct link **out, const char *ifname, char *errbuf,
 		snprintf(errbuf, errlen, "%s: the packet backend needs Linux "
 		    "AF_PACKET; use the pcap backend", ifname);
 	return -EPROTONOSUPPORT;
+}
+
+int
+link_packet_spare(void)
+{
+	return -EPROTONOSUPPORT;
+}
+
+int
+link_packet_adopt(struct link **out, const char *ifname, int fd,
+    char *errbuf, size_t errlen)
+{
+	(void)fd;
+	return link_packet_open(out, ifname, errbuf, errlen);
 }
 
 #endif

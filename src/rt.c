@@ -23,7 +23,13 @@
  * no timer of its own), so a raised MTU is used; a lowered one is seen at
  * once, by the frames it refuses.
  */
-#define RT_MTU_REFRESH_NS (5 * NSEC_PER_SEC)
+#define RT_MTU_REFRESH_NS (5 * NSEC_PER_SEC) /* also: look for new interfaces */
+/*
+ * Without -I, interfaces that come up later are used too (as aoe.ko
+ * does).  The programs drop CAP_NET_RAW after start, so sockets for them
+ * are opened at start, bound to nothing until then.
+ */
+#define RT_SPARES 4
 /* A removed interface is looked for again this often. */
 #define RT_REATTACH_NS NSEC_PER_SEC
 /* Upper bound for every duration option: one year. */
@@ -56,6 +62,10 @@ struct rt {
 	rt_tap_fn tap;         /* sees received frames before the engine */
 	void *tap_arg;
 	uint64_t mtu_refresh_at;
+	bool auto_ifs;         /* no -I: every up Ethernet interface */
+	bool spares_out_said;
+	int spare[RT_SPARES];  /* packet sockets for later interfaces */
+	unsigned nspare;
 	unsigned nlinks;
 	struct rt_port ports[RT_MAX_IFS];
 	/* engine ifidx -> index into ports[] */
@@ -82,7 +92,8 @@ rt_usage_common(FILE *f)
 	fputs(
 "  -I, --interface=IF[,IF...]   interfaces to use (repeatable; comma or space\n"
 "                               separated).  Default: every up non-loopback\n"
-"                               Ethernet interface (as aoe.ko).\n"
+"                               Ethernet interface, and ones that come up\n"
+"                               later (as aoe.ko).\n"
 "      --backend=packet|pcap    link backend (default packet = Linux "
 	    "AF_PACKET)\n"
 "      --trace=FILE             write every AoE frame sent/received as pcap\n"
@@ -545,14 +556,82 @@ rt_port_mtu(struct rt_port *p)
 	engine_set_mtu(p->rt->e, (unsigned)p->ifidx, l->mtu);
 }
 
+/* Use an interface that came up since start (no -I), if a socket is left. */
+static void
+rt_port_add(struct rt *rt, const char *name)
+{
+	struct rt_port *p = &rt->ports[rt->nlinks];
+	struct link *l;
+	char errbuf[256];
+	int rc, ifidx;
+
+	if (rt->nspare == 0) {
+		if (!rt->spares_out_said)
+			log_warnx("%s: a new interface, but no socket is left "
+			    "for it (%u were kept): restart to use it", name,
+			    RT_SPARES);
+		rt->spares_out_said = true;
+		return;
+	}
+	errbuf[0] = '\0';
+	rc = link_packet_adopt(&l, name, rt->spare[rt->nspare - 1], errbuf,
+	    sizeof(errbuf));
+	if (rc < 0) {
+		log_debug("%s: not used: %s", name, errbuf[0] != '\0' ?
+		    errbuf : strerror(-rc));
+		return;
+	}
+	ifidx = engine_add_interface(rt->e, l->ifname, l->mac, l->mtu);
+	if (ifidx < 0 || ifidx >= ENGINE_MAX_IFS ||
+	    loop_add_fd(rt->loop, l->fd, EPOLLIN, rt_readable, p) < 0) {
+		/* Not expected; the engine keeps the name, unused. */
+		log_warnx("%s: cannot use the new interface", name);
+		rt->nspare--;
+		link_close(l); /* and the spare with it */
+		return;
+	}
+	rt->nspare--;
+	memset(p, 0, sizeof(*p));
+	p->rt = rt;
+	p->link = l;
+	p->ifidx = ifidx;
+	p->fd_added = true;
+	l->trace = rt->trace;
+	rt->port_of[ifidx] = (int)rt->nlinks;
+	rt->nlinks++;
+	log_info("%s: a new interface (MTU %u): AoE on it too", name, l->mtu);
+	rt_discover(rt);
+}
+
+/* Without -I: any up Ethernet interface not in use yet. */
+static void
+rt_scan(struct rt *rt)
+{
+	char names[RT_MAX_IFS][IF_NAMESIZE];
+	int n = link_list_default(names, RT_MAX_IFS);
+
+	for (int i = 0; i < n && rt->nlinks < RT_MAX_IFS; i++) {
+		unsigned j;
+
+		for (j = 0; j < rt->nlinks; j++)
+			if (strcmp(rt->ports[j].link->ifname, names[i]) == 0)
+				break;
+		if (j == rt->nlinks)
+			rt_port_add(rt, names[i]);
+	}
+}
+
 static void
 rt_tick(void *arg, uint64_t now)
 {
 	struct rt *rt = arg;
 	bool refresh = now >= rt->mtu_refresh_at;
 
-	if (refresh)
+	if (refresh) {
 		rt->mtu_refresh_at = now + RT_MTU_REFRESH_NS;
+		if (rt->auto_ifs)
+			rt_scan(rt);
+	}
 	for (unsigned i = 0; i < rt->nlinks; i++) {
 		struct rt_port *p = &rt->ports[i];
 
@@ -658,6 +737,16 @@ rt_new(struct rt **out, const struct rt_options *o, struct loop *loop,
 		p->rt = rt;
 		p->ifidx = -1;
 		rt->nlinks++;
+	}
+	/* No -I: sockets for interfaces that come up later (packet only). */
+	rt->auto_ifs = o->nifaces == 0 && o->backend != LINK_BACKEND_PCAP &&
+	    strcmp(rt->ports[0].link->ops->name, "packet") == 0;
+	while (rt->auto_ifs && rt->nspare < RT_SPARES) {
+		int fd = link_packet_spare();
+
+		if (fd < 0)
+			break;
+		rt->spare[rt->nspare++] = fd;
 	}
 
 	if (o->trace_path != NULL) {
@@ -798,6 +887,8 @@ rt_free(struct rt *rt)
 	engine_free(rt->e);
 	for (unsigned i = 0; i < rt->nlinks; i++)
 		link_close(rt->ports[i].link);
+	for (unsigned i = 0; i < rt->nspare; i++)
+		close(rt->spare[i]);
 	trace_close(rt->trace);
 	free(rt);
 }

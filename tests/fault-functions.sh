@@ -265,10 +265,7 @@ setup_switched_lan()
 	lan_count=1
 	local ns
 	for ns in "$lan_ns" "$sw_ns"; do
-		ip netns del "$ns" 2>/dev/null || true
-		ip netns add "$ns" || fail "ip netns add $ns failed"
-		cleanup_fn ip netns del "$ns"
-		ip -n "$ns" link set lo up
+		new_netns "$ns"
 	done
 	_raise_sysctl rmem_max 16777216
 	_raise_sysctl wmem_max 16777216

@@ -147,6 +147,17 @@ _raise_sysctl()
 
 lan_count=0
 
+# new_netns NAME: a network namespace private to this test, lo up,
+# removed at exit.  A leftover of a killed run that had our pid (the name
+# ends in it) is ours to remove first.
+new_netns()
+{
+	ip netns del "$1" 2>/dev/null || true
+	ip netns add "$1" || fail "ip netns add $1 failed"
+	cleanup_fn ip netns del "$1"
+	ip -n "$1" link set lo up
+}
+
 # setup_lan [MTU]: a veth pair private to this test; the initiator end
 # stays here, the target end goes into a network namespace.  Sets
 #   lan_if   initiator-side interface (pass it with -I)
@@ -164,11 +175,7 @@ setup_lan()
 	if [ "$lan_count" = 0 ]; then
 		sfx=$$
 		lan_ns=aoet-$test_short-$$
-		# A leftover of a killed run that had our pid is ours to remove.
-		ip netns del "$lan_ns" 2>/dev/null || true
-		ip netns add "$lan_ns" || fail "ip netns add $lan_ns failed"
-		cleanup_fn ip netns del "$lan_ns"
-		ip -n "$lan_ns" link set lo up
+		new_netns "$lan_ns"
 	else
 		sfx=$lan_count-$$
 	fi

@@ -488,10 +488,7 @@ vm_console_value()
 vm_netns()
 {
 	vm_ns=aoevm-$test_short-$$
-	ip netns del "$vm_ns" 2>/dev/null || true
-	ip netns add "$vm_ns" || fail "ip netns add $vm_ns failed"
-	cleanup_fn ip netns del "$vm_ns"
-	ip -n "$vm_ns" link set lo up
+	new_netns "$vm_ns"
 }
 
 # vm_tap NAME: a tap device NAME inside $vm_ns, up, without IPv6.
