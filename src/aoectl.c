@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "aoe.h"
+#include "ata.h"
 #include "engine.h"
 #include "link.h"
 #include "log.h"
@@ -1798,9 +1799,8 @@ check_target(struct ctl *c, struct check *k, const struct target_info *ti,
 			continue;
 		k->ifidx[p] = ti->paths[p].ifidx;
 		memcpy(k->mac[p], ti->paths[p].mac, 6);
-		n = l->mtu > AOE_ATA_HDR_LEN ?
-		    (l->mtu - AOE_ATA_HDR_LEN) / ATA_SECTOR_SIZE : 1;
-		n = MIN(MAX(n, 1u), (unsigned)PC_MAX_SECTORS);
+		n = MIN(MAX(ata_mtu_sectors(l->mtu), 1u),
+		    (unsigned)PC_MAX_SECTORS);
 		k->want[p][PC_TOWARD] = n;
 		k->want[p][PC_BACK] = MIN(n, MAX(ti->scnt, 1u));
 		k->left += k->want[p][PC_TOWARD] + k->want[p][PC_BACK];

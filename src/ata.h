@@ -17,6 +17,14 @@
 #define ATA_LBA28_MAX 0x0fffffffULL
 #define ATA_LBA48_MAX 0xffffffffffffULL
 
+/* Sectors of data one AoE ATA frame carries within an MTU of mtu bytes. */
+static inline unsigned
+ata_mtu_sectors(unsigned mtu)
+{
+	return mtu > AOE_ATA_HDR_LEN ?
+	    (mtu - AOE_ATA_HDR_LEN) / ATA_SECTOR_SIZE : 0;
+}
+
 /* Commands (ACS-3). */
 #define ATA_CMD_READ 0x20
 #define ATA_CMD_READ_EXT 0x24

@@ -42,7 +42,7 @@
  * MTU are "jumbo"; JUMBO_SAFE_SECTORS fit in 1500 bytes.
  */
 #define JUMBO_PAYLOAD 1500
-#define JUMBO_SAFE_SECTORS ((JUMBO_PAYLOAD - AOE_ATA_HDR_LEN) / ATA_SECTOR_SIZE)
+#define JUMBO_SAFE_SECTORS ata_mtu_sectors(JUMBO_PAYLOAD)
 #define JUMBO_LOST_MAX 3 /* jumbo timeouts, none answered: smaller frames */
 #define JUMBO_DELAY_MIN_NS (1 * NSEC_PER_SEC)  /* then a full-size frame again */
 #define JUMBO_DELAY_MAX_NS (64 * NSEC_PER_SEC) /* ... doubling up to this */
@@ -727,8 +727,7 @@ target_recompute(struct engine *e, struct target *t)
 
 	for (i = 0; i < t->npaths; i++) {
 		unsigned mtu = e->ifs[t->paths[i].ifidx].mtu;
-		unsigned n = mtu > AOE_ATA_HDR_LEN ?
-		    (mtu - AOE_ATA_HDR_LEN) / ATA_SECTOR_SIZE : 0;
+		unsigned n = ata_mtu_sectors(mtu);
 
 		t->paths[i].mtu = mtu;
 		spf = MIN(spf, MAX(n, 1u));

@@ -193,6 +193,12 @@ ifreq_name(struct ifreq *ifr, const char *ifname)
 }
 
 unsigned
+link_mtu_usable(const struct link *l, unsigned mtu)
+{
+	return l->mtu_max > 0 && mtu > l->mtu_max ? l->mtu_max : mtu;
+}
+
+unsigned
 link_refresh_mtu(struct link *l)
 {
 	struct ifreq ifr;
@@ -205,9 +211,7 @@ link_refresh_mtu(struct link *l)
 		return l->mtu;
 	if (ioctl(fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0) {
 		l->if_mtu = (unsigned)ifr.ifr_mtu;
-		l->mtu = l->if_mtu;
-		if (l->mtu_max > 0 && l->mtu > l->mtu_max)
-			l->mtu = l->mtu_max;
+		l->mtu = link_mtu_usable(l, l->if_mtu);
 	}
 	close(fd);
 	return l->mtu;
@@ -222,8 +226,7 @@ link_rx_resize(struct link *l)
 		return -EOPNOTSUPP;
 	rc = l->ops->rx_resize(l, l->if_mtu);
 	if (rc == 0)
-		l->mtu = l->mtu_max > 0 && l->if_mtu > l->mtu_max ?
-		    l->mtu_max : l->if_mtu;
+		l->mtu = link_mtu_usable(l, l->if_mtu);
 	return rc;
 }
 

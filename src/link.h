@@ -109,6 +109,8 @@ bool link_present(const struct link *l);
 /* See link_ops.reattach; -EOPNOTSUPP when the backend cannot. */
 int link_reattach(struct link *l, char *errbuf, size_t errlen);
 
+/* mtu, at most what l's receive path holds (mtu_max). */
+unsigned link_mtu_usable(const struct link *l, unsigned mtu);
 /*
  * Re-read the interface MTU (it may change at run time) into if_mtu and
  * mtu, the latter at most mtu_max; returns mtu.

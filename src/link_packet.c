@@ -369,8 +369,6 @@ packet_reattach(struct link *l, char *errbuf, size_t errlen)
 	rc = link_query_iface(&q, l->ifname, errbuf, errlen);
 	if (rc < 0)
 		return rc;
-	if (l->mtu_max > 0 && q.mtu > l->mtu_max)
-		q.mtu = l->mtu_max;
 	l->ifindex = q.ifindex;
 	rc = packet_bind(l);
 	if (rc < 0) {
@@ -379,8 +377,8 @@ packet_reattach(struct link *l, char *errbuf, size_t errlen)
 		return rc == -ENXIO ? -ENODEV : rc;
 	}
 	memcpy(l->mac, q.mac, sizeof(l->mac));
-	l->mtu = q.mtu;
 	l->if_mtu = q.if_mtu;
+	l->mtu = link_mtu_usable(l, q.if_mtu);
 	/* What the old binding left pending is of no use now. */
 	(void)link_take_error(l);
 	return 0;
@@ -395,6 +393,24 @@ set_bufsize(int fd, int force_opt, int opt)
 	if (setsockopt(fd, SOL_SOCKET, force_opt, &v, sizeof(v)) == 0)
 		return;
 	(void)setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v));
+}
+
+/*
+ * Unmap the receive ring, if any, and take it off the socket (recvmmsg
+ * then, or a new ring).  0 or -errno.
+ */
+static int
+rx_ring_drop(struct packet_link *pl)
+{
+	struct tpacket_req req;
+
+	if (pl->rx_map != NULL)
+		munmap(pl->rx_map, pl->rx_map_len);
+	pl->rx_map = NULL;
+	pl->rx_held = 0;
+	memset(&req, 0, sizeof(req));
+	return setsockopt(pl->l.fd, SOL_PACKET, PACKET_RX_RING, &req,
+	    sizeof(req)) < 0 ? -errno : 0;
 }
 
 /*
@@ -433,9 +449,7 @@ rx_ring_setup(struct packet_link *pl, unsigned mtu)
 	    PROT_READ | PROT_WRITE, MAP_SHARED, pl->l.fd, 0);
 	if (map == MAP_FAILED) {
 		rc = -errno;
-		memset(&req, 0, sizeof(req)); /* no ring: recvmmsg again */
-		(void)setsockopt(pl->l.fd, SOL_PACKET, PACKET_RX_RING, &req,
-		    sizeof(req));
+		(void)rx_ring_drop(pl);
 		return rc;
 	}
 	pl->rx_map = map;
@@ -476,7 +490,6 @@ static int
 packet_rx_resize(struct link *l, unsigned mtu)
 {
 	struct packet_link *pl = to_pl(l);
-	struct tpacket_req req;
 	struct sockaddr_ll sll;
 	unsigned old = l->mtu_max;
 	uint8_t junk[64];
@@ -490,19 +503,13 @@ packet_rx_resize(struct link *l, unsigned mtu)
 	sll.sll_ifindex = l->ifindex;
 	if (bind(l->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
 		return -errno;
-	munmap(pl->rx_map, pl->rx_map_len);
-	pl->rx_map = NULL;
-	pl->rx_held = 0;
-	memset(&req, 0, sizeof(req));
-	if (setsockopt(l->fd, SOL_PACKET, PACKET_RX_RING, &req,
-	    sizeof(req)) < 0) {
-		rc = -errno; /* not expected: recvmmsg from now on */
-	} else {
+	rc = rx_ring_drop(pl);
+	if (rc == 0) {
 		rc = rx_ring_setup(pl, mtu);
 		/* Too large for a ring slot: recvmmsg, as at open. */
 		if (rc < 0 && rc != -EMSGSIZE)
 			(void)rx_ring_setup(pl, old);
-	}
+	} /* else not expected: recvmmsg from now on */
 	if (pl->rx_map == NULL && rx_bufs_alloc(pl) < 0)
 		rc = -ENOMEM; /* packet_recv says so for every call */
 	/* Nothing should be queued outside the ring; drop it if it is. */
@@ -564,16 +571,17 @@ packet_socket(void)
 }
 
 /*
- * A link on ifname over fd (from packet_socket).  On failure fd is left
- * as it came (no ring, unbound) and stays the caller's.
+ * A link on the interface q describes (link_query_iface) over fd (from
+ * packet_socket).  On failure fd is left as it came (no ring, unbound) and
+ * stays the caller's.
  */
 static int
-packet_open_fd(struct link **out, const char *ifname, int fd, char *errbuf,
+packet_open_fd(struct link **out, const struct link *q, int fd, char *errbuf,
     size_t errlen)
 {
+	const char *ifname = q->ifname;
 	struct packet_link *pl;
 	struct link *l;
-	struct tpacket_req req;
 	int rc;
 
 	*out = NULL;
@@ -583,11 +591,9 @@ packet_open_fd(struct link **out, const char *ifname, int fd, char *errbuf,
 		return -ENOMEM;
 	}
 	l = &pl->l;
+	*l = *q;
 	l->ops = &packet_ops;
 	l->fd = fd;
-	rc = link_query_iface(l, ifname, errbuf, errlen);
-	if (rc < 0)
-		goto err_free;
 	/* Before the bind: no frame can be queued outside the ring. */
 	if (ring_wanted())
 		(void)rx_ring_setup(pl, l->mtu);
@@ -608,12 +614,8 @@ packet_open_fd(struct link **out, const char *ifname, int fd, char *errbuf,
 	return 0;
 
 err_free:
-	if (pl->rx_map != NULL) {
-		munmap(pl->rx_map, pl->rx_map_len);
-		memset(&req, 0, sizeof(req));
-		(void)setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req,
-		    sizeof(req));
-	}
+	if (pl->rx_map != NULL)
+		(void)rx_ring_drop(pl);
 	free(pl->rx_buf);
 	free(pl);
 	return rc;
@@ -639,7 +641,7 @@ link_packet_open(struct link **out, const char *ifname, char *errbuf,
 		    " (CAP_NET_RAW is needed)" : "");
 		return fd;
 	}
-	rc = packet_open_fd(out, ifname, fd, errbuf, errlen);
+	rc = packet_open_fd(out, &q, fd, errbuf, errlen);
 	if (rc < 0)
 		close(fd);
 	return rc;
@@ -655,7 +657,15 @@ int
 link_packet_adopt(struct link **out, const char *ifname, int fd,
     char *errbuf, size_t errlen)
 {
-	return packet_open_fd(out, ifname, fd, errbuf, errlen);
+	struct link q;
+	int rc;
+
+	*out = NULL;
+	memset(&q, 0, sizeof(q));
+	rc = link_query_iface(&q, ifname, errbuf, errlen);
+	if (rc < 0)
+		return rc;
+	return packet_open_fd(out, &q, fd, errbuf, errlen);
 }
 
 #else /* no AF_PACKET */

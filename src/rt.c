@@ -739,7 +739,7 @@ rt_new(struct rt **out, const struct rt_options *o, struct loop *loop,
 		rt->nlinks++;
 	}
 	/* No -I: sockets for interfaces that come up later (packet only). */
-	rt->auto_ifs = o->nifaces == 0 && o->backend != LINK_BACKEND_PCAP &&
+	rt->auto_ifs = o->nifaces == 0 &&
 	    strcmp(rt->ports[0].link->ops->name, "packet") == 0;
 	while (rt->auto_ifs && rt->nspare < RT_SPARES) {
 		int fd = link_packet_spare();
