@@ -104,26 +104,35 @@ _fault_chain_name()
 	echo "$1_$(echo "$2" | tr -c 'a-zA-Z0-9\n' _)"
 }
 
-# fault_loss NS DEV PCT [in|out|both]: lose PCT % of the AoE frames
-# entering (in) and/or leaving (out) DEV, at random.  DEV is in NS ("" =
-# here).  Egress losses go to the sink (see _fault_sink).
-fault_loss()
+# _fault_lose NS DEV in|out|both WHAT MATCH...: lose the AoE frames that
+# MATCH (nft words; none: every one) entering (in) and/or leaving (out)
+# DEV, in NS ("" = here): dropped on the way in, sent to the sink on the
+# way out (see _fault_sink).  WHAT names the rule in errors.
+_fault_lose()
 {
-	local ns=$1 dev=$2 pct=$3 where=${4:-both}
+	local ns=$1 dev=$2 where=$3 what=$4
+	shift 4
 	fault_chains "$ns" "$dev"
 	if [ "$where" != out ]; then
 		_fnft "$ns" add rule netdev "$fault_table" \
 		    "$(_fault_chain_name in "$dev")" ether type 0x88a2 \
-		    numgen random mod 100 '<' "$pct" counter drop ||
-		    fail "nft: ingress loss rule on $dev"
+		    "$@" counter drop ||
+		    fail "nft: ingress $what on $dev"
 	fi
 	if [ "$where" != in ]; then
 		_fnft "$ns" add rule netdev "$fault_table" \
 		    "$(_fault_chain_name out "$dev")" ether type 0x88a2 \
-		    numgen random mod 100 '<' "$pct" counter \
-		    fwd to "$(_fault_sink_dev "$ns")" ||
-		    fail "nft: egress loss rule on $dev"
+		    "$@" counter fwd to "$(_fault_sink_dev "$ns")" ||
+		    fail "nft: egress $what on $dev"
 	fi
+}
+
+# fault_loss NS DEV PCT [in|out|both]: lose PCT % of the AoE frames
+# entering (in) and/or leaving (out) DEV, at random.
+fault_loss()
+{
+	_fault_lose "$1" "$2" "${4:-both}" "loss rule" \
+	    numgen random mod 100 '<' "$3"
 }
 
 # fault_egress_drop NS DEV PCT: an egress rule with a plain `drop`: the
@@ -156,15 +165,7 @@ fault_dup()
 # fault_cut NS DEV: lose every AoE frame in and out of DEV.
 fault_cut()
 {
-	local ns=$1 dev=$2
-	fault_chains "$ns" "$dev"
-	_fnft "$ns" add rule netdev "$fault_table" \
-	    "$(_fault_chain_name in "$dev")" ether type 0x88a2 counter drop ||
-	    fail "nft: ingress cut on $dev"
-	_fnft "$ns" add rule netdev "$fault_table" \
-	    "$(_fault_chain_name out "$dev")" ether type 0x88a2 counter \
-	    fwd to "$(_fault_sink_dev "$ns")" ||
-	    fail "nft: egress cut on $dev"
+	_fault_lose "$1" "$2" both cut
 }
 
 # fault_jumbo NS DEV BYTES [in|out|both]: lose the AoE frames longer than
@@ -173,21 +174,7 @@ fault_cut()
 # of 3 or more over 1586.)
 fault_jumbo()
 {
-	local ns=$1 dev=$2 max=$3 where=${4:-both}
-	fault_chains "$ns" "$dev"
-	if [ "$where" != out ]; then
-		_fnft "$ns" add rule netdev "$fault_table" \
-		    "$(_fault_chain_name in "$dev")" ether type 0x88a2 \
-		    meta length '>' "$max" counter drop ||
-		    fail "nft: ingress jumbo rule on $dev"
-	fi
-	if [ "$where" != in ]; then
-		_fnft "$ns" add rule netdev "$fault_table" \
-		    "$(_fault_chain_name out "$dev")" ether type 0x88a2 \
-		    meta length '>' "$max" counter \
-		    fwd to "$(_fault_sink_dev "$ns")" ||
-		    fail "nft: egress jumbo rule on $dev"
-	fi
+	_fault_lose "$1" "$2" "${4:-both}" "jumbo rule" meta length '>' "$3"
 }
 
 # read_avg_frame IMG: read the whole export ($(nbd_uri)), which must equal
@@ -278,17 +265,10 @@ setup_switched_lan()
 	cleanup_fn ip link del "$lan_if"
 	ip -n "$sw_ns" link add "$sw_b" type veth peer name "$lan_tif" \
 	    netns "$lan_ns" || fail "ip link add $sw_b failed"
-	echo 1 >"/proc/sys/net/ipv6/conf/$lan_if/disable_ipv6" 2>/dev/null ||
-	    true
-	local i
-	for i in "$sw_a" "$sw_b"; do
-		ip netns exec "$sw_ns" sh -c \
-		    "echo 1 >/proc/sys/net/ipv6/conf/$i/disable_ipv6" \
-		    2>/dev/null || true
-	done
-	ip netns exec "$lan_ns" sh -c \
-	    "echo 1 >/proc/sys/net/ipv6/conf/$lan_tif/disable_ipv6" \
-	    2>/dev/null || true
+	no_ipv6 "" "$lan_if"
+	no_ipv6 "$sw_ns" "$sw_a"
+	no_ipv6 "$sw_ns" "$sw_b"
+	no_ipv6 "$lan_ns" "$lan_tif"
 	ip link set "$lan_if" mtu "$mtu" up
 	ip -n "$sw_ns" link set "$sw_a" mtu "$mtu" up
 	ip -n "$sw_ns" link set "$sw_b" mtu "$mtu" up

@@ -158,6 +158,20 @@ new_netns()
 	ip -n "$1" link set lo up
 }
 
+# no_ipv6 NS IF: no IPv6 on IF in NS ("" = here), so no chatter (router
+# solicitations) on the test LAN.
+no_ipv6()
+{
+	if [ -n "$1" ]; then
+		ip netns exec "$1" sh -c \
+		    "echo 1 >/proc/sys/net/ipv6/conf/$2/disable_ipv6" \
+		    2>/dev/null || true
+	else
+		echo 1 >"/proc/sys/net/ipv6/conf/$2/disable_ipv6" 2>/dev/null ||
+		    true
+	fi
+}
+
 # setup_lan [MTU]: a veth pair private to this test; the initiator end
 # stays here, the target end goes into a network namespace.  Sets
 #   lan_if   initiator-side interface (pass it with -I)
@@ -201,12 +215,8 @@ lan_create()
 {
 	ip link add "$lan_if" type veth peer name "$lan_tif" netns "$lan_ns" ||
 	    fail "ip link add $lan_if failed"
-	# No IPv6 chatter (router solicitations) on the test LAN.
-	echo 1 >"/proc/sys/net/ipv6/conf/$lan_if/disable_ipv6" 2>/dev/null ||
-	    true
-	ip netns exec "$lan_ns" sh -c \
-	    "echo 1 >/proc/sys/net/ipv6/conf/$lan_tif/disable_ipv6" \
-	    2>/dev/null || true
+	no_ipv6 "" "$lan_if"
+	no_ipv6 "$lan_ns" "$lan_tif"
 	ip link set "$lan_if" mtu "$lan_mtu" up
 	ip -n "$lan_ns" link set "$lan_tif" mtu "$lan_mtu" up
 	wait_for -t 10 _lan_is_up "$lan_if" ||

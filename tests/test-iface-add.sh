@@ -24,12 +24,8 @@ make_pair()
 	local i=hi$1-$$ t=ht$1-$$
 	ip -n "$ns_i" link add "$i" type veth peer name "$t" \
 	    netns "$lan_ns" || fail "ip link add $i failed"
-	ip netns exec "$ns_i" sh -c \
-	    "echo 1 >/proc/sys/net/ipv6/conf/$i/disable_ipv6" 2>/dev/null ||
-	    true
-	ip netns exec "$lan_ns" sh -c \
-	    "echo 1 >/proc/sys/net/ipv6/conf/$t/disable_ipv6" 2>/dev/null ||
-	    true
+	no_ipv6 "$ns_i" "$i"
+	no_ipv6 "$lan_ns" "$t"
 	ip -n "$ns_i" link set "$i" up
 	ip -n "$lan_ns" link set "$t" up
 	lan_tif=$t

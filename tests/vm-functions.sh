@@ -496,8 +496,6 @@ vm_tap()
 {
 	ip -n "$vm_ns" tuntap add "$1" mode tap ||
 	    fail "ip tuntap add $1 failed"
-	ip netns exec "$vm_ns" sh -c \
-	    "echo 1 >/proc/sys/net/ipv6/conf/$1/disable_ipv6" 2>/dev/null ||
-	    true
+	no_ipv6 "$vm_ns" "$1"
 	ip -n "$vm_ns" link set "$1" up
 }
