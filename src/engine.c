@@ -166,6 +166,14 @@ struct fence {
 TAILQ_HEAD(reqlist, req);
 TAILQ_HEAD(framelist, frame);
 
+/* A target's path and jumbo frames: see struct target. */
+struct path_jumbo {
+	unsigned timeouts;        /* since a jumbo frame was answered through it */
+	bool capped;
+	struct frame *probe;
+	uint64_t probe_at, delay;
+};
+
 struct target {
 	struct engine *e;
 	uint16_t shelf;
@@ -186,20 +194,22 @@ struct target {
 	unsigned rr;
 	unsigned spf;
 	/*
-	 * Jumbo frames lost: after JUMBO_LOST_MAX timer resends of jumbo
-	 * frames with no jumbo frame answered, frames of JUMBO_SAFE_SECTORS
-	 * (capped; frames are split as they are resent).  Once small frames
-	 * are answered, one full-size frame (the jumbo probe) tries again
-	 * after jumbo_delay, doubling while it is lost; any jumbo frame
-	 * answered lifts the cap.  Said (an event) when the probe is lost
-	 * while small frames are answered, and when the cap goes again.
+	 * Jumbo frames lost, per path: after JUMBO_LOST_MAX timer resends of
+	 * jumbo frames sent on a path with no jumbo frame answered through
+	 * it, the path is capped: it carries frames of JUMBO_SAFE_SECTORS
+	 * only.  While another path is not capped, full-size frames go
+	 * there; when every path is, frames are small (split as they are
+	 * resent).  Once something is answered through a capped path, one
+	 * full-size frame (its jumbo probe) tries it again after its delay,
+	 * doubling while it is lost; any jumbo frame answered through it
+	 * lifts the cap.  Said (an event, paths[].jumbo_lost) when the probe
+	 * is lost while smaller frames pass, and when the cap goes again.
 	 */
-	unsigned spf_full;        /* sectors per frame without the cap */
-	unsigned jumbo_timeouts;  /* since a jumbo frame was last answered */
-	bool jumbo_capped, jumbo_lost;
-	struct frame *jumbo_probe;
-	uint64_t jumbo_probe_at, jumbo_delay;
-	uint64_t jumbo_caps;      /* times capped */
+	unsigned spf_full;        /* sectors per frame without a cap */
+	bool jumbo_capped;        /* every path is */
+	struct path_jumbo pj[ENGINE_MAX_PATHS];
+	unsigned jumbo_ev_path;   /* the path of the latest jumbo event */
+	uint64_t jumbo_caps;      /* times a path was capped */
 	unsigned cwnd, ssthresh, cwnd_acc, wmax, inflight;
 	uint64_t srtt, rttvar, rto;
 	bool have_rtt;
@@ -478,8 +488,9 @@ frame_release(struct engine *e, struct frame *f)
 		}
 		if (f->t->probe == f)
 			probe_gone(f->t);
-		if (f->t->jumbo_probe == f)
-			f->t->jumbo_probe = NULL;
+		for (unsigned i = 0; i < f->t->npaths; i++)
+			if (f->t->pj[i].probe == f)
+				f->t->pj[i].probe = NULL;
 	}
 	f->tag = 0;
 	/*
@@ -511,19 +522,47 @@ path_usable(const struct target_path *p)
 	return p->lost < PATH_BAD_LOSSES;
 }
 
+/* A frame that a path capped for lost jumbo frames does not carry. */
+static bool
+frame_is_jumbo(const struct frame *f)
+{
+	return f->kind == FK_RW && f->scnt > JUMBO_SAFE_SECTORS;
+}
+
+/* A capped path whose jumbo probe may go now. */
+static bool
+jumbo_probe_due(const struct target *t, unsigned i, uint64_t now)
+{
+	const struct path_jumbo *j = &t->pj[i];
+
+	return j->capped && j->probe == NULL && now >= j->probe_at;
+}
+
 /*
  * Round robin over the target's paths, preferring ones that answer; a path
  * avoided after losses still gets one frame every PATH_PROBE_NS, so it is
- * used again once it works.
+ * used again once it works.  A jumbo frame is the probe of a capped path
+ * whose probe is due, else it goes on a path that is not capped.
  */
 static unsigned
-path_pick(struct target *t, int avoid, uint64_t now)
+path_pick(struct target *t, struct frame *f, int avoid, uint64_t now)
 {
+	bool jumbo = frame_is_jumbo(f);
 	unsigned i, k;
 
+	if (jumbo) {
+		for (i = 0; i < t->npaths; i++) {
+			if ((int)i != avoid && jumbo_probe_due(t, i, now)) {
+				t->pj[i].probe = f;
+				return i;
+			}
+		}
+	}
 	for (k = 0; k < t->npaths; k++) {
 		i = (t->rr + k) % t->npaths;
 		if ((int)i == avoid && t->npaths > 1)
+			continue;
+		if (jumbo && t->pj[i].capped)
 			continue;
 		if (path_usable(&t->paths[i]) || now >= t->path_probe_at[i]) {
 			if (!path_usable(&t->paths[i]))
@@ -551,10 +590,7 @@ frame_send(struct engine *e, struct frame *f, uint64_t now)
 	uint8_t *h;
 	int rc;
 
-	if (f->nsent == 0)
-		f->path = path_pick(t, -1, now);
-	else
-		f->path = path_pick(t, (int)f->path, now);
+	f->path = path_pick(t, f, f->nsent ? (int)f->path : -1, now);
 	f->fast = false;
 	f->timed_out = false;
 	if (f->held) {
@@ -569,7 +605,7 @@ frame_send(struct engine *e, struct frame *f, uint64_t now)
 	f->prev_tag = f->nsent ? f->tag : 0;
 	f->tag = AOE_TAG_USER | (uint32_t)f->gen << 16 | f->index;
 	f->prev_jumbo = f->jumbo;
-	f->jumbo = f->kind == FK_RW && f->scnt > JUMBO_SAFE_SECTORS;
+	f->jumbo = frame_is_jumbo(f);
 	h = f->big ? f->big : f->hdr;
 	memcpy(h, p->mac, 6);
 	memcpy(h + 6, i->mac, 6);
@@ -736,6 +772,10 @@ target_recompute(struct engine *e, struct target *t)
 		spf = MIN(spf, e->cfg.max_sectors);
 	spf = MAX(MIN(spf, 255u), 1u);
 	t->spf_full = spf;
+	t->jumbo_capped = t->npaths > 0;
+	for (i = 0; i < t->npaths; i++)
+		if (!t->pj[i].capped)
+			t->jumbo_capped = false;
 	if (t->jumbo_capped)
 		spf = MIN(spf, (unsigned)JUMBO_SAFE_SECTORS);
 	t->spf = spf;
@@ -857,7 +897,9 @@ engine_target_info(const struct target *t, struct target_info *o)
 	memcpy(o->paths, t->paths, sizeof(o->paths));
 	o->sectors_per_frame = t->spf;
 	o->sectors_per_frame_full = t->spf_full;
-	o->jumbo_lost = t->jumbo_lost;
+	for (unsigned i = 0; i < t->npaths; i++)
+		o->jumbo_lost |= t->paths[i].jumbo_lost;
+	o->jumbo_path = t->jumbo_ev_path;
 	o->jumbo_caps = t->jumbo_caps;
 	o->window = t->cwnd;
 	o->window_max = t->wmax;
@@ -880,6 +922,8 @@ engine_target_info(const struct target *t, struct target_info *o)
 
 /* ------------------------------------------------------------ window, RTT */
 
+static void jumbo_answered(struct engine *e, struct target *t, unsigned pi,
+    bool jumbo, uint64_t now);
 static void frames_unhold(struct engine *e, struct target *t, bool lost,
     uint64_t now);
 
@@ -1220,9 +1264,14 @@ req_issue_one(struct engine *e, struct target *t, struct req *r, uint64_t now)
 		}
 		/* FALLTHROUGH */
 	case RQ_READ:
-		/* Jumbo frames lost: one full-size frame tries again. */
-		maxs = t->jumbo_capped && t->jumbo_probe == NULL &&
-		    now >= t->jumbo_probe_at ? t->spf_full : t->spf;
+		/*
+		 * Every path capped for lost jumbo frames: a full-size frame
+		 * when a path's probe is due (path_pick sends it there).
+		 */
+		maxs = t->spf;
+		for (unsigned i = 0; t->jumbo_capped && i < t->npaths; i++)
+			if (jumbo_probe_due(t, i, now))
+				maxs = t->spf_full;
 		if (r->nredo > 0) {
 			struct redo *d = &r->redo[r->nredo - 1];
 
@@ -1257,8 +1306,6 @@ req_issue_one(struct engine *e, struct target *t, struct req *r, uint64_t now)
 		frame_release(e, f);
 		return -1;
 	}
-	if (scnt > t->spf)
-		t->jumbo_probe = f;
 send:
 	r->outstanding++;
 	t->inflight++;
@@ -1670,9 +1717,14 @@ engine_set_mtu(struct engine *e, unsigned ifidx, unsigned mtu)
 		struct target *t = e->targets[i];
 
 		/* Jumbo frames lost: the way may have changed too, look. */
-		if (t->jumbo_capped && t->jumbo_probe_at != UINT64_MAX) {
-			t->jumbo_probe_at = 0;
-			t->jumbo_delay = JUMBO_DELAY_MIN_NS;
+		for (unsigned k = 0; k < t->npaths; k++) {
+			struct path_jumbo *j = &t->pj[k];
+
+			if (t->paths[k].ifidx == ifidx && j->capped &&
+			    j->probe_at != UINT64_MAX) {
+				j->probe_at = 0;
+				j->delay = JUMBO_DELAY_MIN_NS;
+			}
 		}
 		target_recompute(e, t);
 	}
@@ -1746,6 +1798,7 @@ cfg_advert(struct engine *e, unsigned ifidx, const struct aoe_hdr *h,
 	} else if (pi >= 0) {
 		t->paths[pi].rx++;
 		t->paths[pi].lost = 0;
+		jumbo_answered(e, t, (unsigned)pi, false, now);
 	}
 	if (t->bufcnt != c->bufcnt || t->scnt != aoe_cfg_scnt(c) ||
 	    t->cfg_len != c->len || memcmp(t->cfg, c->str, c->len) != 0)
@@ -1831,60 +1884,70 @@ frame_split(struct frame *f)
 	issuing_add(t, r);
 }
 
+/* A path's jumbo state changed: say so. */
+static void
+jumbo_event(struct engine *e, struct target *t, unsigned pi, bool lost)
+{
+	if (t->paths[pi].jumbo_lost == lost)
+		return;
+	t->paths[pi].jumbo_lost = lost;
+	t->jumbo_ev_path = pi;
+	ev(e, t, ENGINE_EV_JUMBO);
+}
+
 /*
- * A jumbo frame went unanswered (f is about to be resent).  The probe
- * lost: jumbo frames are still lost while small ones are answered (the
- * probe is sent only then): say so once, try again later.  Else count;
- * at JUMBO_LOST_MAX, small frames (f and the others are split as they are
- * resent) until one is answered, then the probe.
+ * A jumbo frame sent on its path went unanswered (f is about to be
+ * resent).  The path's probe lost: jumbo frames are still lost there while
+ * smaller ones pass (the probe is sent only once something was answered
+ * through it): say so once, try again later.  Else count; at
+ * JUMBO_LOST_MAX the path is capped.
  */
 static void
 jumbo_frame_lost(struct engine *e, struct target *t, struct frame *f,
     uint64_t now)
 {
-	if (f == t->jumbo_probe) {
-		t->jumbo_probe = NULL;
-		t->jumbo_probe_at = now + t->jumbo_delay;
-		t->jumbo_delay = MIN(t->jumbo_delay * 2, JUMBO_DELAY_MAX_NS);
-		if (!t->jumbo_lost) {
-			t->jumbo_lost = true;
-			ev(e, t, ENGINE_EV_JUMBO);
-		}
+	struct path_jumbo *j = &t->pj[f->path];
+
+	if (f == j->probe) {
+		j->probe = NULL;
+		j->probe_at = now + j->delay;
+		j->delay = MIN(j->delay * 2, JUMBO_DELAY_MAX_NS);
+		jumbo_event(e, t, f->path, true);
 		return;
 	}
-	if (t->jumbo_capped || ++t->jumbo_timeouts < JUMBO_LOST_MAX ||
-	    t->spf <= JUMBO_SAFE_SECTORS)
+	if (j->capped || ++j->timeouts < JUMBO_LOST_MAX ||
+	    t->spf_full <= JUMBO_SAFE_SECTORS)
 		return;
-	t->jumbo_capped = true;
+	j->capped = true;
 	t->jumbo_caps++;
-	t->jumbo_delay = JUMBO_DELAY_MIN_NS;
-	t->jumbo_probe_at = UINT64_MAX; /* until a small frame is answered */
+	j->delay = JUMBO_DELAY_MIN_NS;
+	j->probe_at = UINT64_MAX; /* until something is answered through it */
 	target_recompute(e, t);
 }
 
 /*
- * An ATA read or write answered, the copy sent as a jumbo frame or not.
- * A jumbo one lifts the cap; a small one while capped starts the clock
- * of the first probe.
+ * Something was answered through path pi: an ATA read or write (jumbo:
+ * its copy was a jumbo frame) or a config advert.  A jumbo one lifts the
+ * path's cap; another while capped starts the clock of its first probe.
  */
 static void
-jumbo_answered(struct engine *e, struct target *t, bool jumbo, uint64_t now)
+jumbo_answered(struct engine *e, struct target *t, unsigned pi, bool jumbo,
+    uint64_t now)
 {
+	struct path_jumbo *j = &t->pj[pi];
+
 	if (!jumbo) {
-		if (t->jumbo_capped && t->jumbo_probe_at == UINT64_MAX)
-			t->jumbo_probe_at = now + t->jumbo_delay;
+		if (j->capped && j->probe_at == UINT64_MAX)
+			j->probe_at = now + j->delay;
 		return;
 	}
-	t->jumbo_timeouts = 0;
-	if (!t->jumbo_capped)
+	j->timeouts = 0;
+	if (!j->capped)
 		return;
-	t->jumbo_capped = false;
-	t->jumbo_probe = NULL;
+	j->capped = false;
+	j->probe = NULL;
 	target_recompute(e, t);
-	if (t->jumbo_lost) {
-		t->jumbo_lost = false;
-		ev(e, t, ENGINE_EV_JUMBO);
-	}
+	jumbo_event(e, t, pi, false);
 }
 
 /*
@@ -1906,7 +1969,7 @@ frame_resend(struct engine *e, struct frame *f, bool by_timer, uint64_t now)
 	}
 	if (f->kind == FK_RW || f->kind == FK_FLUSH)
 		window_cut(e, t, now);
-	if (f->jumbo && (by_timer || f == t->jumbo_probe))
+	if (f->jumbo && (by_timer || f == t->pj[f->path].probe))
 		jumbo_frame_lost(e, t, f, now);
 	if (f->kind == FK_RW && f->scnt > t->spf)
 		frame_split(f);
@@ -2009,7 +2072,7 @@ ata_response(struct engine *e, struct frame *f, unsigned pi,
 	if (f->timed_out && h->tag == f->prev_tag)
 		spurious_timeout(e, t, now - f->prev_sent_ns, now);
 	if (f->kind == FK_RW)
-		jumbo_answered(e, t, h->tag == f->tag ? f->jumbo :
+		jumbo_answered(e, t, pi, h->tag == f->tag ? f->jumbo :
 		    f->prev_jumbo, now);
 	sent = h->tag == f->tag ? f->sent_ns : f->prev_sent_ns;
 	if (sent > t->answered_sent_ns)

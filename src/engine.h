@@ -61,7 +61,7 @@ enum engine_event {
 	ENGINE_EV_UP,       /* IDENTIFY done: I/O may be submitted */
 	ENGINE_EV_CHANGED,  /* capacity, config string or paths changed */
 	ENGINE_EV_DEAD,     /* dead timeout passed: pending and new I/O fail -EIO */
-	ENGINE_EV_JUMBO,    /* jumbo frames found lost, or passing again (jumbo_lost) */
+	ENGINE_EV_JUMBO,    /* a path found to lose jumbo frames, or passing them again */
 };
 
 enum target_state {
@@ -116,6 +116,12 @@ struct target_path {
 	uint8_t mac[6];
 	unsigned mtu;          /* local interface MTU when last seen */
 	uint64_t tx, rx, lost;
+	/*
+	 * Frames above 1500 bytes are lost on this path (a switch without
+	 * jumbo frames?) while smaller ones pass: it carries small frames
+	 * only, and a full-size frame tries it again now and then.
+	 */
+	bool jumbo_lost;
 };
 
 struct target_info {
@@ -138,13 +144,11 @@ struct target_info {
 	/* engine state */
 	unsigned sectors_per_frame; /* sectors in one ATA frame now */
 	unsigned sectors_per_frame_full; /* what the MTUs and scnt allow */
-	/*
-	 * Frames above 1500 bytes are lost on the way (a switch without jumbo
-	 * frames?) while smaller ones are answered: sectors_per_frame is 2
-	 * and a full-size frame tries again now and then.
-	 */
+	/* some path has jumbo_lost */
 	bool jumbo_lost;
-	uint64_t jumbo_caps;   /* times frames were cut to 2 sectors for it */
+	/* the path whose jumbo_lost changed at the latest ENGINE_EV_JUMBO */
+	unsigned jumbo_path;
+	uint64_t jumbo_caps;   /* times a path was capped to 2-sector frames */
 	unsigned window;       /* frames allowed in flight now */
 	unsigned window_max;   /* bound: min(bufcnt, config max_window) */
 	unsigned inflight;     /* frames in flight now */

@@ -361,18 +361,34 @@ rt_event(void *ctx, struct target *t, int event)
 
 	if (event == ENGINE_EV_JUMBO) {
 		struct target_info ti;
+		const struct target_path *p;
+		char via[IF_NAMESIZE + MAC_STRLEN + 8], mac[MAC_STRLEN];
 
 		engine_target_info(t, &ti);
-		if (ti.jumbo_lost)
-			log_warnx("%s: frames of %u sectors go unanswered, "
-			    "frames of %u do not: does a switch or bridge on "
-			    "the way drop jumbo frames?  Using %u-sector "
-			    "frames; larger ones are tried again now and then",
-			    ti.name, ti.sectors_per_frame_full,
-			    ti.sectors_per_frame, ti.sectors_per_frame);
+		p = &ti.paths[ti.jumbo_path];
+		snprintf(via, sizeof(via), "%s to %s",
+		    engine_interface_name(rt->e, p->ifidx),
+		    mac_fmt(mac, p->mac));
+		if (p->jumbo_lost && ti.sectors_per_frame <
+		    ti.sectors_per_frame_full)
+			log_warnx("%s via %s: frames of %u sectors go "
+			    "unanswered, frames of %u do not: does a switch "
+			    "or bridge on the way drop jumbo frames?  Using "
+			    "%u-sector frames; larger ones are tried again now "
+			    "and then", ti.name, via,
+			    ti.sectors_per_frame_full, ti.sectors_per_frame,
+			    ti.sectors_per_frame);
+		else if (p->jumbo_lost)
+			log_warnx("%s via %s: frames of %u sectors go "
+			    "unanswered, smaller ones do not: does a switch "
+			    "or bridge on the way drop jumbo frames?  That "
+			    "path carries small frames only, the others "
+			    "%u-sector frames; larger ones are tried on it "
+			    "again now and then", ti.name, via,
+			    ti.sectors_per_frame_full, ti.sectors_per_frame);
 		else
-			log_info("%s: frames of %u sectors are answered again",
-			    ti.name, ti.sectors_per_frame);
+			log_info("%s via %s: frames of %u sectors are answered "
+			    "again", ti.name, via, ti.sectors_per_frame_full);
 	}
 
 	if (rt->front != NULL && rt->front->event != NULL)
@@ -865,8 +881,9 @@ rt_log_totals(struct rt *rt)
 		    (unsigned long long)(ti.bytes_read >> 20),
 		    (unsigned long long)(ti.bytes_written >> 20));
 		if (ti.jumbo_caps > 0)
-			log_info("%s: frames cut to 2 sectors %llu times for "
-			    "lost jumbo frames; %u of %u sectors now", ti.name,
+			log_info("%s: a path capped to 2-sector frames %llu "
+			    "times for lost jumbo frames; %u of %u sectors now",
+			    ti.name,
 			    (unsigned long long)ti.jumbo_caps,
 			    ti.sectors_per_frame, ti.sectors_per_frame_full);
 	}

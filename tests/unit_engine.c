@@ -116,6 +116,7 @@ struct net {
 	uint64_t refused_big;
 	size_t drop_over;           /* frames longer: lost on the way (a
 				       switch with a smaller MTU); 0 = none */
+	unsigned drop_over_ifs;     /* ... bit per interface; 0 = all */
 	uint64_t dropped_over;
 	unsigned unflushed;
 	unsigned in_engine, in_submit;
@@ -318,6 +319,14 @@ out_del(struct net *n, const uint8_t *f)
 
 /* ---------------------------------------------------------------- ops */
 
+/* A frame of len bytes on interface ifidx that the switch loses (drop_over). */
+static bool
+over_lost(const struct net *n, unsigned ifidx, size_t len)
+{
+	return n->drop_over && len > n->drop_over &&
+	    (n->drop_over_ifs == 0 || (n->drop_over_ifs & (1u << ifidx)));
+}
+
 static int
 op_send(void *ctx, unsigned ifidx, const struct iovec *iov, unsigned iovcnt)
 {
@@ -342,7 +351,7 @@ op_send(void *ctx, unsigned ifidx, const struct iovec *iov, unsigned iovcnt)
 	}
 	cr_assert_leq(len, (size_t)n->ifmtu[ifidx] + 14,
 	    "frame of %zu bytes on MTU %u", len, n->ifmtu[ifidx]);
-	if (n->drop_over && len > n->drop_over) {
+	if (over_lost(n, ifidx, len)) {
 		n->dropped_over++;
 		return 0; /* sent, and lost on the way */
 	}
@@ -551,7 +560,7 @@ deliver_to_engine(struct net *n, const struct wframe *w)
 		n->refused_big++;
 		return;
 	}
-	if (n->drop_over && w->len > n->drop_over) {
+	if (over_lost(n, w->ifidx, w->len)) {
 		n->dropped_over++;
 		return;
 	}
@@ -3646,20 +3655,38 @@ Test(jumbo, mtu_lowered_splits_frames)
 	net_free(n);
 }
 
-/* Largest ATA frame sent since log entry mark, in sectors. */
+/*
+ * ATA reads and writes sent since log entry mark on interface ifidx (-1:
+ * any): the largest in sectors; *jumbo (when not NULL) counts those of
+ * more than JUMBO sectors (2: above 1500 bytes).
+ */
+#define JUMBO 2
 static unsigned
-max_sectors_sent(const struct net *n, size_t mark)
+rw_sent(const struct net *n, size_t mark, int ifidx, unsigned *jumbo)
 {
-	unsigned m = 0;
+	unsigned m = 0, j = 0;
 
 	for (size_t i = mark; i < n->logn; i++) {
 		const uint8_t *h = n->log[i].hdr;
 		bool wr;
 
-		if (h[19] == AOE_CMD_ATA && ata_is_rw(h[27], &wr))
+		if (ifidx >= 0 && n->log[i].ifidx != (unsigned)ifidx)
+			continue;
+		if (h[19] == AOE_CMD_ATA && ata_is_rw(h[27], &wr)) {
 			m = MAX(m, (unsigned)h[26]);
+			j += h[26] > JUMBO;
+		}
 	}
+	if (jumbo)
+		*jumbo = j;
 	return m;
+}
+
+/* Largest ATA frame sent since log entry mark, in sectors. */
+static unsigned
+max_sectors_sent(const struct net *n, size_t mark)
+{
+	return rw_sent(n, mark, -1, NULL);
 }
 
 /*
@@ -3766,6 +3793,152 @@ Test(jumbo, outage_is_not_jumbo_loss)
 	cr_assert(!ti.jumbo_lost);
 	cr_assert_eq(count_events(n, t, ENGINE_EV_JUMBO), 0);
 	free(buf);
+	net_free(n);
+}
+
+/*
+ * Two interfaces of MTU 9000 and a target of 4096 sectors on both whose own
+ * MTU is 9000, up; *bad is the index in paths[] of the path through fake1.
+ */
+static struct net *
+net_jumbo2(uint64_t seed, struct target **t, unsigned *bad)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 2, 9000, 9000, seed);
+	struct faketarget *f = net_add_target(n, 1, 0, 4096, 3);
+	struct target_info ti;
+
+	ft_set_mtu(f, 9000);
+	net_up(n);
+	*t = net_target(n, 0);
+	engine_target_info(*t, &ti);
+	cr_assert_eq(ti.npaths, 2);
+	*bad = ti.paths[0].ifidx == 1 ? 0 : 1;
+	return n;
+}
+
+/*
+ * Two paths at MTU 9000, and a switch on the second that drops every frame
+ * above 1500 bytes: that path alone is capped.  The I/O completes with the
+ * right bytes, 17-sector frames keep going on the first path, the second
+ * carries small frames and now and then a probe; the loss of a probe while
+ * small frames pass is one event, naming that path.  Fixed: 17-sector
+ * frames on it again, another event.  (Before paths were capped one by
+ * one, the second path's losses had it avoided, retried every 200 ms
+ * with a jumbo frame lost each time, and never said why.)
+ */
+Test(jumbo, one_path_drops_jumbo_frames)
+{
+	const size_t len = 1024 * 1024;
+	struct target *t;
+	unsigned bad, j1;
+	struct net *n = net_jumbo2(109, &t, &bad);
+	struct target_info ti;
+	uint8_t *w = malloc(len), *r = malloc(len);
+	size_t mark;
+	uint64_t t0;
+
+	cr_assert_not_null(w);
+	cr_assert_not_null(r);
+	fill_random(n, w, len);
+	n->drop_over = 1514;
+	n->drop_over_ifs = 1u << 1;
+	cr_assert_eq(do_write(n, t, w, 4096, len), 0);
+	expect_target_bytes(n, 4096, w, len);
+	cr_assert_eq(do_read(n, t, r, 4096, len), 0);
+	cr_assert_eq(memcmp(w, r, len), 0, "read back differs");
+	/* 256 KiB: 30 frames of 17 sectors and one of 2 (small: fake1). */
+	for (unsigned k = 0; k < 40 && count_events(n, t, ENGINE_EV_JUMBO) == 0;
+	    k++) {
+		cr_assert_eq(do_read(n, t, r, 0, 256 * 1024), 0);
+		net_run(n, 250 * NSEC_PER_MSEC, NULL, NULL);
+	}
+	engine_target_info(t, &ti);
+	cr_assert_eq(count_events(n, t, ENGINE_EV_JUMBO), 1);
+	cr_assert_eq(ti.jumbo_path, bad);
+	cr_assert(ti.paths[bad].jumbo_lost);
+	cr_assert(!ti.paths[1 - bad].jumbo_lost);
+	cr_assert(ti.jumbo_lost);
+	cr_assert_eq(ti.jumbo_caps, 1);
+	cr_assert_eq(ti.sectors_per_frame, 17, "the good path is capped too");
+	cr_assert_neq(ti.state, TARGET_DEAD);
+	cr_assert_leq(n->dropped_over, 40, "%" PRIu64 " jumbo frames lost",
+	    n->dropped_over);
+	/* Now: full-size frames on fake0, small ones on fake1. */
+	mark = n->logn;
+	cr_assert_eq(do_read(n, t, r, 4096, len), 0);
+	cr_assert_eq(memcmp(w, r, len), 0, "read back differs");
+	cr_assert_eq(rw_sent(n, mark, 0, NULL), 17);
+	(void)rw_sent(n, mark, 1, &j1);
+	cr_assert_leq(j1, 1, "%u jumbo frames on the capped path", j1);
+
+	/* Fixed: within the probe's backoff, full-size frames there too. */
+	n->drop_over = 0;
+	t0 = n->now;
+	while (count_events(n, t, ENGINE_EV_JUMBO) < 2) {
+		cr_assert_lt(n->now - t0, 200 * NSEC_PER_SEC,
+		    "the path stays capped after the switch was fixed");
+		cr_assert_eq(do_read(n, t, r, 0, 256 * 1024), 0);
+		net_run(n, 500 * NSEC_PER_MSEC, NULL, NULL);
+	}
+	engine_target_info(t, &ti);
+	cr_assert_eq(ti.jumbo_path, bad);
+	cr_assert(!ti.paths[bad].jumbo_lost);
+	cr_assert(!ti.jumbo_lost);
+	mark = n->logn;
+	cr_assert_eq(do_read(n, t, r, 4096, len), 0);
+	cr_assert_eq(memcmp(w, r, len), 0, "read back differs");
+	cr_assert_eq(rw_sent(n, mark, 1, NULL), 17);
+	free(w);
+	free(r);
+	net_free(n);
+}
+
+/*
+ * Two paths; the second goes dark for a while (its target process
+ * descheduled, a cable pulled): its jumbo frames time out, but the first
+ * path answers full-size frames all along, so frames stay at 17 sectors
+ * (before, three such timeouts at once cut the whole target to 2-sector
+ * frames), and nothing says jumbo frames are lost.  Back: the second path
+ * carries 17-sector frames again.
+ */
+Test(jumbo, one_path_outage_keeps_full_frames)
+{
+	const size_t len = 2 * 1024 * 1024;
+	struct target *t;
+	unsigned bad;
+	struct net *n = net_jumbo2(110, &t, &bad);
+	struct target_info ti;
+	struct req rq = { .buf = malloc(len) };
+	size_t mark;
+	uint64_t t0;
+
+	cr_assert_not_null(rq.buf);
+	(void)bad;
+	n->down_ifs = 1u << 1;
+	cr_assert_eq(sub_read(n, &rq, t, 0, len), 0);
+	t0 = n->now;
+	while (rq.ncalls == 0) {
+		cr_assert_lt(n->now - t0, 20 * NSEC_PER_SEC,
+		    "the read never completed");
+		net_run(n, 5 * NSEC_PER_MSEC, pred_req_done, &rq);
+		engine_target_info(t, &ti);
+		cr_assert_eq(ti.sectors_per_frame, 17,
+		    "frames cut while a path answers full-size ones");
+	}
+	cr_assert_eq(rq.rc, 0);
+	cr_assert_gt(n->dropped_req, 0, "the dark path carried nothing");
+	n->down_ifs = 0;
+	t0 = n->now;
+	do {
+		cr_assert_lt(n->now - t0, 60 * NSEC_PER_SEC,
+		    "no full-size frame on the path after it came back");
+		mark = n->logn;
+		cr_assert_eq(do_read(n, t, rq.buf, 0, 256 * 1024), 0);
+		net_run(n, 250 * NSEC_PER_MSEC, NULL, NULL);
+	} while (rw_sent(n, mark, 1, NULL) != 17);
+	cr_assert_eq(count_events(n, t, ENGINE_EV_JUMBO), 0);
+	free(rq.buf);
 	net_free(n);
 }
 

@@ -308,11 +308,19 @@ op_event(void *ctx, struct target *t, int ev)
 	case ENGINE_EV_JUMBO: {
 		struct target_info info;
 
-		/* Lost: 2-sector frames; found again: no cap. */
+		/*
+		 * A path's cap; with one path, lost: 2-sector frames, found
+		 * again: no cap.
+		 */
 		engine_target_info(t, &info);
 		CHECK(info.jumbo_caps > 0);
-		CHECK(info.jumbo_lost ? info.sectors_per_frame == 2 :
-		    info.sectors_per_frame == info.sectors_per_frame_full);
+		CHECK(info.jumbo_path < info.npaths);
+		CHECK(!info.paths[info.jumbo_path].jumbo_lost ||
+		    info.jumbo_lost);
+		if (info.npaths == 1)
+			CHECK(info.jumbo_lost ? info.sectors_per_frame == 2 :
+			    info.sectors_per_frame ==
+			    info.sectors_per_frame_full);
 		break;
 	}
 	default:
