@@ -1912,7 +1912,9 @@ jumbo_frame_lost(struct engine *e, struct target *t, struct frame *f,
 		j->probe = NULL;
 		j->probe_at = now + j->delay;
 		j->delay = MIN(j->delay * 2, JUMBO_DELAY_MAX_NS);
-		jumbo_event(e, t, f->path, true);
+		/* (Unless the MTU has fallen below jumbo frames since.) */
+		if (t->spf_full > JUMBO_SAFE_SECTORS)
+			jumbo_event(e, t, f->path, true);
 		return;
 	}
 	if (j->capped || ++j->timeouts < JUMBO_LOST_MAX ||
