@@ -20,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -50,6 +52,7 @@ struct app {
 	uint16_t shelf;
 	uint8_t slot;
 	bool wake;            /* a target event arrived */
+	int usr1fd;           /* signalfd of SIGUSR1, or -1 */
 };
 
 /* What -o carries for us (the rest goes to libfuse). */
@@ -145,7 +148,8 @@ usage(FILE *f)
 	    "  -h, --help                   this help\n"
 	    "  -V, --version                print the version\n"
 	    "(--wait: how long to look for targets before mounting; default "
-	    "1 s, or up\nto 5 s for the named TARGET)\n");
+	    "1 s, or up\nto 5 s for the named TARGET; SIGUSR1 logs the "
+	    "counters that -v logs at exit)\n");
 	rt_usage_common(f);
 }
 
@@ -155,6 +159,38 @@ on_signal(int sig)
 	(void)sig;
 	if (g_loop != NULL)
 		loop_stop(g_loop);
+}
+
+/* SIGUSR1, through a signalfd in the loop: log the counters. */
+static void
+on_usr1(void *arg, uint32_t events)
+{
+	struct app *a = arg;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	while (read(a->usr1fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		if (a->rt != NULL)
+			rt_log_counters(a->rt);
+}
+
+static int
+open_usr1(struct app *a, struct loop *loop)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	a->usr1fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (a->usr1fd < 0)
+		return -errno;
+	if (loop_add_fd(loop, a->usr1fd, EPOLLIN, on_usr1, a) < 0) {
+		close(a->usr1fd);
+		a->usr1fd = -1;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /* A user or group: a number, or a name from the passwd/group files. */
@@ -484,6 +520,7 @@ main(int argc, char **argv)
 
 	log_init(PROG, true);
 	memset(&app, 0, sizeof(app));
+	app.usr1fd = -1;
 	memset(&mo, 0, sizeof(mo));
 	fusefs_config_default(&cfg);
 	mo.cfg = &cfg;
@@ -670,6 +707,11 @@ main(int argc, char **argv)
 	if (status != EXIT_OK)
 		goto out;
 	status = EXIT_FAIL;
+	rc = open_usr1(&app, loop);
+	if (rc < 0) {
+		log_warnx("signalfd: %s", strerror(-rc));
+		goto out;
+	}
 	fusefs_set_engine(app.fs, rt_engine(app.rt));
 
 	rc = find_targets(&app, o.wait_ns);
@@ -749,6 +791,10 @@ out:
 	priv_unmounter_finish(unmounter);
 	fusefs_unmount(app.fs, DRAIN_NS);
 	/* Cancels what the engine still holds: answered into the void. */
+	if (app.usr1fd >= 0) {
+		loop_del_fd(loop, app.usr1fd);
+		close(app.usr1fd);
+	}
 	rt_free(app.rt);
 	fusefs_free(app.fs);
 	bufpool_drain();

@@ -107,6 +107,7 @@ usage(FILE *f)
 "  -h, --help                   this help\n"
 "  -V, --version                print the version\n"
 "\n"
+"SIGUSR1 logs the counters that -v logs at exit.\n"
 "Exit status: 0 ok (also after SIGTERM/SIGINT), 1 failure, 2 usage error,\n"
 "4 no permission (CAP_NET_RAW); with --run the status of CMD.\n");
 }
@@ -272,6 +273,10 @@ on_signal_fd(void *arg, uint32_t events)
 		switch (si.ssi_signo) {
 		case SIGCHLD:
 			reap_run(a);
+			break;
+		case SIGUSR1:
+			if (a->rt != NULL)
+				rt_log_counters(a->rt);
 			break;
 		default:
 			if (a->stop)
@@ -581,6 +586,7 @@ main(int argc, char **argv)
 	sigaddset(&mask, SIGQUIT);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &mask, &oldmask);
 
 	cfg.read_only = readonly;

@@ -830,16 +830,19 @@ fail:
 	return status;
 }
 
-/* With -v: each target's counters at exit (window, RTT, losses). */
-static void
-rt_log_totals(struct rt *rt)
+/*
+ * Each target's counters (window, RTT, losses, its paths), the links' and
+ * the event loop's: at exit with -v, and on SIGUSR1.
+ */
+void
+rt_log_counters(struct rt *rt)
 {
 	struct target_info ti;
 	struct target *t = NULL;
 	const struct engine_stats *es;
 	struct loop_stats ls;
 
-	if (rt->e == NULL || log_getverbose() < 1)
+	if (rt->e == NULL)
 		return;
 	loop_get_stats(rt->loop, &ls);
 	log_info("event loop: %llu waits answered while busy polling, "
@@ -880,6 +883,19 @@ rt_log_totals(struct rt *rt)
 		    (unsigned long long)(ti.rto_ns / 1000),
 		    (unsigned long long)(ti.bytes_read >> 20),
 		    (unsigned long long)(ti.bytes_written >> 20));
+		for (unsigned i = 0; i < ti.npaths && i < ENGINE_MAX_PATHS;
+		    i++) {
+			const struct target_path *p = &ti.paths[i];
+			char mac[MAC_STRLEN];
+
+			log_info("%s via %s to %s: %llu frames sent, %llu "
+			    "answers, %llu lost in a row%s", ti.name,
+			    engine_interface_name(rt->e, p->ifidx),
+			    mac_fmt(mac, p->mac), (unsigned long long)p->tx,
+			    (unsigned long long)p->rx,
+			    (unsigned long long)p->lost,
+			    p->jumbo_lost ? "; loses jumbo frames" : "");
+		}
 		if (ti.jumbo_caps > 0)
 			log_info("%s: a path capped to 2-sector frames %llu "
 			    "times for lost jumbo frames; %u of %u sectors now",
@@ -899,7 +915,8 @@ rt_free(struct rt *rt)
 	for (unsigned i = 0; i < rt->nlinks; i++)
 		if (rt->ports[i].fd_added)
 			loop_del_fd(rt->loop, rt->ports[i].link->fd);
-	rt_log_totals(rt);
+	if (log_getverbose() >= 1)
+		rt_log_counters(rt);
 	/* Pending requests complete with -ECANCELED; links are still open. */
 	engine_free(rt->e);
 	for (unsigned i = 0; i < rt->nlinks; i++)

@@ -85,6 +85,9 @@ int rt_new(struct rt **out, const struct rt_options *o, struct loop *loop,
     void *front_ctx);
 void rt_free(struct rt *rt); /* NULL-safe; frees the engine and links */
 
+/* Log every target's counters and its paths', the links' and the loop's. */
+void rt_log_counters(struct rt *rt);
+
 struct engine *rt_engine(struct rt *rt);
 struct loop *rt_loop(struct rt *rt);
 unsigned rt_nlinks(const struct rt *rt);
