@@ -13,9 +13,9 @@
 # 9000 to 1500 and raised again under nbdcopy's writes: the jumbo frames
 # it refuses are split, then jumbo frames are used again; (3b) started
 # at 1500 and raised to 9000: a larger receive ring, jumbo frames (then
-# 64000, more than a ring slot holds: recvmmsg); (4)
-# the same as (3) with the pcap backend, whose sends fail at once.  vblade's
-# backing file must equal what was written after each.
+# 64000, more than a ring slot holds: recvmmsg); (4) the same as (3) with
+# the pcap backend, whose sends fail at once.  vblade's backing file must
+# equal what was written after each.
 nbd_test_timeout=120
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/nbd-functions.sh"
