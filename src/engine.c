@@ -281,6 +281,7 @@ struct engine {
 	bool discover_armed;
 	bool freeing;           /* engine_free() is running the last callbacks */
 	struct engine_stats stats;
+	unsigned inflight;         /* ATA frames in flight, every target */
 	/* recently completed write frames: a late duplicate's answer names one */
 	struct recent_write {
 		uint32_t tag, prev_tag;
@@ -408,6 +409,12 @@ const struct engine_stats *
 engine_stats(const struct engine *e)
 {
 	return &e->stats;
+}
+
+unsigned
+engine_inflight(const struct engine *e)
+{
+	return e->inflight;
 }
 
 /* ------------------------------------------------------------ frames */
@@ -1309,6 +1316,7 @@ req_issue_one(struct engine *e, struct target *t, struct req *r, uint64_t now)
 send:
 	r->outstanding++;
 	t->inflight++;
+	e->inflight++;
 	frame_send(e, f, now);
 	return 1;
 }
@@ -1848,8 +1856,10 @@ frame_finish(struct engine *e, struct frame *f)
 {
 	struct target *t = f->t;
 
-	if (f->kind == FK_RW || f->kind == FK_FLUSH)
+	if (f->kind == FK_RW || f->kind == FK_FLUSH) {
 		t->inflight--;
+		e->inflight--;
+	}
 	if (f->kind == FK_IDENTIFY && t->ident_frame == f)
 		t->ident_frame = NULL;
 	frame_release(e, f);
@@ -2324,6 +2334,7 @@ target_dead(struct engine *e, struct target *t, uint64_t now)
 			continue;
 		frame_finish(e, f);
 	}
+	e->inflight -= t->inflight; /* none left: frame_finish counted */
 	t->inflight = 0;
 	while ((r = TAILQ_FIRST(&t->active)) != NULL) {
 		r->outstanding = 0;

@@ -222,6 +222,8 @@ bool target_read_only(const struct target *t);
 void target_set_user(struct target *t, void *user);
 void *target_user(const struct target *t);
 const struct engine_stats *engine_stats(const struct engine *e);
+/* ATA frames (reads, writes, flushes) in flight now, every target. */
+unsigned engine_inflight(const struct engine *e);
 
 /* Completion: rc is 0 or a negative errno. */
 typedef void (*engine_done_fn)(void *arg, int rc);

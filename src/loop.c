@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +44,8 @@ struct loop {
 	int depth;                 /* > 0 while callbacks run */
 	volatile sig_atomic_t stop;
 	uint64_t poll_ns;          /* busy-poll window after activity, 0 = off */
+	loop_nap_fn nap;           /* coalescing: how long to nap first */
+	void *nap_arg;
 	uint64_t active;           /* when events were last dispatched */
 	struct loop_stats stats;
 };
@@ -281,6 +284,46 @@ loop_set_busy_poll(struct loop *l, uint64_t ns)
 }
 
 void
+loop_set_nap(struct loop *l, loop_nap_fn fn, void *arg)
+{
+	l->nap = fn;
+	l->nap_arg = arg;
+	/*
+	 * Naps of tens of microseconds: the default timer slack (50 us)
+	 * would double them.  Best effort.
+	 */
+	if (fn != NULL)
+		(void)prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
+}
+
+/*
+ * Coalescing: before a wait that would sleep, nap as long as the hook asks
+ * (not past the deadline).  Asleep outside epoll_wait, no sender wakes us:
+ * what arrives meanwhile is found by the wait, in one batch.
+ */
+static void
+nap(struct loop *l, uint64_t deadline)
+{
+	uint64_t ns, now;
+	struct timespec ts;
+
+	if (l->nap == NULL || l->stop)
+		return;
+	ns = l->nap(l->nap_arg);
+	if (ns == 0)
+		return;
+	now = loop_now();
+	if (deadline <= now)
+		return;
+	if (ns > deadline - now)
+		ns = deadline - now;
+	ts.tv_sec = (time_t)(ns / 1000000000u);
+	ts.tv_nsec = (long)(ns % 1000000000u);
+	(void)nanosleep(&ts, NULL); /* a signal cuts it short: fine */
+	l->stats.napped++;
+}
+
+void
 loop_get_stats(const struct loop *l, struct loop_stats *out)
 {
 	*out = l->stats;
@@ -314,6 +357,8 @@ loop_run_once(struct loop *l, uint64_t until)
 	if (n > 0) {
 		l->stats.polled++;
 	} else {
+		if (l->poll_ns == 0)
+			nap(l, deadline);
 		for (;;) {
 			now = loop_now();
 			n = epoll_wait(l->epfd, evs, LOOP_MAX_EVENTS,

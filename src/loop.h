@@ -55,9 +55,20 @@ int loop_run_once(struct loop *l, uint64_t until);
  */
 void loop_set_busy_poll(struct loop *l, uint64_t ns);
 
+/*
+ * Coalescing: before each wait that may sleep (busy polling off), fn(arg)
+ * says how long to nap first (0 = not now).  While the loop naps it is not
+ * waiting on its fds, so no sender pays for waking it, and it then takes
+ * what arrived in one batch: fewer wake-ups and system calls when events
+ * come close together, up to that much more latency.  NULL = never.
+ */
+typedef uint64_t (*loop_nap_fn)(void *arg);
+void loop_set_nap(struct loop *l, loop_nap_fn fn, void *arg);
+
 /* How the waits ended (reported with -v): events found by polling, sleeps. */
 struct loop_stats {
 	uint64_t polled;   /* waits answered while busy polling */
+	uint64_t napped;   /* naps before a wait (coalescing) */
 	uint64_t slept;    /* blocking waits (events or a deadline) */
 };
 void loop_get_stats(const struct loop *l, struct loop_stats *out);

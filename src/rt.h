@@ -34,6 +34,7 @@ struct rt_options {
 	const char *trace_path;    /* NULL = no trace */
 	uint64_t wait_ns;          /* discovery wait for one-shot commands */
 	uint64_t busy_poll_ns;     /* loop_set_busy_poll(), 0 = off */
+	uint64_t coalesce_ns;      /* nap with many frames in flight, 0 = off */
 	struct engine_config ecfg;
 };
 
@@ -54,10 +55,11 @@ enum {
 	RT_OPT_MAXWIN,
 	RT_OPT_MAXSECT,
 	RT_OPT_BUSYPOLL,
+	RT_OPT_COALESCE,
 	RT_OPT_WAIT,
 };
 extern const struct option rt_long_options[];
-#define RT_LONG_OPTIONS_COUNT 10
+#define RT_LONG_OPTIONS_COUNT 11
 /* Print the common options' help lines. */
 void rt_usage_common(FILE *f);
 

@@ -46,6 +46,10 @@ check_dump()
 		    fail "path through $i: $tx frames sent, $rx answers"
 	done
 	grep -q "event loop: " "$1" || fail "no event loop line"
+	# 8 MiB at MTU 1500 keeps the window full: coalescing naps (the
+	# default --coalesce) must have happened.
+	grep -Eq "event loop: .* [1-9][0-9]* naps to take answers" "$1" ||
+	    fail "no coalescing nap with a full window"
 	grep -q "$if1: [0-9]* frames sent" "$1" || fail "no link line"
 }
 

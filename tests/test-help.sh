@@ -14,8 +14,8 @@ for p in aoe-nbd aoe-fuse; do
 	[ -x "$top_builddir/src/$p" ] && progs+=("$p")
 done
 common=(--interface --backend --trace --wait --dead-timeout
-    --discover-interval --max-window --max-sectors --busy-poll --verbose --help
-    --version)
+    --discover-interval --max-window --max-sectors --busy-poll --coalesce
+    --verbose --help --version)
 
 for p in "${progs[@]}"; do
 	command -v "$p" >/dev/null || fail "$p not built"

@@ -18,7 +18,7 @@ expect_status 0 aoe-nbd --help
 for o in --port --ipaddr --unix --single --pidfile --foreground \
     --exit-with-parent --run --exportname --readonly --interface --backend \
     --trace --wait --dead-timeout --discover-interval --max-window \
-    --max-sectors --busy-poll --verbose --help --version; do
+    --max-sectors --busy-poll --coalesce --verbose --help --version; do
 	expect_grep "$tmpdir/out" -- "$o"
 done
 expect_status 0 aoe-nbd -V

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Unit tests for src/loop: busy polling (--busy-poll).  Real epoll, a
- * pipe and a timerfd; the loop's counters tell whether a wait was
- * answered while polling or by a sleep.  Bounds on time are generous
- * (they only catch a loop that hangs or never sleeps).
+ * Unit tests for src/loop: busy polling (--busy-poll) and coalescing naps
+ * (--coalesce).  Real epoll, a pipe and a timerfd; the loop's counters
+ * tell whether a wait was answered while polling or by a sleep, and how
+ * often it napped.  Bounds on time are generous (they only catch a loop
+ * that hangs, never sleeps or never naps).
  */
 #include <errno.h>
 #include <signal.h>
@@ -209,5 +210,113 @@ Test(busy_poll, a_signal_stops_the_loop_while_polling, .timeout = 10)
 	/* Polls (no sleep to interrupt) until the handler stops it. */
 	cr_assert_eq(loop_run(f.l, UINT64_MAX), 0);
 	cr_expect(loop_stopped(f.l));
+	teardown(&f);
+}
+
+/* ------------------------------------------------------------ coalescing */
+
+struct napper {
+	uint64_t ns;    /* what the hook answers */
+	unsigned calls;
+};
+
+static uint64_t
+nap_hook(void *arg)
+{
+	struct napper *n = arg;
+
+	n->calls++;
+	return n->ns;
+}
+
+static uint64_t
+napped(const struct fixture *f)
+{
+	struct loop_stats st;
+
+	loop_get_stats(f->l, &st);
+	return st.napped;
+}
+
+/*
+ * An event already there: the loop naps as long as the hook says, then
+ * finds it (and what else came meanwhile) in the same wait.
+ */
+Test(coalesce, naps_before_the_wait)
+{
+	struct fixture f;
+	struct napper n = { .ns = 20 * MS };
+	uint64_t t0;
+
+	setup(&f, 0);
+	loop_set_nap(f.l, nap_hook, &n);
+	t0 = loop_now();
+	kick(&f);
+	cr_expect_geq(loop_now() - t0, 20 * MS, "no nap: %llu ns",
+	    (unsigned long long)(loop_now() - t0));
+	cr_expect_eq(n.calls, 1);
+	cr_expect_eq(napped(&f), 1);
+	expect_waits(&f, 0, 1);
+	teardown(&f);
+}
+
+/* The hook says 0 (few frames in flight): no nap, no delay. */
+Test(coalesce, no_nap_when_the_hook_says_so)
+{
+	struct fixture f;
+	struct napper n = { .ns = 0 };
+	uint64_t t0;
+
+	setup(&f, 0);
+	loop_set_nap(f.l, nap_hook, &n);
+	t0 = loop_now();
+	kick(&f);
+	cr_expect_lt(loop_now() - t0, 1000 * MS);
+	cr_expect_eq(n.calls, 1);
+	cr_expect_eq(napped(&f), 0);
+	teardown(&f);
+}
+
+/* A nap never runs past the next deadline. */
+Test(coalesce, nap_stops_at_the_deadline)
+{
+	struct fixture f;
+	struct napper n = { .ns = 100000 * MS };
+	uint64_t t0, until;
+
+	setup(&f, 0);
+	loop_set_nap(f.l, nap_hook, &n);
+	t0 = loop_now();
+	until = t0 + 5 * MS;
+	cr_assert_eq(loop_run_once(f.l, until), 0);
+	cr_expect_geq(loop_now(), until);
+	cr_expect_lt(loop_now() - t0, 2000 * MS, "napped past the deadline");
+	cr_expect_eq(napped(&f), 1);
+	teardown(&f);
+}
+
+/* Busy polling turns naps off; so does a NULL hook. */
+Test(coalesce, off_with_busy_polling_or_no_hook)
+{
+	struct fixture f;
+	struct napper n = { .ns = 20000 * MS };
+	uint64_t t0;
+
+	setup(&f, 1 * MS);
+	loop_set_nap(f.l, nap_hook, &n);
+	t0 = loop_now();
+	kick(&f);
+	kick(&f);
+	cr_expect_lt(loop_now() - t0, 10000 * MS);
+	cr_expect_eq(n.calls, 0);
+	cr_expect_eq(napped(&f), 0);
+	teardown(&f);
+
+	setup(&f, 0);
+	loop_set_nap(f.l, nap_hook, &n);
+	loop_set_nap(f.l, NULL, NULL);
+	kick(&f);
+	cr_expect_eq(n.calls, 0);
+	cr_expect_eq(napped(&f), 0);
 	teardown(&f);
 }

@@ -375,10 +375,12 @@ static void
 check_targets(struct fz *z)
 {
 	static struct target_info info;
+	unsigned inflight = 0;
 
 	for (struct target *t = engine_target_next(z->e, NULL); t;
 	    t = engine_target_next(z->e, t)) {
 		engine_target_info(t, &info);
+		inflight += info.inflight;
 		CHECK(info.npaths >= 1 && info.npaths <= ENGINE_MAX_PATHS);
 		CHECK(info.window >= 1 && info.window <= info.window_max);
 		CHECK(info.sectors_per_frame >= 1 &&
@@ -388,6 +390,7 @@ check_targets(struct fz *z)
 		CHECK(info.identified == (info.size > 0));
 		CHECK(info.rto_ns > 0);
 	}
+	CHECK(engine_inflight(z->e) == inflight);
 }
 
 /* ------------------------------------------------------------ requests */
