@@ -46,6 +46,8 @@ struct loop {
 	uint64_t poll_ns;          /* busy-poll window after activity, 0 = off */
 	loop_nap_fn nap;           /* coalescing: how long to nap first */
 	void *nap_arg;
+	unsigned nap_late;         /* naps in a row that overslept */
+	uint64_t nap_off_until;    /* no nap before then (they oversleep) */
 	uint64_t active;           /* when events were last dispatched */
 	struct loop_stats stats;
 };
@@ -299,15 +301,25 @@ loop_set_nap(struct loop *l, loop_nap_fn fn, void *arg)
 /*
  * Coalescing: before a wait that would sleep, nap as long as the hook asks
  * (not past the deadline).  Asleep outside epoll_wait, no sender wakes us:
- * what arrives meanwhile is found by the wait, in one batch.
+ * what arrives meanwhile is found by the wait, in one batch.  Where the
+ * timers are coarse (an emulated machine) a nap can last many times what
+ * was asked, and the target runs out of work meanwhile: after NAP_LATE_MAX
+ * such naps in a row, none for NAP_OFF_NS.
  */
+#define NAP_LATE_MAX 4
+#define NAP_OFF_NS (10 * 1000000000ull)
+#define NAP_SLACK_NS 100000u /* a nap longer than 2x + this overslept */
+
 static void
 nap(struct loop *l, uint64_t deadline)
 {
-	uint64_t ns, now;
+	uint64_t ns, now, slept;
 	struct timespec ts;
 
 	if (l->nap == NULL || l->stop)
+		return;
+	now = loop_now();
+	if (deadline <= now || now < l->nap_off_until)
 		return;
 	ns = l->nap(l->nap_arg);
 	if (ns == 0)
@@ -321,6 +333,17 @@ nap(struct loop *l, uint64_t deadline)
 	ts.tv_nsec = (long)(ns % 1000000000u);
 	(void)nanosleep(&ts, NULL); /* a signal cuts it short: fine */
 	l->stats.napped++;
+	slept = loop_now() - now;
+	if (slept <= 2 * ns + NAP_SLACK_NS) {
+		l->nap_late = 0;
+		return;
+	}
+	l->stats.nap_late++;
+	if (++l->nap_late >= NAP_LATE_MAX) {
+		l->nap_late = 0;
+		l->nap_off_until = now + slept + NAP_OFF_NS;
+		l->stats.nap_off++;
+	}
 }
 
 void

@@ -237,6 +237,18 @@ parse_count(int opt, const char *arg, unsigned max, unsigned *out)
 	return 1;
 }
 
+/* Microseconds in [0, max], stored as nanoseconds. */
+static int
+parse_us(int opt, const char *arg, unsigned max, uint64_t *ns)
+{
+	unsigned long long us;
+
+	if (parse_range(opt, arg, "microseconds", 0, max, &us) < 0)
+		return -1;
+	*ns = us * 1000u;
+	return 1;
+}
+
 int
 rt_parse_option(struct rt_options *o, int opt, const char *arg)
 {
@@ -265,24 +277,11 @@ rt_parse_option(struct rt_options *o, int opt, const char *arg)
 	case RT_OPT_MAXSECT:
 		/* The ATA sector count field is 8 bits. */
 		return parse_count(opt, arg, 255, &o->ecfg.max_sectors);
-	case RT_OPT_BUSYPOLL: {
-		unsigned long long us;
-
-		if (parse_range(opt, arg, "microseconds", 0,
-		    RT_MAX_BUSY_POLL_US, &us) < 0)
-			return -1;
-		o->busy_poll_ns = us * 1000u;
-		return 1;
-	}
-	case RT_OPT_COALESCE: {
-		unsigned long long us;
-
-		if (parse_range(opt, arg, "microseconds", 0,
-		    RT_MAX_COALESCE_US, &us) < 0)
-			return -1;
-		o->coalesce_ns = us * 1000u;
-		return 1;
-	}
+	case RT_OPT_BUSYPOLL:
+		return parse_us(opt, arg, RT_MAX_BUSY_POLL_US,
+		    &o->busy_poll_ns);
+	case RT_OPT_COALESCE:
+		return parse_us(opt, arg, RT_MAX_COALESCE_US, &o->coalesce_ns);
 	case 'v':
 		log_setverbose(log_getverbose() + 1);
 		return 1;
@@ -887,8 +886,10 @@ rt_log_counters(struct rt *rt)
 		return;
 	loop_get_stats(rt->loop, &ls);
 	log_info("event loop: %llu waits answered while busy polling, "
-	    "%llu naps to take answers in batches, %llu sleeps",
+	    "%llu naps to take answers in batches (%llu overslept, naps "
+	    "stopped %llu times for it), %llu sleeps",
 	    (unsigned long long)ls.polled, (unsigned long long)ls.napped,
+	    (unsigned long long)ls.nap_late, (unsigned long long)ls.nap_off,
 	    (unsigned long long)ls.slept);
 	for (unsigned i = 0; i < rt->nlinks; i++) {
 		const struct link *l = rt->ports[i].link;

@@ -177,6 +177,16 @@ fault_jumbo()
 	_fault_lose "$1" "$2" "${4:-both}" "jumbo rule" meta length '>' "$3"
 }
 
+# write_export SRC BACKING: copy SRC to the export ($(nbd_uri)), flushed;
+# vblade's BACKING file must then equal it.
+write_export()
+{
+	nbdcopy --flush "$1" "$(nbd_uri)" || fail "nbdcopy to the export failed"
+	cmp "$1" "$2" ||
+	    fail "vblade's backing file differs from what was written"
+	say "written: $(($(stat -c %s "$1") >> 20)) MiB"
+}
+
 # read_avg_frame IMG: read the whole export ($(nbd_uri)), which must equal
 # IMG; print the average size of the frames $lan_if received meanwhile.
 read_avg_frame()
@@ -192,6 +202,18 @@ read_avg_frame()
 	p=$(($(cat "$f/rx_packets") - p))
 	[ "$p" -gt 0 ] || fail "no frame received on $lan_if during a read"
 	echo $((b / p))
+}
+
+# read_until SECONDS PATTERN: read the whole export ($(nbd_uri)) over and
+# over until aoe-nbd's log matches PATTERN (grep -E); fails after SECONDS.
+read_until()
+{
+	local end=$(($(date +%s) + $1))
+	until grep -Eq "$2" "$nbd_log"; do
+		[ "$(date +%s)" -lt "$end" ] ||
+		    fail "no \"$2\" in aoe-nbd's log after $1 s of reads"
+		nbdcopy "$(nbd_uri)" null: || fail "nbdcopy from the export"
+	done
 }
 
 # fault_clear NS DEV: remove the rules on DEV (the chains stay).

@@ -209,6 +209,21 @@ setup_lan()
 	say "LAN: $lan_if (here) <-> $lan_tif (netns $lan_ns), MTU $mtu"
 }
 
+# setup_two_lans MTU IMAGE: two LANs with a vblade for e1.0 on each, both
+# serving IMAGE: two paths to one target.  Sets if1, if2 (our ends) and
+# tif1, tif2 (vblade's); lan_* describe the second LAN.
+setup_two_lans()
+{
+	setup_lan "$1"
+	if1=$lan_if
+	tif1=$lan_tif
+	start_vblade 1 0 "$2" -b 64
+	setup_lan "$1"
+	if2=$lan_if
+	tif2=$lan_tif
+	start_vblade 1 0 "$2" -b 64
+}
+
 # lan_create: the veth pair of the current LAN (again, after it was
 # removed: same names and MTU, new MACs), both ends up.
 lan_create()

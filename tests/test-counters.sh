@@ -15,12 +15,7 @@ requires aoe-nbd nbdcopy cmp
 
 make_image "$tmpdir/disk.img" 8
 make_image "$tmpdir/src.img" 8
-setup_lan 1500
-if1=$lan_if
-start_vblade 1 0 "$tmpdir/disk.img" -b 64
-setup_lan 1500
-if2=$lan_if
-start_vblade 1 0 "$tmpdir/disk.img" -b 64
+setup_two_lans 1500 "$tmpdir/disk.img"
 
 # frames_out LOG: "frames out" of e1.0 in the latest dump in LOG.
 frames_out()

@@ -17,33 +17,12 @@ requires aoe-nbd nbdcopy nft cmp
 
 make_image "$tmpdir/disk.img" 16
 make_image "$tmpdir/src.img" 16
-setup_lan 9000
-if1=$lan_if
-start_vblade 1 0 "$tmpdir/disk.img" -b 64
-setup_lan 9000
-if2=$lan_if
-start_vblade 1 0 "$tmpdir/disk.img" -b 64
+setup_two_lans 9000 "$tmpdir/disk.img"
 start_aoe_nbd -I "$if1,$if2" -w 5 --dead-timeout 20 e1.0
 
-# read_until SECONDS PATTERN: read the whole export over and over until
-# aoe-nbd's log matches PATTERN (grep -E); fails after SECONDS.
-read_until()
-{
-	local end=$(($(date +%s) + $1))
-	until grep -Eq "$2" "$nbd_log"; do
-		[ "$(date +%s)" -lt "$end" ] ||
-		    fail "no \"$2\" in aoe-nbd's log after $1 s of reads"
-		nbdcopy "$(nbd_uri)" null: || fail "nbdcopy from the export"
-	done
-}
-
 step "1: the second path drops AoE frames above 1500 bytes, both ways"
-fault_jumbo "$lan_ns" "$lan_tif" 1500
-nbdcopy --flush "$tmpdir/src.img" "$(nbd_uri)" ||
-    fail "nbdcopy to the export failed"
-cmp "$tmpdir/src.img" "$tmpdir/disk.img" ||
-    fail "vblade's backing file differs from what was written"
-say "written: 16 MiB"
+fault_jumbo "$lan_ns" "$tif2" 1500
+write_export "$tmpdir/src.img" "$tmpdir/disk.img"
 read_until 30 "via $if2 to .*drop jumbo frames"
 grep "jumbo frames" "$nbd_log" | sed 's/^/  | /'
 [ "$(grep -c "drop jumbo frames" "$nbd_log")" = 1 ] ||
@@ -52,9 +31,9 @@ grep "jumbo frames" "$nbd_log" | sed 's/^/  | /'
     fail "the whole target was cut to 2-sector frames"
 grep -q "That path carries small frames only" "$nbd_log" ||
     fail "the log does not say the other path keeps full-size frames"
-lost=$(fault_matched "$lan_ns" "$lan_tif" in)
+lost=$(fault_matched "$lan_ns" "$tif2" in)
 avg=$(lan_if=$if1 read_avg_frame "$tmpdir/src.img")
-lost=$(($(fault_matched "$lan_ns" "$lan_tif" in) - lost))
+lost=$(($(fault_matched "$lan_ns" "$tif2" in) - lost))
 say "read back: equal; frames of $avg bytes on average through $if1," \
     "$lost jumbo requests lost on $if2 meanwhile"
 [ "$avg" -gt 4000 ] || fail "the good path carries small frames"
@@ -63,7 +42,7 @@ say "read back: equal; frames of $avg bytes on average through $if1," \
 step "1: ok"
 
 step "2: the second way passes jumbo frames again"
-fault_clear "$lan_ns" "$lan_tif"
+fault_clear "$lan_ns" "$tif2"
 read_until 90 "via $if2 to .*frames of 17 sectors are answered again"
 grep "answered again" "$nbd_log" | sed 's/^/  | /'
 avg=$(read_avg_frame "$tmpdir/src.img")

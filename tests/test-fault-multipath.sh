@@ -10,14 +10,7 @@ requires_root
 requires cmp truncate nft python3 aoe-rw aoectl
 
 truncate -s 32M "$tmpdir/disk.img"
-setup_lan 1500
-if1=$lan_if
-tif1=$lan_tif
-start_vblade 1 0 "$tmpdir/disk.img" -b 64
-setup_lan 1500
-if2=$lan_if
-tif2=$lan_tif
-start_vblade 1 0 "$tmpdir/disk.img" -b 64
+setup_two_lans 1500 "$tmpdir/disk.img"
 ifs=$if1,$if2
 
 # path_tx LOG IF: frames sent on the path through IF (aoe-rw's figures).

@@ -3690,6 +3690,47 @@ max_sectors_sent(const struct net *n, size_t mark)
 }
 
 /*
+ * With the switch dropping jumbo frames set up: len random bytes written
+ * at 4096 and read back equal, then 256 KiB reads (30 frames of 17
+ * sectors and one of 2: the small ones answered start the probe's clock)
+ * until the lost probe's event, 10 s at most.
+ */
+static void
+write_read_until_jumbo_event(struct net *n, struct target *t, uint8_t *w,
+    uint8_t *r, size_t len)
+{
+	cr_assert_not_null(w);
+	cr_assert_not_null(r);
+	fill_random(n, w, len);
+	cr_assert_eq(do_write(n, t, w, 4096, len), 0);
+	expect_target_bytes(n, 4096, w, len);
+	cr_assert_eq(do_read(n, t, r, 4096, len), 0);
+	cr_assert_eq(memcmp(w, r, len), 0, "read back differs");
+	for (unsigned k = 0; k < 40 && count_events(n, t, ENGINE_EV_JUMBO) == 0;
+	    k++) {
+		cr_assert_eq(do_read(n, t, r, 0, 256 * 1024), 0);
+		net_run(n, 250 * NSEC_PER_MSEC, NULL, NULL);
+	}
+}
+
+/*
+ * The switch fixed: 256 KiB reads until the second jumbo event (a probe
+ * answered: full-size frames again), 200 s at most.
+ */
+static void
+read_until_second_jumbo_event(struct net *n, struct target *t, uint8_t *r)
+{
+	uint64_t t0 = n->now;
+
+	while (count_events(n, t, ENGINE_EV_JUMBO) < 2) {
+		cr_assert_lt(n->now - t0, 200 * NSEC_PER_SEC,
+		    "still capped after the switch was fixed");
+		cr_assert_eq(do_read(n, t, r, 0, 256 * 1024), 0);
+		net_run(n, 500 * NSEC_PER_MSEC, NULL, NULL);
+	}
+}
+
+/*
  * Both ends at MTU 9000, a switch between them that drops every frame
  * above 1500 bytes: 1 MiB written and read back complete with the right
  * bytes (frames of 2 sectors after JUMBO_LOST_MAX jumbo timeouts; without
@@ -3705,23 +3746,10 @@ Test(jumbo, switch_drops_jumbo_frames)
 	struct net *n = net_jumbo(9000, 107, &t);
 	struct target_info ti;
 	uint8_t *w = malloc(len), *r = malloc(len);
-	uint64_t t0;
 	size_t mark;
 
-	cr_assert_not_null(w);
-	cr_assert_not_null(r);
-	fill_random(n, w, len);
 	n->drop_over = 1514;
-	cr_assert_eq(do_write(n, t, w, 4096, len), 0);
-	expect_target_bytes(n, 4096, w, len);
-	cr_assert_eq(do_read(n, t, r, 4096, len), 0);
-	cr_assert_eq(memcmp(w, r, len), 0, "read back differs");
-	/* The probe goes once small frames were answered for a second. */
-	for (unsigned k = 0; k < 20 && count_events(n, t, ENGINE_EV_JUMBO) == 0;
-	    k++) {
-		cr_assert_eq(do_read(n, t, r, 0, 256 * 1024), 0);
-		net_run(n, 250 * NSEC_PER_MSEC, NULL, NULL);
-	}
+	write_read_until_jumbo_event(n, t, w, r, len);
 	engine_target_info(t, &ti);
 	cr_assert_eq(count_events(n, t, ENGINE_EV_JUMBO), 1);
 	cr_assert(ti.jumbo_lost);
@@ -3736,13 +3764,7 @@ Test(jumbo, switch_drops_jumbo_frames)
 	/* Fixed: within the probe's backoff, full-size frames again. */
 	n->drop_over = 0;
 	mark = n->logn;
-	t0 = n->now;
-	while (count_events(n, t, ENGINE_EV_JUMBO) < 2) {
-		cr_assert_lt(n->now - t0, 200 * NSEC_PER_SEC,
-		    "no full-size frame again after the switch was fixed");
-		cr_assert_eq(do_read(n, t, r, 4096, 64 * 1024), 0);
-		net_run(n, 500 * NSEC_PER_MSEC, NULL, NULL);
-	}
+	read_until_second_jumbo_event(n, t, r);
 	engine_target_info(t, &ti);
 	cr_assert(!ti.jumbo_lost);
 	cr_assert_eq(ti.sectors_per_frame, 17);
@@ -3836,23 +3858,10 @@ Test(jumbo, one_path_drops_jumbo_frames)
 	struct target_info ti;
 	uint8_t *w = malloc(len), *r = malloc(len);
 	size_t mark;
-	uint64_t t0;
 
-	cr_assert_not_null(w);
-	cr_assert_not_null(r);
-	fill_random(n, w, len);
 	n->drop_over = 1514;
 	n->drop_over_ifs = 1u << 1;
-	cr_assert_eq(do_write(n, t, w, 4096, len), 0);
-	expect_target_bytes(n, 4096, w, len);
-	cr_assert_eq(do_read(n, t, r, 4096, len), 0);
-	cr_assert_eq(memcmp(w, r, len), 0, "read back differs");
-	/* 256 KiB: 30 frames of 17 sectors and one of 2 (small: fake1). */
-	for (unsigned k = 0; k < 40 && count_events(n, t, ENGINE_EV_JUMBO) == 0;
-	    k++) {
-		cr_assert_eq(do_read(n, t, r, 0, 256 * 1024), 0);
-		net_run(n, 250 * NSEC_PER_MSEC, NULL, NULL);
-	}
+	write_read_until_jumbo_event(n, t, w, r, len);
 	engine_target_info(t, &ti);
 	cr_assert_eq(count_events(n, t, ENGINE_EV_JUMBO), 1);
 	cr_assert_eq(ti.jumbo_path, bad);
@@ -3874,13 +3883,7 @@ Test(jumbo, one_path_drops_jumbo_frames)
 
 	/* Fixed: within the probe's backoff, full-size frames there too. */
 	n->drop_over = 0;
-	t0 = n->now;
-	while (count_events(n, t, ENGINE_EV_JUMBO) < 2) {
-		cr_assert_lt(n->now - t0, 200 * NSEC_PER_SEC,
-		    "the path stays capped after the switch was fixed");
-		cr_assert_eq(do_read(n, t, r, 0, 256 * 1024), 0);
-		net_run(n, 500 * NSEC_PER_MSEC, NULL, NULL);
-	}
+	read_until_second_jumbo_event(n, t, r);
 	engine_target_info(t, &ti);
 	cr_assert_eq(ti.jumbo_path, bad);
 	cr_assert(!ti.paths[bad].jumbo_lost);

@@ -320,3 +320,62 @@ Test(coalesce, off_with_busy_polling_or_no_hook)
 	cr_expect_eq(napped(&f), 0);
 	teardown(&f);
 }
+
+static void
+on_slow_alarm(int sig)
+{
+	uint64_t end = loop_now() + 20 * MS;
+
+	(void)sig;
+	while (loop_now() < end)
+		;
+}
+
+/* Asks for a 5 ms nap and has a signal handler take 20 ms of it. */
+static uint64_t
+nap_hook_oversleeps(void *arg)
+{
+	struct napper *n = arg;
+	struct itimerval it = { 0 };
+
+	n->calls++;
+	it.it_value.tv_usec = 200;
+	cr_assert_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+	return n->ns;
+}
+
+/*
+ * Naps that last far longer than asked (coarse timers, an emulated
+ * machine) would starve the target: after four in a row, none for 10 s.
+ */
+Test(coalesce, naps_stop_when_they_oversleep, .timeout = 30)
+{
+	struct fixture f;
+	struct napper n = { .ns = 5 * MS };
+	struct sigaction sa;
+	struct loop_stats st;
+	uint64_t before;
+
+	setup(&f, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_slow_alarm;
+	cr_assert_eq(sigaction(SIGALRM, &sa, NULL), 0);
+	loop_set_nap(f.l, nap_hook_oversleeps, &n);
+	for (unsigned k = 0; k < 16; k++) {
+		kick(&f);
+		loop_get_stats(f.l, &st);
+		if (st.nap_off > 0)
+			break;
+	}
+	cr_assert_eq(st.nap_off, 1, "naps never stopped");
+	cr_expect_geq(st.nap_late, 4);
+	before = st.napped;
+	kick(&f);
+	kick(&f);
+	loop_get_stats(f.l, &st);
+	cr_expect_eq(st.napped, before, "napped again at once");
+	cr_expect_eq(n.calls, (unsigned)before, "asked while naps are off");
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGALRM, &sa, NULL);
+	teardown(&f);
+}

@@ -20,7 +20,8 @@
 # with --busy-poll; default 50, 0 = not), BENCH_VM_SIZE (default 128M),
 # BENCH_VM_MTUS, BENCH_VM_SMP (guest vCPUs, default 1),
 # BENCH_VM_BUSY_POLL (--busy-poll for aoe-nbd and aoe-fuse in the guest,
-# default 0), BENCH_VM_NBD_SECTORS ("same": nbd0's max_sectors_kb as
+# default 0), BENCH_VM_COALESCE (--coalesce for them in the guest; default:
+# theirs), BENCH_VM_NBD_SECTORS ("same": nbd0's max_sectors_kb as
 # aoe.ko's, the default; "default": 128), BENCH_VM_APPEND (more guest
 # kernel arguments, e.g. init_on_alloc=0), BENCH_PERF=DIR (perf record -g
 # of vblade and the initiator during each sequential transfer and QD32
@@ -713,6 +714,9 @@ vm_guest_script()
 	cat <<'EOF'
 . /etc/vm-lib.sh
 mib=$(vm_arg bench.mib)
+coalesce=
+[ "$(vm_arg bench.coalesce)" = default ] ||
+    coalesce=--coalesce=$(vm_arg bench.coalesce)
 mtus=$(vm_arg bench.mtus | tr , ' ')
 ddto=$(vm_arg bench.ddto)
 n=0
@@ -801,7 +805,7 @@ for mtu in $mtus; do
 	# aoe-nbd and the kernel's NBD client, on a Unix socket.
 	rm -f /tmp/nbd.pid
 	/usr/sbin/aoe-nbd -I $ifc -U /tmp/nbd.sock -f -P /tmp/nbd.pid \
-	    -w 10 -v --busy-poll=$(vm_arg bench.poll) e1.0 </dev/null \
+	    -w 10 -v --busy-poll=$(vm_arg bench.poll) $coalesce e1.0 </dev/null \
 	    >/tmp/aoe-nbd.log 2>&1 &
 	nbp=$!
 	n=0
@@ -830,12 +834,12 @@ for mtu in $mtus; do
 	kill $nbp
 	wait $nbp
 	# The engine's counters (-v, at exit): window, RTT, losses.
-	grep -E 'frames (out|sent)|answers dropped' /tmp/aoe-nbd.log | sed "s/^/BENCH-COUNTERS nbd $mtu /"
+	grep -E 'frames (out|sent)|answers dropped|event loop' /tmp/aoe-nbd.log | sed "s/^/BENCH-COUNTERS nbd $mtu /"
 	# aoe-fuse, one file (noauto_unmount: auto_unmount would need
 	# fusermount3; root mounts by itself).
 	: >/tmp/fdisk
 	if /usr/sbin/aoe-fuse -I $ifc --pidfile=/tmp/fuse.pid -w 10 \
-	    --busy-poll=$(vm_arg bench.poll) \
+	    --busy-poll=$(vm_arg bench.poll) $coalesce \
 	    -o noauto_unmount e1.0 /tmp/fdisk 2>/tmp/aoe-fuse.log; then
 		fp=$(cat /tmp/fuse.pid)
 		run fuse $mtu read $fp if=/tmp/fdisk of=/dev/null iflag=direct
@@ -953,7 +957,12 @@ vm_bench()
 	vm_run -t $((120 + 6 * ddto * $(echo $vm_mtus | wc -w))) \
 	    -n "$vm_ns" -l "$work/vm-console.log" -i "$work/initrd.gz" \
 	    -a "quiet $append bench.mib=$vmib bench.ddto=$ddto \
-bench.mtus=${vm_mtus// /,} bench.nbdsect=$vm_nbdsect bench.perf=$vm_perf bench.poll=${BENCH_VM_BUSY_POLL:-0}" -- "${vm_nic[@]}" -smp "$vm_smp" >/dev/null
+bench.mtus=${vm_mtus// /,} bench.nbdsect=$vm_nbdsect bench.perf=$vm_perf bench.poll=${BENCH_VM_BUSY_POLL:-0} bench.coalesce=${BENCH_VM_COALESCE:-default}" -- "${vm_nic[@]}" -smp "$vm_smp" >/dev/null
+	# vblade exits when a send fails (the tap's queue full while the
+	# guest stalls): then every later row fails; say why.
+	kill -0 "$vm_vb" 2>/dev/null ||
+	    say "vblade on the tap exited during the run:" \
+		"$(tail -n 2 "$work/vblade-1.0.log" | tr '\n' ' ')"
 	stop_pid "$vm_vb"
 	if [ "$vm_perf" = 1 ]; then
 		mkdir -p "$BENCH_PERF"
