@@ -46,8 +46,10 @@ struct loop {
 	uint64_t poll_ns;          /* busy-poll window after activity, 0 = off */
 	loop_nap_fn nap;           /* coalescing: how long to nap first */
 	void *nap_arg;
-	unsigned nap_late;         /* naps in a row that overslept */
+	uint32_t nap_hist;         /* the latest naps, a bit each: overslept */
+	unsigned nap_count;        /* naps in nap_hist */
 	uint64_t nap_off_until;    /* no nap before then (they oversleep) */
+	uint64_t nap_off_ns;       /* how long the next stop lasts */
 	uint64_t active;           /* when events were last dispatched */
 	struct loop_stats stats;
 };
@@ -303,11 +305,16 @@ loop_set_nap(struct loop *l, loop_nap_fn fn, void *arg)
  * (not past the deadline).  Asleep outside epoll_wait, no sender wakes us:
  * what arrives meanwhile is found by the wait, in one batch.  Where the
  * timers are coarse (an emulated machine) a nap can last many times what
- * was asked, and the target runs out of work meanwhile: after NAP_LATE_MAX
- * such naps in a row, none for NAP_OFF_NS.
+ * was asked, and the target runs out of work meanwhile: when NAP_LATE_MAX
+ * of the latest 32 naps overslept, none for a second, doubling up to a
+ * minute while they go on oversleeping; 32 naps in time start again from
+ * a second.  (On a busy machine some naps oversleep too, while another
+ * process has the CPU: 1-2 % on the development VM, more in bursts; in a
+ * qemu TCG guest most of them do.)
  */
-#define NAP_LATE_MAX 4
-#define NAP_OFF_NS (10 * 1000000000ull)
+#define NAP_LATE_MAX 16
+#define NAP_OFF_MIN_NS (1000000000ull)
+#define NAP_OFF_MAX_NS (64 * NAP_OFF_MIN_NS)
 #define NAP_SLACK_NS 100000u /* a nap longer than 2x + this overslept */
 
 static void
@@ -334,14 +341,25 @@ nap(struct loop *l, uint64_t deadline)
 	(void)nanosleep(&ts, NULL); /* a signal cuts it short: fine */
 	l->stats.napped++;
 	slept = loop_now() - now;
-	if (slept <= 2 * ns + NAP_SLACK_NS) {
-		l->nap_late = 0;
-		return;
+	l->nap_hist <<= 1;
+	if (l->nap_count < 32)
+		l->nap_count++;
+	if (slept > 2 * ns + NAP_SLACK_NS) {
+		l->stats.nap_late++;
+		l->nap_hist |= 1;
 	}
-	l->stats.nap_late++;
-	if (++l->nap_late >= NAP_LATE_MAX) {
-		l->nap_late = 0;
-		l->nap_off_until = now + slept + NAP_OFF_NS;
+	if (l->nap_count < 32)
+		return;
+	if (l->nap_hist == 0) {
+		l->nap_off_ns = NAP_OFF_MIN_NS;
+	} else if (__builtin_popcount(l->nap_hist) >= NAP_LATE_MAX) {
+		if (l->nap_off_ns == 0)
+			l->nap_off_ns = NAP_OFF_MIN_NS;
+		l->nap_off_until = now + slept + l->nap_off_ns;
+		l->nap_off_ns = l->nap_off_ns * 2 > NAP_OFF_MAX_NS ?
+		    NAP_OFF_MAX_NS : l->nap_off_ns * 2;
+		l->nap_hist = 0;
+		l->nap_count = 0;
 		l->stats.nap_off++;
 	}
 }

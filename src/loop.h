@@ -60,9 +60,10 @@ void loop_set_busy_poll(struct loop *l, uint64_t ns);
  * says how long to nap first (0 = not now).  While the loop naps it is not
  * waiting on its fds, so no sender pays for waking it, and it then takes
  * what arrived in one batch: fewer wake-ups and system calls when events
- * come close together, up to that much more latency.  Four naps in a row
- * that last more than twice what was asked plus 100 us (coarse timers)
- * stop the naps for 10 s.  NULL = never.
+ * come close together, up to that much more latency.  When half of the
+ * latest 32 naps lasted more than twice what was asked plus 100 us (coarse
+ * timers), naps stop for 1 s, doubling up to 64 s while that goes on.
+ * NULL = never.
  */
 typedef uint64_t (*loop_nap_fn)(void *arg);
 void loop_set_nap(struct loop *l, loop_nap_fn fn, void *arg);
@@ -72,7 +73,7 @@ struct loop_stats {
 	uint64_t polled;   /* waits answered while busy polling */
 	uint64_t napped;   /* naps before a wait (coalescing) */
 	uint64_t nap_late; /* ... that lasted far longer than asked */
-	uint64_t nap_off;  /* times naps were stopped for that (10 s each) */
+	uint64_t nap_off;  /* times naps were stopped for that (1-64 s) */
 	uint64_t slept;    /* blocking waits (events or a deadline) */
 };
 void loop_get_stats(const struct loop *l, struct loop_stats *out);
