@@ -178,6 +178,7 @@ static int
 open_usr1(struct app *a, struct loop *loop)
 {
 	sigset_t mask;
+	int rc;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGUSR1);
@@ -185,12 +186,12 @@ open_usr1(struct app *a, struct loop *loop)
 	a->usr1fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (a->usr1fd < 0)
 		return -errno;
-	if (loop_add_fd(loop, a->usr1fd, EPOLLIN, on_usr1, a) < 0) {
+	rc = loop_add_fd(loop, a->usr1fd, EPOLLIN, on_usr1, a);
+	if (rc < 0) {
 		close(a->usr1fd);
 		a->usr1fd = -1;
-		return -ENOMEM;
 	}
-	return 0;
+	return rc;
 }
 
 /* A user or group: a number, or a name from the passwd/group files. */

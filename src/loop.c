@@ -331,9 +331,6 @@ nap(struct loop *l, uint64_t deadline)
 	ns = l->nap(l->nap_arg);
 	if (ns == 0)
 		return;
-	now = loop_now();
-	if (deadline <= now)
-		return;
 	if (ns > deadline - now)
 		ns = deadline - now;
 	ts.tv_sec = (time_t)(ns / 1000000000u);

@@ -380,6 +380,20 @@ rt_flush(void *ctx)
 	}
 }
 
+/* "IF to MAC": a target's path, in the log. */
+#define RT_PATH_NAMELEN (IF_NAMESIZE + 4 + MAC_STRLEN)
+
+static const char *
+rt_path_name(const struct rt *rt, const struct target_path *p,
+    char buf[RT_PATH_NAMELEN])
+{
+	char mac[MAC_STRLEN];
+
+	snprintf(buf, RT_PATH_NAMELEN, "%s to %s",
+	    engine_interface_name(rt->e, p->ifidx), mac_fmt(mac, p->mac));
+	return buf;
+}
+
 static void
 rt_event(void *ctx, struct target *t, int event)
 {
@@ -388,13 +402,11 @@ rt_event(void *ctx, struct target *t, int event)
 	if (event == ENGINE_EV_JUMBO) {
 		struct target_info ti;
 		const struct target_path *p;
-		char via[IF_NAMESIZE + MAC_STRLEN + 8], mac[MAC_STRLEN];
+		char via[RT_PATH_NAMELEN];
 
 		engine_target_info(t, &ti);
 		p = &ti.paths[ti.jumbo_path];
-		snprintf(via, sizeof(via), "%s to %s",
-		    engine_interface_name(rt->e, p->ifidx),
-		    mac_fmt(mac, p->mac));
+		rt_path_name(rt, p, via);
 		if (p->jumbo_lost && ti.sectors_per_frame <
 		    ti.sectors_per_frame_full)
 			log_warnx("%s via %s: frames of %u sectors go "
@@ -926,15 +938,13 @@ rt_log_counters(struct rt *rt)
 		    (unsigned long long)(ti.rto_ns / 1000),
 		    (unsigned long long)(ti.bytes_read >> 20),
 		    (unsigned long long)(ti.bytes_written >> 20));
-		for (unsigned i = 0; i < ti.npaths && i < ENGINE_MAX_PATHS;
-		    i++) {
+		for (unsigned i = 0; i < ti.npaths; i++) {
 			const struct target_path *p = &ti.paths[i];
-			char mac[MAC_STRLEN];
+			char via[RT_PATH_NAMELEN];
 
-			log_info("%s via %s to %s: %llu frames sent, %llu "
-			    "answers, %llu lost in a row%s", ti.name,
-			    engine_interface_name(rt->e, p->ifidx),
-			    mac_fmt(mac, p->mac), (unsigned long long)p->tx,
+			log_info("%s via %s: %llu frames sent, %llu answers, "
+			    "%llu lost in a row%s", ti.name,
+			    rt_path_name(rt, p, via), (unsigned long long)p->tx,
 			    (unsigned long long)p->rx,
 			    (unsigned long long)p->lost,
 			    p->jumbo_lost ? "; loses jumbo frames" : "");
