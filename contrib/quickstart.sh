@@ -213,6 +213,23 @@ check()
 	return 1
 }
 
+# digest DIR: for each failed test, its FAIL lines and the end of its log
+# (the suite's log can be too long to read whole in a CI report).
+digest()
+{
+	local trs log
+	for trs in "$1"/tests/*.trs; do
+		[ -f "$trs" ] || continue
+		grep -qE '^:test-result: (FAIL|ERROR)' "$trs" || continue
+		log=${trs%.trs}.log
+		echo "==> $log: FAIL lines, then its last 60 lines"
+		grep -E 'FAIL|ERROR|Sanitizer|runtime error|timed out' "$log" |
+		    head -n 20 || true
+		echo "----"
+		tail -n 60 "$log" || true
+	done
+}
+
 run_test()
 {
 	local failed=()
@@ -225,6 +242,8 @@ run_test()
 	step "make distcheck in build/plain"
 	(cd build/plain && make distcheck) || failed+=(distcheck)
 	if [ ${#failed[@]} -gt 0 ]; then
+		digest build/plain >&2
+		digest build/asan >&2
 		step "FAILED: ${failed[*]}"
 		exit 1
 	fi

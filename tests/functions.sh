@@ -75,7 +75,25 @@ _run_cleanup()
 	for ((i = ${#_cleanup_cmds[@]} - 1; i >= 0; i--)); do
 		eval "${_cleanup_cmds[i]}" >/dev/null 2>&1
 	done
+	# A failure: what the daemons said, now that they have ended (a
+	# sanitizer's report comes at exit, long after start_* printed it).
+	[ -n "${tmpdir:-}" ] || exit "$status"
+	if [ "$status" != 0 ] && [ "$status" != 77 ]; then
+		_dump_logs >&2
+	fi
+	[ "${AOE_TEST_KEEP:-}" = 1 ] || rm -rf "$tmpdir"
 	exit "$status"
+}
+
+# The tail of every non-empty *.err and *.log in the scratch directory.
+_dump_logs()
+{
+	local f
+	for f in "$tmpdir"/*.err "$tmpdir"/*.log; do
+		[ -s "$f" ] || continue
+		printf '%s: ---- tail of %s\n' "$test_name" "${f##*/}"
+		tail -n 40 "$f"
+	done
 }
 trap _run_cleanup EXIT
 trap 'exit 130' INT
@@ -125,10 +143,10 @@ wait_for()
 
 # A fresh per-test scratch directory, removed on exit (AOE_TEST_KEEP=1
 # keeps it for a post-mortem).
+# Failures print the tail of its *.err and *.log files first.
 tmpdir=$top_builddir/tests/$test_name.tmp
 rm -rf "$tmpdir"
 mkdir -p "$tmpdir"
-[ "${AOE_TEST_KEEP:-}" = 1 ] || cleanup_fn rm -rf "$tmpdir"
 
 # ------------------------------------------------------------------ network
 
