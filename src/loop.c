@@ -287,6 +287,16 @@ loop_set_busy_poll(struct loop *l, uint64_t ns)
 	l->poll_ns = ns;
 }
 
+uint64_t
+loop_nap_scaled(uint64_t max_ns, unsigned inflight)
+{
+	if (inflight < LOOP_NAP_MIN_INFLIGHT)
+		return 0;
+	if (inflight >= LOOP_NAP_FULL_INFLIGHT)
+		return max_ns;
+	return max_ns * inflight / LOOP_NAP_FULL_INFLIGHT;
+}
+
 void
 loop_set_nap(struct loop *l, loop_nap_fn fn, void *arg)
 {

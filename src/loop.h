@@ -68,6 +68,16 @@ void loop_set_busy_poll(struct loop *l, uint64_t ns);
 typedef uint64_t (*loop_nap_fn)(void *arg);
 void loop_set_nap(struct loop *l, loop_nap_fn fn, void *arg);
 
+/*
+ * A nap for `inflight` requests outstanding, up to max_ns: none under
+ * LOOP_NAP_MIN_INFLIGHT (latency matters), max_ns from
+ * LOOP_NAP_FULL_INFLIGHT, in proportion between: a nap stays well inside
+ * the time the peers take to work through what they hold.
+ */
+#define LOOP_NAP_MIN_INFLIGHT 8
+#define LOOP_NAP_FULL_INFLIGHT 16
+uint64_t loop_nap_scaled(uint64_t max_ns, unsigned inflight);
+
 /* How the waits ended (reported with -v): events found by polling, sleeps. */
 struct loop_stats {
 	uint64_t polled;   /* waits answered while busy polling */

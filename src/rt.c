@@ -37,15 +37,15 @@
 /* --busy-poll: one second of polling at most. */
 #define RT_MAX_BUSY_POLL_US 1000000
 /*
- * --coalesce: while at least RT_COALESCE_INFLIGHT frames are in flight
- * (the targets have that much work queued: nothing waits for us but the
- * answers piling up), nap this long before each wait, so that answers are
- * taken in batches and the target's sends do not wake us one by one.  A
- * request or two in flight (latency matters) never naps.
+ * --coalesce: while 8 frames or more are in flight (the targets have that
+ * much work queued: nothing waits for us but the answers piling up), nap
+ * before each wait, so that answers are taken in batches and the target's
+ * sends do not wake us one by one: this long from 16 frames in flight,
+ * in proportion from 8 (half) to 16 (loop_nap_scaled).  A request or two
+ * in flight (latency matters) never naps.
  */
-#define RT_COALESCE_DEFAULT_US 30
+#define RT_COALESCE_DEFAULT_US 100
 #define RT_MAX_COALESCE_US 1000
-#define RT_COALESCE_INFLIGHT 8
 
 struct rt_port {
 	struct rt *rt;
@@ -120,10 +120,9 @@ rt_usage_common(FILE *f)
 "      --busy-poll=USEC         after activity, poll this long before\n"
 "                               sleeping (lower latency, more CPU; "
 	    "default 0)\n"
-"      --coalesce=USEC          with many frames in flight, wait this long\n"
-"                               before taking answers, in batches (less "
-	    "CPU;\n"
-"                               default 30, 0 = off; off with "
+"      --coalesce=USEC          with many frames in flight, wait up to this\n"
+"                               long before taking answers, in batches (less\n"
+"                               CPU; default 100, 0 = off; off with "
 	    "--busy-poll)\n"
 "  -v, --verbose                more log output (repeat for per-frame)\n",
 	    f);
@@ -565,15 +564,15 @@ rt_readable(void *arg, uint32_t events)
 	}
 }
 
-/* The loop's nap hook: --coalesce while many frames are in flight. */
+/* The loop's nap hook: up to --coalesce while frames are in flight. */
 static uint64_t
 rt_nap(void *arg)
 {
 	struct rt *rt = arg;
 
-	if (rt->e == NULL || engine_inflight(rt->e) < RT_COALESCE_INFLIGHT)
+	if (rt->e == NULL)
 		return 0;
-	return rt->coalesce_ns;
+	return loop_nap_scaled(rt->coalesce_ns, engine_inflight(rt->e));
 }
 
 static uint64_t
