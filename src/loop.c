@@ -316,15 +316,17 @@ loop_set_nap(struct loop *l, loop_nap_fn fn, void *arg)
  * what arrives meanwhile is found by the wait, in one batch.  Where the
  * timers are coarse (an emulated machine) a nap can last many times what
  * was asked, and the target runs out of work meanwhile: when NAP_LATE_MAX
- * of the latest 32 naps overslept, none for a second, doubling up to a
- * minute while they go on oversleeping; 32 naps in time start again from
- * a second.  (On a busy machine some naps oversleep too, while another
- * process has the CPU: 1-2 % on the development VM, more in bursts; in a
- * qemu TCG guest most of them do.)
+ * of the latest 32 naps overslept, none for a quarter of a second,
+ * doubling up to a minute while they go on oversleeping; 32 naps in time
+ * start again from a quarter.  (On a busy machine some naps oversleep too,
+ * while another process has the CPU: 1-2 % on the development VM, more in
+ * bursts, which stopped naps for 1 s of a 1.5 s transfer once in four;
+ * short first stops lose little to those; in a qemu TCG guest most naps
+ * oversleep.)
  */
 #define NAP_LATE_MAX 16
-#define NAP_OFF_MIN_NS (1000000000ull)
-#define NAP_OFF_MAX_NS (64 * NAP_OFF_MIN_NS)
+#define NAP_OFF_MIN_NS (250000000ull)
+#define NAP_OFF_MAX_NS (256 * NAP_OFF_MIN_NS)
 #define NAP_SLACK_NS 100000u /* a nap longer than 2x + this overslept */
 
 static void

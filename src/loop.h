@@ -62,7 +62,7 @@ void loop_set_busy_poll(struct loop *l, uint64_t ns);
  * what arrived in one batch: fewer wake-ups and system calls when events
  * come close together, up to that much more latency.  When half of the
  * latest 32 naps lasted more than twice what was asked plus 100 us (coarse
- * timers), naps stop for 1 s, doubling up to 64 s while that goes on.
+ * timers), naps stop for 0.25 s, doubling up to 64 s while that goes on.
  * NULL = never.
  */
 typedef uint64_t (*loop_nap_fn)(void *arg);
@@ -83,7 +83,7 @@ struct loop_stats {
 	uint64_t polled;   /* waits answered while busy polling */
 	uint64_t napped;   /* naps before a wait (coalescing) */
 	uint64_t nap_late; /* ... that lasted far longer than asked */
-	uint64_t nap_off;  /* times naps were stopped for that (1-64 s) */
+	uint64_t nap_off;  /* times naps were stopped for that (0.25-64 s) */
 	uint64_t slept;    /* blocking waits (events or a deadline) */
 };
 void loop_get_stats(const struct loop *l, struct loop_stats *out);
