@@ -767,6 +767,9 @@ run()
 	else
 		echo "BENCH-FAIL $kind $mtu $dir: $(tail -n 1 /tmp/dd.err)"
 		[ -z "$pp" ] || { kill -INT $pp; wait $pp; }
+		# Why: the guest kernel's last words and the NIC's counters.
+		echo "BENCH-DIAG $(dmesg 2>&1 | tail -n 8 | tr '\n' ' ')"
+		echo "BENCH-DIAG $(ip -s link show $ifc 2>&1 | tr '\n' ' ')"
 	fi
 }
 oneline()
@@ -963,6 +966,12 @@ bench.mtus=${vm_mtus// /,} bench.nbdsect=$vm_nbdsect bench.perf=$vm_perf bench.p
 	kill -0 "$vm_vb" 2>/dev/null ||
 	    say "vblade on the tap exited during the run:" \
 		"$(tail -n 2 "$work/vblade-1.0.log" | tr '\n' ' ')"
+	# A failed row: keep the guest's console (its kernel's messages).
+	if tr -d '\r' <"$vm_log" | grep -q '^BENCH-FAIL'; then
+		cp "$vm_log" "${TMPDIR:-/tmp}/aoe-bench-vm-console.$$.log"
+		say "a VM row failed; the guest's console:" \
+		    "${TMPDIR:-/tmp}/aoe-bench-vm-console.$$.log"
+	fi
 	stop_pid "$vm_vb"
 	if [ "$vm_perf" = 1 ]; then
 		mkdir -p "$BENCH_PERF"
