@@ -2487,37 +2487,46 @@ drain(struct engine *e)
 	struct req *r;
 	struct admin *a;
 
-	ops_flush(e);
 	for (;;) {
-		if ((r = TAILQ_FIRST(&e->done)) != NULL) {
+		r = TAILQ_FIRST(&e->done);
+		a = r == NULL ? e->adone_head : NULL;
+		if (r == NULL && a == NULL)
+			break;
+		/*
+		 * Nothing queued may point at memory the callback frees (a
+		 * write's buffer, resent by a fast retransmit whose original
+		 * was answered in this batch): push it out first, plugged or
+		 * not.
+		 */
+		ops_flush(e);
+		if (r != NULL) {
 			rl_remove(&e->done, r);
 			r->done(r->arg, r->rc);
 			req_free(r);
-		} else if ((a = e->adone_head) != NULL) {
-			e->adone_head = a->next;
-			if (e->adone_head == NULL)
-				e->adone_tail = NULL;
-			switch (a->cmd) {
-			case AOE_CMD_CFG:
-				a->fn.cfg(a->arg, a->rc,
-				    a->has_rsp ? &a->rsp.cfg : NULL);
-				break;
-			case AOE_CMD_MASK:
-				a->fn.mask(a->arg, a->rc,
-				    a->has_rsp ? &a->rsp.mask : NULL);
-				break;
-			default:
-				a->fn.resv(a->arg, a->rc,
-				    a->has_rsp ? &a->rsp.resv : NULL);
-				break;
-			}
-			free(a);
-		} else {
+			continue;
+		}
+		e->adone_head = a->next;
+		if (e->adone_head == NULL)
+			e->adone_tail = NULL;
+		switch (a->cmd) {
+		case AOE_CMD_CFG:
+			a->fn.cfg(a->arg, a->rc,
+			    a->has_rsp ? &a->rsp.cfg : NULL);
+			break;
+		case AOE_CMD_MASK:
+			a->fn.mask(a->arg, a->rc,
+			    a->has_rsp ? &a->rsp.mask : NULL);
+			break;
+		default:
+			a->fn.resv(a->arg, a->rc,
+			    a->has_rsp ? &a->rsp.resv : NULL);
 			break;
 		}
-		/* A callback may have submitted: push its frames. */
-		ops_flush(e);
+		free(a);
 	}
+	/* What the input and the callbacks sent: now, or at the unplug. */
+	if (e->plugged == 0)
+		ops_flush(e);
 }
 
 void

@@ -261,8 +261,10 @@ int engine_flush(struct engine *e, struct target *t, engine_done_fn done,
  * Plug: while plugged (calls nest), submitting a request does not push
  * its frames out; engine_unplug() of the outermost plug does, in one
  * batch with everything submitted meanwhile.  For a front end that takes
- * several requests from one read (NBD pipelining, FUSE).  Completions,
- * input and timers still flush as usual.
+ * several requests from one read (NBD pipelining, FUSE), and for the
+ * caller of engine_input_batch() with several batches at hand: what the
+ * input and the completions it runs make the engine send waits for the
+ * unplug too.  Timers and admin commands still flush at once.
  */
 void engine_plug(struct engine *e);
 void engine_unplug(struct engine *e);

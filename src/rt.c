@@ -523,7 +523,11 @@ rt_readable(void *arg, uint32_t events)
 		if (p->gone)
 			return;
 	}
-	/* Drain fully: a pcap ring may hold frames the fd no longer shows. */
+	/*
+	 * Drain fully: a pcap ring may hold frames the fd no longer shows.
+	 * Plugged: what every batch makes the engine send goes out together.
+	 */
+	engine_plug(rt->e);
 	for (;;) {
 		int n = link_recv(p->link, frames, lens, RT_RECV_BATCH);
 
@@ -562,6 +566,7 @@ rt_readable(void *arg, uint32_t events)
 		engine_input_batch(rt->e, (unsigned)p->ifidx, frames, lens,
 		    (unsigned)n, loop_now());
 	}
+	engine_unplug(rt->e);
 }
 
 /* The loop's nap hook: up to --coalesce while frames are in flight. */
