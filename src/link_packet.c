@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "link.h"
+#include "link_txq.h"
 
 #if defined(__linux__) && defined(HAVE_LINUX_IF_PACKET_H) && \
     defined(HAVE_SENDMMSG) && defined(HAVE_RECVMMSG)
@@ -33,12 +34,8 @@
 
 #define ETH_P_AOE_ 0x88A2
 #define ETH_HLEN_ 14
-#define TX_BATCH 64      /* frames queued before a forced flush */
-#define TX_IOV_POOL 512  /* iovec slots shared by the queued frames */
 #define RX_BATCH 32      /* frames per recvmmsg */
 #define SOCKBUF_BYTES (8 << 20)
-#define TX_RETRIES 8     /* EAGAIN waits without progress */
-#define TX_WAIT_MS 2     /* wait before each retry */
 
 /*
  * The receive ring (TPACKET_V2: one frame per slot, handed over as soon as
@@ -60,11 +57,7 @@
 
 struct packet_link {
 	struct link l; /* first: the ops get a struct link * */
-	/* tx queue: iovec arrays copied, the bytes they point to are not */
-	unsigned tx_n, tx_iov_used;
-	bool tx_congested; /* the last flush ran out of retries */
-	struct mmsghdr tx_msgs[TX_BATCH];
-	struct iovec tx_iov[TX_IOV_POOL];
+	struct link_txq txq;
 	/* rx ring (map == NULL: recvmmsg) */
 	uint8_t *rx_map;
 	size_t rx_map_len;
@@ -83,104 +76,17 @@ to_pl(struct link *l)
 	return (struct packet_link *)l;
 }
 
-static int packet_flush(struct link *l);
-
 static int
 packet_send(struct link *l, const struct iovec *iov, unsigned iovcnt)
 {
-	struct packet_link *pl = to_pl(l);
-	struct msghdr *mh;
-
-	if (iovcnt == 0 || iovcnt > TX_IOV_POOL)
-		return -EINVAL;
-	if (pl->tx_n == TX_BATCH || pl->tx_iov_used + iovcnt > TX_IOV_POOL) {
-		/*
-		 * The earlier frames' errors are counted by flush; this frame
-		 * is still queued, so the caller is not told about them.
-		 */
-		(void)packet_flush(l);
-	}
-	memcpy(&pl->tx_iov[pl->tx_iov_used], iov, iovcnt * sizeof(*iov));
-	mh = &pl->tx_msgs[pl->tx_n].msg_hdr;
-	memset(mh, 0, sizeof(*mh));
-	/* Bound socket: no msg_name, the kernel uses the bound ifindex. */
-	mh->msg_iov = &pl->tx_iov[pl->tx_iov_used];
-	mh->msg_iovlen = iovcnt;
-	pl->tx_msgs[pl->tx_n].msg_len = 0;
-	pl->tx_iov_used += iovcnt;
-	pl->tx_n++;
-	return 0;
-}
-
-/* Wait a little for room in the socket's send buffer. */
-static void
-tx_wait(int fd)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-
-	(void)poll(&pfd, 1, TX_WAIT_MS);
-}
-
-/*
- * Only a full socket buffer is worth waiting for.  ENOBUFS means the
- * device queue or a qdisc/nftables rule dropped the frame: it is lost, as
- * on the wire, and the engine's retransmission deals with it; sleeping in
- * the event loop would only stall every other frame.
- */
-static bool
-tx_full(int err)
-{
-	return err == EAGAIN || err == EWOULDBLOCK;
+	return link_txq_send(l, &to_pl(l)->txq, iov, iovcnt);
 }
 
 static int
 packet_flush(struct link *l)
 {
-	struct packet_link *pl = to_pl(l);
-	unsigned off = 0, n = pl->tx_n;
-	int first_err = 0, retries = 0;
-
-	while (off < n) {
-		int r, err;
-
-		r = sendmmsg(l->fd, &pl->tx_msgs[off], n - off, MSG_DONTWAIT);
-		if (r > 0) {
-			off += (unsigned)r;
-			l->tx_frames += (uint64_t)r;
-			pl->tx_congested = false;
-			retries = 0; /* bound the waits without progress */
-			continue;
-		}
-		err = r == 0 ? EIO : errno; /* 0 is not expected here */
-		if (err == EINTR)
-			continue;
-		/*
-		 * Queue full: wait a little, but while it stays full fail
-		 * fast, so a run of flushes costs one wait and not one each.
-		 */
-		if (tx_full(err) && !pl->tx_congested &&
-		    retries < TX_RETRIES) {
-			retries++;
-			tx_wait(l->fd);
-			continue;
-		}
-		if (first_err == 0)
-			first_err = -err;
-		if (tx_full(err)) {
-			/* Out of retries: drop what is left. */
-			l->tx_errors += n - off;
-			pl->tx_congested = true;
-			break;
-		}
-		/* Lost or bad (ENOBUFS, EMSGSIZE ...): drop this frame alone. */
-		l->tx_errors++;
-		off++;
-	}
-	pl->tx_n = 0;
-	pl->tx_iov_used = 0;
-	return first_err;
+	return link_txq_flush(l, &to_pl(l)->txq);
 }
-
 
 static struct tpacket2_hdr *
 rx_slot(const struct packet_link *pl, unsigned i)
@@ -332,7 +238,7 @@ packet_close(struct link *l)
 	struct packet_link *pl = to_pl(l);
 
 	/* Queued frames point at caller memory that may be gone: drop. */
-	l->tx_errors += pl->tx_n;
+	link_txq_drop(l, &pl->txq);
 	if (pl->rx_map != NULL)
 		munmap(pl->rx_map, pl->rx_map_len);
 	if (l->fd >= 0)

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * libpcap backend, the portable one: immediate mode, inbound only, a BPF
- * filter for the AoE ethertype, non-blocking reads copied into link-owned
- * buffers, one pcap_inject per frame.  Never pads (the engine pads
- * requests; short frames are accepted as they come).
+ * filter for the AoE ethertype, non-blocking reads of one frame at a time
+ * left where libpcap has them, one pcap_inject per frame (on Linux, where
+ * libpcap's fd is an AF_PACKET socket, batches of frames with sendmmsg on
+ * it instead; AOE_PCAP_INJECT=1 keeps pcap_inject).  Never pads (the
+ * engine pads requests; short frames are accepted as they come).
  */
 #include <errno.h>
 #include <poll.h>
@@ -15,10 +17,10 @@
 #include <pcap/pcap.h>
 
 #include "link.h"
+#include "link_txq.h"
 
 #define ETH_P_AOE_ 0x88A2
 #define ETH_HLEN_ 14
-#define RX_BATCH 32
 #define PCAP_BUFFER_BYTES (8 << 20)
 #define SNAPLEN_MIN_MTU 9000
 #define TX_RETRIES 8
@@ -30,7 +32,9 @@ struct pcap_link {
 	bool skip_own;    /* pcap_setdirection failed: filter by source MAC */
 	bool congested;   /* the last send ran out of retries */
 	uint8_t *tx_buf;  /* LINK_FRAME_MAX */
-	uint8_t *rx_buf;  /* RX_BATCH * LINK_FRAME_MAX */
+#ifdef LINK_TXQ
+	struct link_txq *txq; /* libpcap's fd is an AF_PACKET socket */
+#endif
 };
 
 static struct pcap_link *
@@ -47,6 +51,10 @@ pcap_link_send(struct link *l, const struct iovec *iov, unsigned iovcnt)
 	unsigned i;
 	int retries = 0, err;
 
+#ifdef LINK_TXQ
+	if (pl->txq != NULL)
+		return link_txq_send(l, pl->txq, iov, iovcnt);
+#endif
 	for (i = 0; i < iovcnt; i++) {
 		if (iov[i].iov_len > LINK_FRAME_MAX - len)
 			return -EINVAL;
@@ -86,31 +94,40 @@ pcap_link_send(struct link *l, const struct iovec *iov, unsigned iovcnt)
 static int
 pcap_link_flush(struct link *l)
 {
+#ifdef LINK_TXQ
+	struct pcap_link *pl = to_pl(l);
+
+	if (pl->txq != NULL)
+		return link_txq_flush(l, pl->txq);
+#else
+	(void)l;
+#endif
 	return 0; /* send() injected already */
 }
 
+/*
+ * One frame per call, where libpcap keeps it: pcap_next_ex's data is
+ * valid until its next call, which is what the link contract asks (until
+ * our next recv), so nothing is copied.  The caller loops for more.
+ */
 static int
 pcap_link_recv(struct link *l, const uint8_t **frames, size_t *lens,
     unsigned max)
 {
 	struct pcap_link *pl = to_pl(l);
-	unsigned want = max < RX_BATCH ? max : RX_BATCH;
-	unsigned got = 0;
 
-	while (got < want) {
+	if (max == 0)
+		return 0;
+	for (;;) {
 		struct pcap_pkthdr *h;
 		const u_char *data;
-		uint8_t *dst;
 		int r;
 
 		r = pcap_next_ex(pl->p, &h, &data);
 		if (r == 0)
-			break;
-		if (r < 0) {
-			if (got > 0)
-				break; /* report these; the error recurs */
+			return 0;
+		if (r < 0)
 			return r == PCAP_ERROR_BREAK ? 0 : -EIO;
-		}
 		/* Truncated by the snapshot length (see link_pcap_open). */
 		if (h->caplen < h->len || h->caplen > LINK_FRAME_MAX) {
 			l->rx_errors++;
@@ -126,13 +143,10 @@ pcap_link_recv(struct link *l, const uint8_t **frames, size_t *lens,
 			continue;
 		if (pl->skip_own && memcmp(data + 6, l->mac, 6) == 0)
 			continue;
-		dst = pl->rx_buf + (size_t)got * LINK_FRAME_MAX;
-		memcpy(dst, data, h->caplen);
-		frames[got] = dst;
-		lens[got] = h->caplen;
-		got++;
+		frames[0] = data;
+		lens[0] = h->caplen;
+		return 1;
 	}
-	return (int)got;
 }
 
 static void
@@ -140,10 +154,16 @@ pcap_link_close(struct link *l)
 {
 	struct pcap_link *pl = to_pl(l);
 
+#ifdef LINK_TXQ
+	if (pl->txq != NULL) {
+		/* Queued frames point at caller memory that may be gone. */
+		link_txq_drop(l, pl->txq);
+		free(pl->txq);
+	}
+#endif
 	if (pl->p != NULL)
 		pcap_close(pl->p);
 	free(pl->tx_buf);
-	free(pl->rx_buf);
 	free(pl);
 }
 
@@ -196,8 +216,7 @@ link_pcap_open(struct link **out, const char *ifname, char *errbuf,
 	if (rc < 0)
 		goto err;
 	pl->tx_buf = malloc(LINK_FRAME_MAX);
-	pl->rx_buf = malloc((size_t)RX_BATCH * LINK_FRAME_MAX);
-	if (pl->tx_buf == NULL || pl->rx_buf == NULL) {
+	if (pl->tx_buf == NULL) {
 		link_set_err(errbuf, errlen, "out of memory");
 		rc = -ENOMEM;
 		goto err;
@@ -284,6 +303,24 @@ link_pcap_open(struct link **out, const char *ifname, char *errbuf,
 		    sizeof(v)) != 0)
 			(void)setsockopt(l->fd, SOL_SOCKET, SO_SNDBUF, &v,
 			    sizeof(v));
+	}
+#endif
+#ifdef LINK_TXQ
+	{
+		/*
+		 * On Linux, libpcap's fd is a raw AF_PACKET socket bound to
+		 * the interface, and pcap_inject() is one send(2) on it: send
+		 * on it too, but a batch of frames per sendmmsg(2).
+		 */
+		int dom = 0, type = 0;
+		socklen_t len = sizeof(dom);
+
+		if (getenv("AOE_PCAP_INJECT") == NULL &&
+		    getsockopt(l->fd, SOL_SOCKET, SO_DOMAIN, &dom, &len) == 0 &&
+		    (len = sizeof(type), getsockopt(l->fd, SOL_SOCKET, SO_TYPE,
+		    &type, &len) == 0) && dom == AF_PACKET &&
+		    type == SOCK_RAW)
+			pl->txq = calloc(1, sizeof(*pl->txq));
 	}
 #endif
 	*out = l;

@@ -352,7 +352,7 @@ rt_send(void *ctx, unsigned ifidx, const struct iovec *iov, unsigned iovcnt)
 		return -ENETDOWN;
 	}
 	p->pending = true;
-	/* A backend that sends at once (pcap) fails here, not at flush. */
+	/* A backend that sends at once (pcap_inject) fails here, not at flush. */
 	rc = link_send(p->link, iov, iovcnt);
 	send_error(p, rc);
 	return rc;

@@ -14,8 +14,9 @@
 # it refuses are split, then jumbo frames are used again; (3b) started
 # at 1500 and raised to 9000: a larger receive ring, jumbo frames (then
 # 64000, more than a ring slot holds: recvmmsg); (4) the same as (3) with
-# the pcap backend, whose sends fail at once.  vblade's backing file must
-# equal what was written after each.
+# the pcap backend, which sends with sendmmsg on libpcap's socket, and (4b)
+# with AOE_PCAP_INJECT=1, whose pcap_inject() sends fail at once.  vblade's
+# backing file must equal what was written after each.
 nbd_test_timeout=120
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/nbd-functions.sh"
@@ -242,10 +243,17 @@ step "3b: ok"
 stop_aoe_nbd
 
 # ---------------------------------------------------------------- 4
-# The pcap backend sends at once: the refusal comes from the send itself.
 step "4: the same with --backend=pcap"
 : >"$nbd_log"
 start_aoe_nbd -I "$lan_if" --backend=pcap -w 5 --dead-timeout 30 e1.0
 mtu_cycle
 step "4: ok"
+stop_aoe_nbd
+# pcap_inject sends at once: the refusal comes from the send itself.
+step "4b: the same with pcap_inject (AOE_PCAP_INJECT=1)"
+: >"$nbd_log"
+AOE_PCAP_INJECT=1 start_aoe_nbd -I "$lan_if" --backend=pcap -w 5 \
+    --dead-timeout 30 e1.0
+mtu_cycle
+step "4b: ok"
 stop_aoe_nbd

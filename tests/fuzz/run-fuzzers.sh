@@ -105,7 +105,8 @@ sources()
 		    "$s/engine.c $s/aoe.c $s/ata.c $s/util.c" ;;
 	cmdline)
 		echo "$srcdir_fuzz/fuzz_cmdline.c $s/rt.c $s/link.c" \
-		    "$s/link_packet.c $s/link_pcap.c $s/trace.c $s/loop.c" \
+		    "$s/link_packet.c $s/link_pcap.c $s/link_txq.c" \
+		    "$s/trace.c $s/loop.c" \
 		    "$s/log.c $s/engine.c $s/aoe.c $s/ata.c $s/util.c" ;;
 	nbd)
 		echo "$srcdir_fuzz/fuzz_nbd.c $s/nbdproto.c" ;;
