@@ -297,6 +297,26 @@ loop_nap_scaled(uint64_t max_ns, unsigned inflight)
 	return max_ns * inflight / LOOP_NAP_FULL_INFLIGHT;
 }
 
+unsigned
+loop_nap_adapt(unsigned gain, unsigned inflight, uint64_t answered)
+{
+	if (gain < LOOP_NAP_GAIN_MIN)
+		gain = LOOP_NAP_GAIN_MIN;
+	if (gain > LOOP_NAP_GAIN_MAX)
+		gain = LOOP_NAP_GAIN_MAX;
+	if (inflight == 0)
+		return gain;
+	if (answered * 8 >= (uint64_t)inflight * 7)
+		gain = gain * 3 / 4;
+	else if (answered * 2 <= inflight)
+		gain = (gain * 9 + 7) / 8;
+	if (gain < LOOP_NAP_GAIN_MIN)
+		gain = LOOP_NAP_GAIN_MIN;
+	if (gain > LOOP_NAP_GAIN_MAX)
+		gain = LOOP_NAP_GAIN_MAX;
+	return gain;
+}
+
 void
 loop_set_nap(struct loop *l, loop_nap_fn fn, void *arg)
 {
@@ -349,6 +369,7 @@ nap(struct loop *l, uint64_t deadline)
 	ts.tv_nsec = (long)(ns % 1000000000u);
 	(void)nanosleep(&ts, NULL); /* a signal cuts it short: fine */
 	l->stats.napped++;
+	l->stats.nap_ns += ns;
 	slept = loop_now() - now;
 	l->nap_hist <<= 1;
 	if (l->nap_count < 32)

@@ -78,10 +78,25 @@ void loop_set_nap(struct loop *l, loop_nap_fn fn, void *arg);
 #define LOOP_NAP_FULL_INFLIGHT 16
 uint64_t loop_nap_scaled(uint64_t max_ns, unsigned inflight);
 
+/*
+ * A gain on those naps, in 1/16ths (LOOP_NAP_GAIN_MIN = 1x ... 4x), from
+ * what the last nap showed: `answered` of the `inflight` requests that
+ * were outstanding when it began came back meanwhile.  Half or fewer: the
+ * peers still had plenty queued, the next naps may be longer (x 9/8); 7/8
+ * or more: they may have run dry, shorter (x 3/4), never below 1x.  So
+ * naps grow only where the peers are slow next to the nap (a long queue
+ * of large frames: sequential transfers), and never shorter than
+ * loop_nap_scaled() makes them.  Returns the new gain.
+ */
+#define LOOP_NAP_GAIN_MIN 16u
+#define LOOP_NAP_GAIN_MAX 64u
+unsigned loop_nap_adapt(unsigned gain, unsigned inflight, uint64_t answered);
+
 /* How the waits ended (reported with -v): events found by polling, sleeps. */
 struct loop_stats {
 	uint64_t polled;   /* waits answered while busy polling */
 	uint64_t napped;   /* naps before a wait (coalescing) */
+	uint64_t nap_ns;   /* ... the time they asked for, in all */
 	uint64_t nap_late; /* ... that lasted far longer than asked */
 	uint64_t nap_off;  /* times naps were stopped for that (0.25-64 s) */
 	uint64_t slept;    /* blocking waits (events or a deadline) */

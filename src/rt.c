@@ -41,8 +41,10 @@
  * much work queued: nothing waits for us but the answers piling up), nap
  * before each wait, so that answers are taken in batches and the target's
  * sends do not wake us one by one: this long from 16 frames in flight,
- * in proportion from 8 (half) to 16 (loop_nap_scaled).  A request or two
- * in flight (latency matters) never naps.
+ * in proportion from 8 (half) to 16 (loop_nap_scaled), up to 4 times
+ * that while the naps show the targets still have plenty queued when they
+ * end (loop_nap_adapt).  A request or two in flight (latency matters)
+ * never naps.
  */
 #define RT_COALESCE_DEFAULT_US 100
 #define RT_MAX_COALESCE_US 1000
@@ -70,6 +72,9 @@ struct rt {
 	void *front_ctx;
 	bool hook_added;
 	uint64_t coalesce_ns;  /* --coalesce */
+	unsigned nap_gain;     /* loop_nap_adapt, 1/16ths */
+	unsigned nap_inflight; /* frames in flight when the last nap began */
+	uint64_t nap_rx;       /* the engine's rx_frames then */
 	rt_tap_fn tap;         /* sees received frames before the engine */
 	void *tap_arg;
 	uint64_t mtu_refresh_at;
@@ -120,9 +125,10 @@ rt_usage_common(FILE *f)
 "      --busy-poll=USEC         after activity, poll this long before\n"
 "                               sleeping (lower latency, more CPU; "
 	    "default 0)\n"
-"      --coalesce=USEC          with many frames in flight, wait up to this\n"
-"                               long before taking answers, in batches (less\n"
-"                               CPU; default 100, 0 = off; off with "
+"      --coalesce=USEC          with many frames in flight, wait this long\n"
+"                               (up to 4x while the targets have plenty\n"
+"                               queued) before taking answers, in batches\n"
+"                               (less CPU; default 100, 0 = off; off with "
 	    "--busy-poll)\n"
 "  -v, --verbose                more log output (repeat for per-frame)\n",
 	    f);
@@ -569,15 +575,33 @@ rt_readable(void *arg, uint32_t events)
 	engine_unplug(rt->e);
 }
 
-/* The loop's nap hook: up to --coalesce while frames are in flight. */
+/*
+ * The loop's nap hook: up to --coalesce while frames are in flight, up to
+ * 4 times that while the last nap showed the targets still had plenty
+ * queued (loop_nap_adapt: what came back during it, counted from the
+ * engine's received frames at the next call).
+ */
 static uint64_t
 rt_nap(void *arg)
 {
 	struct rt *rt = arg;
+	unsigned inflight;
+	uint64_t rx, ns;
 
 	if (rt->e == NULL)
 		return 0;
-	return loop_nap_scaled(rt->coalesce_ns, engine_inflight(rt->e));
+	inflight = engine_inflight(rt->e);
+	rx = engine_stats(rt->e)->rx_frames;
+	if (rt->nap_inflight > 0)
+		rt->nap_gain = loop_nap_adapt(rt->nap_gain, rt->nap_inflight,
+		    rx - rt->nap_rx);
+	ns = loop_nap_scaled(rt->coalesce_ns, inflight) * rt->nap_gain /
+	    LOOP_NAP_GAIN_MIN;
+	if (ns > RT_MAX_COALESCE_US * 1000u)
+		ns = RT_MAX_COALESCE_US * 1000u;
+	rt->nap_inflight = ns > 0 ? inflight : 0;
+	rt->nap_rx = rx;
+	return ns;
 }
 
 static uint64_t
@@ -768,6 +792,7 @@ rt_new(struct rt **out, const struct rt_options *o, struct loop *loop,
 	rt->loop = loop;
 	loop_set_busy_poll(loop, o->busy_poll_ns);
 	rt->coalesce_ns = o->coalesce_ns;
+	rt->nap_gain = LOOP_NAP_GAIN_MIN;
 	if (rt->coalesce_ns > 0)
 		loop_set_nap(loop, rt_nap, rt);
 	rt->front = front;
@@ -902,9 +927,10 @@ rt_log_counters(struct rt *rt)
 		return;
 	loop_get_stats(rt->loop, &ls);
 	log_info("event loop: %llu waits answered while busy polling, "
-	    "%llu naps to take answers in batches (%llu overslept, naps "
-	    "stopped %llu times for it), %llu sleeps",
+	    "%llu naps to take answers in batches (%llu us each on average, "
+	    "%llu overslept, naps stopped %llu times for it), %llu sleeps",
 	    (unsigned long long)ls.polled, (unsigned long long)ls.napped,
+	    (unsigned long long)(ls.napped ? ls.nap_ns / ls.napped / 1000 : 0),
 	    (unsigned long long)ls.nap_late, (unsigned long long)ls.nap_off,
 	    (unsigned long long)ls.slept);
 	for (unsigned i = 0; i < rt->nlinks; i++) {

@@ -426,6 +426,43 @@ Test(coalesce, a_few_late_naps_do_not_stop_them, .timeout = 30)
  * latency), the whole --coalesce from 16, in proportion between, so a
  * nap never outlasts what the target has queued.
  */
+/*
+ * The gain on naps: up (x 9/8) while a nap saw half or fewer of what was in
+ * flight come back, down (x 3/4) when it saw 7/8 or more (the peers may
+ * have run dry), unchanged between; never below 1x (the naps
+ * loop_nap_scaled gives) nor above 4x.
+ */
+Test(coalesce, nap_gain_follows_what_came_back)
+{
+	unsigned g = LOOP_NAP_GAIN_MIN, steps = 0;
+
+	/* Plenty left after each nap: grows to 4x in a few naps, no more. */
+	while (g < LOOP_NAP_GAIN_MAX) {
+		unsigned n = loop_nap_adapt(g, 64, 20);
+
+		cr_assert_gt(n, g, "no growth from %u", g);
+		g = n;
+		cr_assert_lt(++steps, 16, "slow to grow");
+	}
+	cr_expect_eq(g, LOOP_NAP_GAIN_MAX);
+	cr_expect_eq(loop_nap_adapt(g, 64, 0), LOOP_NAP_GAIN_MAX);
+	cr_expect_eq(loop_nap_adapt(g, 64, 32), LOOP_NAP_GAIN_MAX, "half");
+	/* Between half and 7/8: unchanged. */
+	cr_expect_eq(loop_nap_adapt(40, 64, 33), 40);
+	cr_expect_eq(loop_nap_adapt(40, 64, 55), 40);
+	/* 7/8 or more came back: shorter, down to 1x and no lower. */
+	cr_expect_eq(loop_nap_adapt(64, 64, 56), 48);
+	cr_expect_eq(loop_nap_adapt(64, 64, 200), 48, "more than in flight");
+	g = LOOP_NAP_GAIN_MAX;
+	for (unsigned i = 0; i < 20; i++)
+		g = loop_nap_adapt(g, 16, 16);
+	cr_expect_eq(g, LOOP_NAP_GAIN_MIN);
+	/* Nothing was in flight: nothing learnt; out-of-range gains clamp. */
+	cr_expect_eq(loop_nap_adapt(40, 0, 0), 40);
+	cr_expect_eq(loop_nap_adapt(0, 0, 0), LOOP_NAP_GAIN_MIN);
+	cr_expect_eq(loop_nap_adapt(1000, 0, 0), LOOP_NAP_GAIN_MAX);
+}
+
 Test(coalesce, nap_scales_with_the_frames_in_flight)
 {
 	const uint64_t max = 100000;
