@@ -297,24 +297,25 @@ loop_nap_scaled(uint64_t max_ns, unsigned inflight)
 	return max_ns * inflight / LOOP_NAP_FULL_INFLIGHT;
 }
 
+static unsigned
+nap_gain_clamp(unsigned gain)
+{
+	if (gain < LOOP_NAP_GAIN_MIN)
+		return LOOP_NAP_GAIN_MIN;
+	return gain > LOOP_NAP_GAIN_MAX ? LOOP_NAP_GAIN_MAX : gain;
+}
+
 unsigned
 loop_nap_adapt(unsigned gain, unsigned inflight, uint64_t answered)
 {
-	if (gain < LOOP_NAP_GAIN_MIN)
-		gain = LOOP_NAP_GAIN_MIN;
-	if (gain > LOOP_NAP_GAIN_MAX)
-		gain = LOOP_NAP_GAIN_MAX;
+	gain = nap_gain_clamp(gain);
 	if (inflight == 0)
 		return gain;
 	if (answered * 8 >= (uint64_t)inflight * 7)
 		gain = gain * 3 / 4;
 	else if (answered * 2 <= inflight)
 		gain = (gain * 9 + 7) / 8;
-	if (gain < LOOP_NAP_GAIN_MIN)
-		gain = LOOP_NAP_GAIN_MIN;
-	if (gain > LOOP_NAP_GAIN_MAX)
-		gain = LOOP_NAP_GAIN_MAX;
-	return gain;
+	return nap_gain_clamp(gain);
 }
 
 void

@@ -426,6 +426,26 @@ Test(coalesce, a_few_late_naps_do_not_stop_them, .timeout = 30)
  * latency), the whole --coalesce from 16, in proportion between, so a
  * nap never outlasts what the target has queued.
  */
+Test(coalesce, nap_scales_with_the_frames_in_flight)
+{
+	const uint64_t max = 100000;
+
+	cr_expect_eq(loop_nap_scaled(max, 0), 0);
+	cr_expect_eq(loop_nap_scaled(max, 1), 0);
+	cr_expect_eq(loop_nap_scaled(max, LOOP_NAP_MIN_INFLIGHT - 1), 0);
+	cr_expect_eq(loop_nap_scaled(max, 8), 50000);
+	cr_expect_eq(loop_nap_scaled(max, 12), 75000);
+	cr_expect_eq(loop_nap_scaled(max, 15), 93750);
+	cr_expect_eq(loop_nap_scaled(max, 16), max);
+	cr_expect_eq(loop_nap_scaled(max, 1000000), max);
+	cr_expect_eq(loop_nap_scaled(0, 64), 0);
+	/* The most --coalesce allows, many frames: no overflow. */
+	cr_expect_eq(loop_nap_scaled(1000000000ull, 15), 937500000ull);
+	for (unsigned n = LOOP_NAP_MIN_INFLIGHT; n < 64; n++)
+		cr_expect_geq(loop_nap_scaled(max, n + 1),
+		    loop_nap_scaled(max, n), "not monotonic at %u", n);
+}
+
 /*
  * The gain on naps: up (x 9/8) while a nap saw half or fewer of what was in
  * flight come back, down (x 3/4) when it saw 7/8 or more (the peers may
@@ -461,24 +481,4 @@ Test(coalesce, nap_gain_follows_what_came_back)
 	cr_expect_eq(loop_nap_adapt(40, 0, 0), 40);
 	cr_expect_eq(loop_nap_adapt(0, 0, 0), LOOP_NAP_GAIN_MIN);
 	cr_expect_eq(loop_nap_adapt(1000, 0, 0), LOOP_NAP_GAIN_MAX);
-}
-
-Test(coalesce, nap_scales_with_the_frames_in_flight)
-{
-	const uint64_t max = 100000;
-
-	cr_expect_eq(loop_nap_scaled(max, 0), 0);
-	cr_expect_eq(loop_nap_scaled(max, 1), 0);
-	cr_expect_eq(loop_nap_scaled(max, LOOP_NAP_MIN_INFLIGHT - 1), 0);
-	cr_expect_eq(loop_nap_scaled(max, 8), 50000);
-	cr_expect_eq(loop_nap_scaled(max, 12), 75000);
-	cr_expect_eq(loop_nap_scaled(max, 15), 93750);
-	cr_expect_eq(loop_nap_scaled(max, 16), max);
-	cr_expect_eq(loop_nap_scaled(max, 1000000), max);
-	cr_expect_eq(loop_nap_scaled(0, 64), 0);
-	/* The most --coalesce allows, many frames: no overflow. */
-	cr_expect_eq(loop_nap_scaled(1000000000ull, 15), 937500000ull);
-	for (unsigned n = LOOP_NAP_MIN_INFLIGHT; n < 64; n++)
-		cr_expect_geq(loop_nap_scaled(max, n + 1),
-		    loop_nap_scaled(max, n), "not monotonic at %u", n);
 }
