@@ -34,6 +34,8 @@
 #define MAX_TARGETS 4096  /* adverts beyond this are dropped (rx_bad_cfg) */
 #define MAX_FENCES 4096   /* then one fence covers the whole target */
 #define DUP_MEMORY_NS (60 * NSEC_PER_SEC) /* fence all writes this long after a late duplicate */
+/* A read of more frames is copied to its buffer (engine.h). */
+#define RDATA_MAX_PIECES ENGINE_RDATA_MAX_FRAMES
 #define RECENT_WRITES 1024 /* completed write frames remembered to spot late duplicates */
 #define RTO_FLOOR_HOLD_NS (10 * NSEC_PER_SEC) /* a learnt RTO floor halves after this */
 /*
@@ -110,6 +112,25 @@ struct redo {
 	unsigned n;
 };
 
+/* A piece of a read left in a received frame (engine_read_zc). */
+struct rpiece {
+	uint8_t *dst;         /* where it belongs in the buffer */
+	const uint8_t *src;   /* in the held frame; NULL once copied to dst */
+	uint32_t len;
+	int handle;           /* ops->hold's; -1 once given back */
+	unsigned ifidx;
+};
+
+struct engine_rdata {
+	void (*release)(void *ctx, unsigned ifidx, int handle);
+	void *ctx;
+	uint8_t *buf;
+	size_t len;
+	unsigned n, cap, nheld;
+	uint16_t *ord;        /* p[] indices in buffer order (engine_take_rdata) */
+	struct rpiece p[];
+};
+
 struct req {
 	enum req_kind kind;
 	struct target *t;
@@ -119,6 +140,7 @@ struct req {
 	size_t len;
 	uint64_t s0, s1;      /* sector range [s0, s1) */
 	uint8_t *bounce;      /* (s1 - s0) sectors when unaligned */
+	struct engine_rdata *rd; /* engine_read_zc: frames held, or NULL */
 	int phase;            /* writes with RMW: 0 reading edges, 1 writing */
 	uint64_t rmw[2];
 	unsigned nrmw, rmw_issued;
@@ -274,6 +296,7 @@ struct engine {
 	unsigned plugged;        /* engine_plug depth: submissions do not flush */
 	struct framelist frames; /* in flight */
 	struct reqlist done;
+	struct engine_rdata *cur_rd; /* the running callback's, until taken */
 	struct admin *adone_head, *adone_tail;
 	uint64_t next_discover;
 	uint64_t discover_step; /* see engine_config.discover_ns */
@@ -1152,6 +1175,160 @@ fences_expire(struct target *t, uint64_t now)
 	}
 }
 
+/* ------------------------------------------------------------ zero copy */
+
+/* The link wants a held frame back: its piece goes to the buffer. */
+static void
+rdata_evict(void *owner, unsigned idx)
+{
+	struct engine_rdata *d = owner;
+	struct rpiece *pc = &d->p[idx];
+
+	memcpy(pc->dst, pc->src, pc->len);
+	pc->src = NULL;
+	pc->handle = -1;
+	d->nheld--;
+}
+
+/* Room for r's frames, when the link can hold them and they are few. */
+static struct engine_rdata *
+rdata_new(struct engine *e, struct req *r)
+{
+	unsigned spf = r->t->spf;
+	uint64_t frames;
+	struct engine_rdata *d;
+
+	if (e->ops.hold == NULL || e->ops.release == NULL || spf == 0)
+		return NULL;
+	frames = (r->s1 - r->s0 + spf - 1) / spf;
+	if (frames > RDATA_MAX_PIECES)
+		return NULL;
+	d = malloc(sizeof(*d) + frames * (sizeof(d->p[0]) +
+	    sizeof(d->ord[0])));
+	if (d == NULL)
+		return NULL; /* copied then */
+	d->release = e->ops.release;
+	d->ctx = e->ctx;
+	d->buf = r->ubuf;
+	d->len = r->len;
+	d->n = 0;
+	d->cap = (unsigned)frames;
+	d->nheld = 0;
+	d->ord = (uint16_t *)(void *)&d->p[frames];
+	return d;
+}
+
+/* Leave len bytes at src (in frame, on ifidx) there for dst; false: copy. */
+static bool
+rdata_hold(struct engine *e, struct engine_rdata *d, unsigned ifidx,
+    const uint8_t *frame, uint8_t *dst, const uint8_t *src, size_t len)
+{
+	int h;
+
+	if (d == NULL || d->n == d->cap)
+		return false;
+	h = e->ops.hold(e->ctx, ifidx, frame, rdata_evict, d, d->n);
+	if (h < 0)
+		return false;
+	d->p[d->n++] = (struct rpiece){
+		.dst = dst,
+		.src = src,
+		.len = (uint32_t)len,
+		.handle = h,
+		.ifidx = ifidx,
+	};
+	d->nheld++;
+	return true;
+}
+
+struct engine_rdata *
+engine_take_rdata(struct engine *e)
+{
+	struct engine_rdata *d = e->cur_rd;
+
+	e->cur_rd = NULL;
+	if (d == NULL)
+		return NULL;
+	if (d->nheld == 0) {
+		engine_rdata_free(d);
+		return NULL;
+	}
+	/* Buffer order (frames come back nearly in order: insertion). */
+	for (unsigned i = 0; i < d->n; i++) {
+		unsigned j = i;
+
+		while (j > 0 && d->p[d->ord[j - 1]].dst > d->p[i].dst) {
+			d->ord[j] = d->ord[j - 1];
+			j--;
+		}
+		d->ord[j] = (uint16_t)i;
+	}
+	return d;
+}
+
+unsigned
+engine_rdata_iov(const struct engine_rdata *d, size_t off, struct iovec *iov,
+    unsigned max)
+{
+	size_t cur = 0, from;
+	unsigned n = 0;
+
+	for (unsigned k = 0; k < d->n && n < max; k++) {
+		const struct rpiece *pc = &d->p[d->ord[k]];
+		size_t ps, pe;
+
+		if (pc->src == NULL)
+			continue; /* in the buffer */
+		ps = (size_t)(pc->dst - d->buf);
+		pe = ps + pc->len;
+		from = MAX(cur, off);
+		if (pe <= from)
+			continue;
+		if (ps > from) {
+			/* The bytes before it are in the buffer. */
+			iov[n].iov_base = d->buf + from;
+			iov[n++].iov_len = ps - from;
+			if (n == max)
+				return n;
+		} else {
+			ps = from;
+		}
+		/* iovec is not const; the caller only reads. */
+		iov[n].iov_base = (void *)(uintptr_t)(pc->src +
+		    (ps - (size_t)(pc->dst - d->buf)));
+		iov[n++].iov_len = pe - ps;
+		cur = pe;
+	}
+	from = MAX(cur, off);
+	if (n < max && from < d->len) {
+		iov[n].iov_base = d->buf + from;
+		iov[n++].iov_len = d->len - from;
+	}
+	return n;
+}
+
+unsigned
+engine_rdata_held(const struct engine_rdata *d)
+{
+	return d == NULL ? 0 : d->nheld;
+}
+
+void
+engine_rdata_free(struct engine_rdata *d)
+{
+	if (d == NULL)
+		return;
+	for (unsigned i = 0; i < d->n && d->nheld > 0; i++) {
+		if (d->p[i].handle < 0)
+			continue;
+		d->release(d->ctx, d->p[i].ifidx, d->p[i].handle);
+		d->nheld--;
+	}
+	free(d);
+}
+
+/* ------------------------------------------------------------ requests */
+
 /* Queue r's callback; it runs from drain() at the end of input or tick. */
 static void
 req_complete(struct engine *e, struct req *r, int rc, uint64_t now)
@@ -1193,6 +1370,7 @@ req_free(struct req *r)
 {
 	if (r == NULL)
 		return;
+	engine_rdata_free(r->rd);
 	free(r->bounce);
 	free(r->redo);
 	free(r);
@@ -1343,7 +1521,7 @@ target_pump(struct engine *e, struct target *t, uint64_t now)
 
 static int
 req_submit(struct engine *e, struct target *t, enum req_kind kind,
-    uint8_t *dst, const uint8_t *src, uint64_t off, size_t len,
+    uint8_t *dst, const uint8_t *src, uint64_t off, size_t len, bool zc,
     engine_done_fn done, void *arg, uint64_t now)
 {
 	struct req *r;
@@ -1398,6 +1576,8 @@ req_submit(struct engine *e, struct target *t, enum req_kind kind,
 			if (r->phase == 1)
 				memcpy(r->bounce, src, len);
 		}
+		if (zc && kind == RQ_READ && r->bounce == NULL)
+			r->rd = rdata_new(e, r);
 	}
 	/* FIFO among conflicting requests only: others go ahead. */
 	if (req_blocked(t, r, now))
@@ -1429,8 +1609,19 @@ engine_read(struct engine *e, struct target *t, void *buf, uint64_t offset,
 {
 	if (buf == NULL)
 		return -EINVAL;
-	return req_submit(e, t, RQ_READ, buf, NULL, offset, len, done, arg,
-	    now);
+	return req_submit(e, t, RQ_READ, buf, NULL, offset, len, false, done,
+	    arg, now);
+}
+
+int
+engine_read_zc(struct engine *e, struct target *t, void *buf,
+    uint64_t offset, size_t len, engine_done_fn done, void *arg,
+    uint64_t now)
+{
+	if (buf == NULL)
+		return -EINVAL;
+	return req_submit(e, t, RQ_READ, buf, NULL, offset, len, true, done,
+	    arg, now);
 }
 
 int
@@ -1439,8 +1630,8 @@ engine_write(struct engine *e, struct target *t, const void *buf,
 {
 	if (buf == NULL)
 		return -EINVAL;
-	return req_submit(e, t, RQ_WRITE, NULL, buf, offset, len, done, arg,
-	    now);
+	return req_submit(e, t, RQ_WRITE, NULL, buf, offset, len, false, done,
+	    arg, now);
 }
 
 int
@@ -1456,7 +1647,8 @@ engine_flush(struct engine *e, struct target *t, engine_done_fn done,
 	if (t->state != TARGET_UP)
 		return -EAGAIN;
 	if (t->ident.flush || t->ident.flush_ext)
-		return req_submit(e, t, RQ_FLUSH, NULL, NULL, 0, 0, done, arg,
+		return req_submit(e, t, RQ_FLUSH, NULL, NULL, 0, 0, false, done,
+		    arg,
 		    now);
 	/* No volatile cache to flush: complete at the next input or tick. */
 	r = calloc(1, sizeof(*r));
@@ -2107,7 +2299,8 @@ ata_response(struct engine *e, struct frame *f, unsigned pi,
 			    now);
 		return;
 	}
-	if (rc == 0 && f->dst)
+	if (rc == 0 && f->dst && !rdata_hold(e, r != NULL ? r->rd : NULL,
+	    t->paths[pi].ifidx, p, f->dst, p + AOE_ATA_HDR_LEN, f->datalen))
 		memcpy(f->dst, p + AOE_ATA_HDR_LEN, f->datalen);
 	if (f->kind == FK_FLUSH && rc == -EOPNOTSUPP &&
 	    f->ata_cmd == ATA_CMD_FLUSH_EXT && t->ident.flush) {
@@ -2501,7 +2694,13 @@ drain(struct engine *e)
 		ops_flush(e);
 		if (r != NULL) {
 			rl_remove(&e->done, r);
+			if (r->rc == 0) {
+				e->cur_rd = r->rd;
+				r->rd = NULL;
+			}
 			r->done(r->arg, r->rc);
+			engine_rdata_free(e->cur_rd);
+			e->cur_rd = NULL;
 			req_free(r);
 			continue;
 		}

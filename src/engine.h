@@ -54,6 +54,18 @@ struct engine_ops {
 	void (*flush)(void *ctx);
 	/* Target state changes (may be NULL); see enum engine_event. */
 	void (*event)(void *ctx, struct target *t, int event);
+	/*
+	 * Zero-copy reads (both or neither; may be NULL): keep the frame
+	 * engine_input() is handling valid past that call.  Returns a handle
+	 * (>= 0), or -1 and the engine copies.  Until release(ifidx, handle)
+	 * the bytes stay, unless the link wants them back first: it calls
+	 * evict(owner, idx) (from within its receive, resize or close) and
+	 * the handle is gone.  See link_ops.hold.
+	 */
+	int (*hold)(void *ctx, unsigned ifidx, const uint8_t *frame,
+	    void (*evict)(void *owner, unsigned idx), void *owner,
+	    unsigned idx);
+	void (*release)(void *ctx, unsigned ifidx, int handle);
 };
 
 enum engine_event {
@@ -246,6 +258,40 @@ typedef void (*engine_done_fn)(void *arg, int rc);
 int engine_read(struct engine *e, struct target *t, void *buf,
     uint64_t offset, size_t len, engine_done_fn done, void *arg,
     uint64_t now);
+/*
+ * As engine_read(), but the data may be left in the received frames
+ * (ops->hold) instead of copied to buf: the callback takes them with
+ * engine_take_rdata() and sends them from there.  Parts not held, and
+ * held parts the link wants back, are in buf.
+ */
+int engine_read_zc(struct engine *e, struct target *t, void *buf,
+    uint64_t offset, size_t len, engine_done_fn done, void *arg,
+    uint64_t now);
+/*
+ * In the callback of a successful engine_read_zc(): its data, or NULL
+ * when all of it is in buf.  The caller owns it: engine_rdata_iov() for
+ * the bytes, engine_rdata_free() when done (buf must stay valid until
+ * then: an evicted frame is copied into it).  Not taken: freed after the
+ * callback.
+ */
+struct engine_rdata;
+struct engine_rdata *engine_take_rdata(struct engine *e);
+/*
+ * The request's bytes from off on as up to max iovecs, in order (each
+ * pointing into a held frame or into buf).  Returns the count; more than
+ * max are needed when it returns max and they do not reach the end
+ * (ENGINE_RDATA_IOV_MAX are always enough).  Valid until the link runs
+ * again (a receive may evict a frame).
+ */
+#define ENGINE_RDATA_MAX_FRAMES 256 /* a longer read is copied to buf */
+#define ENGINE_RDATA_IOV_MAX (2 * ENGINE_RDATA_MAX_FRAMES + 1)
+unsigned engine_rdata_iov(const struct engine_rdata *d, size_t off,
+    struct iovec *iov, unsigned max);
+/* Frames held now (for tests and counters). */
+unsigned engine_rdata_held(const struct engine_rdata *d);
+/* Give the frames back.  NULL-safe. */
+void engine_rdata_free(struct engine_rdata *d);
+
 int engine_write(struct engine *e, struct target *t, const void *buf,
     uint64_t offset, size_t len, engine_done_fn done, void *arg,
     uint64_t now);

@@ -407,11 +407,20 @@ static void
 read_done(void *arg, int rc)
 {
 	struct fusefs_io *io = arg;
+	struct engine_rdata *d;
 
-	if (rc < 0)
+	if (rc < 0) {
 		fuse_reply_err(io->req, io_errno(rc));
-	else
+	} else if ((d = engine_take_rdata(io->fs->e)) != NULL) {
+		/* Straight from the received frames into the kernel. */
+		struct iovec iov[ENGINE_RDATA_IOV_MAX];
+
+		fuse_reply_iov(io->req, iov, (int)engine_rdata_iov(d, 0, iov,
+		    ENGINE_RDATA_IOV_MAX));
+		engine_rdata_free(d);
+	} else {
 		fuse_reply_buf(io->req, io->buf, io->len);
+	}
 	io_free(io);
 }
 
@@ -454,7 +463,7 @@ fusefs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	io->buf = io->base;
 	io->len = size;
-	rc = engine_read(fs->e, t, io->buf, (uint64_t)off, size, read_done,
+	rc = engine_read_zc(fs->e, t, io->buf, (uint64_t)off, size, read_done,
 	    io, loop_now());
 	if (rc < 0) {
 		fuse_reply_err(req, io_errno(rc));

@@ -129,6 +129,27 @@ link_recv(struct link *l, const uint8_t **frames, size_t *lens, unsigned max)
 	return n;
 }
 
+int
+link_hold(struct link *l, const uint8_t *p, link_evict_fn evict, void *owner,
+    unsigned idx)
+{
+	int h;
+
+	if (l->ops->hold == NULL)
+		return -1;
+	h = l->ops->hold(l, p, evict, owner, idx);
+	if (h >= 0)
+		l->rx_holds++;
+	return h;
+}
+
+void
+link_release(struct link *l, int handle)
+{
+	if (l->ops->release != NULL && handle >= 0)
+		l->ops->release(l, handle);
+}
+
 void
 link_close(struct link *l)
 {

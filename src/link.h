@@ -28,6 +28,12 @@ enum link_backend {
 
 struct link;
 
+/*
+ * A held frame's memory is wanted back (link_hold): copy what is needed
+ * from it now; the hold is gone when this returns.
+ */
+typedef void (*link_evict_fn)(void *owner, unsigned idx);
+
 struct link_ops {
 	const char *name; /* "packet" or "pcap" */
 	/*
@@ -63,7 +69,18 @@ struct link_ops {
 	 * has no such limit to lift.
 	 */
 	int (*rx_resize)(struct link *l, unsigned mtu);
-	/* Close and free. */
+	/*
+	 * Keep the frame at p (one the latest recv returned) valid past the
+	 * next recv, until release(handle).  The link may want the memory
+	 * back before that (its receive ring would otherwise fill, it is
+	 * resized or closed): it then calls evict(owner, idx) from inside
+	 * recv, rx_resize or close, and the handle is gone.  Returns the
+	 * handle (>= 0) or -1 (the caller copies).  NULL: never held.
+	 */
+	int (*hold)(struct link *l, const uint8_t *p, link_evict_fn evict,
+	    void *owner, unsigned idx);
+	void (*release)(struct link *l, int handle);
+	/* Close and free (held frames are evicted first). */
 	void (*close)(struct link *l);
 };
 
@@ -79,6 +96,8 @@ struct link {
 	struct trace *trace; /* NULL or the shared pcap trace */
 	/* counters */
 	uint64_t tx_frames, rx_frames, tx_errors, rx_errors;
+	/* frames held (link_hold), and of those evicted before release */
+	uint64_t rx_holds, rx_evicted;
 };
 
 /*
@@ -96,6 +115,10 @@ int link_send(struct link *l, const struct iovec *iov, unsigned iovcnt);
 int link_flush(struct link *l);
 int link_recv(struct link *l, const uint8_t **frames, size_t *lens,
     unsigned max);
+/* See link_ops.hold: -1 when the backend cannot. */
+int link_hold(struct link *l, const uint8_t *p, link_evict_fn evict,
+    void *owner, unsigned idx);
+void link_release(struct link *l, int handle);
 /* NULL-safe. */
 void link_close(struct link *l);
 

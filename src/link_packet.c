@@ -4,8 +4,10 @@
  * the AoE ethertype, sends batched with sendmmsg, receives from a
  * PACKET_RX_RING shared with the kernel (no system call per frame; recvmmsg
  * into preallocated buffers where no ring can be had, or with
- * AOE_PACKET_RING=0).  Never blocks for long; never pads (the engine pads
- * requests; short frames are accepted as they come).
+ * AOE_PACKET_RING=0).  A ring slot may be held past the next receive
+ * (link_hold: read data sent on from where it landed) and is copied out by
+ * its holder before the kernel could need it.  Never blocks for long; never
+ * pads (the engine pads requests; short frames are accepted as they come).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -63,6 +65,21 @@ struct packet_link {
 	size_t rx_map_len;
 	unsigned rx_slot_size, rx_slots_per_block, rx_slots, rx_head;
 	unsigned rx_held; /* slots before rx_head still owned by the caller */
+	/*
+	 * Slots kept past the next recv (link_hold), one entry per slot.
+	 * rx_seq counts the slots taken since the ring was mapped; a hold
+	 * older than half the ring is evicted (copied out by its owner and
+	 * given back) before the kernel could need its slot.
+	 */
+	struct rx_hold {
+		link_evict_fn evict;
+		void *owner;
+		unsigned idx;
+		bool held;
+		uint64_t seq;
+	} *rx_holds;
+	unsigned rx_nholds;
+	uint64_t rx_seq, rx_evict_seq;
 	/* rx without a ring */
 	struct mmsghdr rx_msgs[RX_BATCH];
 	struct iovec rx_iov[RX_BATCH];
@@ -96,17 +113,117 @@ rx_slot(const struct packet_link *pl, unsigned i)
 	    (size_t)(i % pl->rx_slots_per_block) * pl->rx_slot_size);
 }
 
-/* Give the slots the last recv returned back to the kernel. */
+static void
+rx_slot_give(struct packet_link *pl, unsigned i)
+{
+	__atomic_store_n(&rx_slot(pl, i)->tp_status, TP_STATUS_KERNEL,
+	    __ATOMIC_RELEASE);
+}
+
+/* Give the slots the last recv returned back to the kernel, but held ones. */
 static void
 rx_ring_release(struct packet_link *pl)
 {
 	unsigned i = (pl->rx_head + pl->rx_slots - pl->rx_held) % pl->rx_slots;
 
 	for (; pl->rx_held > 0; pl->rx_held--) {
-		__atomic_store_n(&rx_slot(pl, i)->tp_status, TP_STATUS_KERNEL,
-		    __ATOMIC_RELEASE);
+		if (!pl->rx_holds[i].held)
+			rx_slot_give(pl, i);
 		i = (i + 1) % pl->rx_slots;
 	}
+}
+
+/* Slot i is held: its owner copies what it needs, then the kernel has it. */
+static void
+rx_evict(struct packet_link *pl, unsigned i)
+{
+	struct rx_hold *h = &pl->rx_holds[i];
+
+	h->held = false;
+	pl->rx_nholds--;
+	pl->l.rx_evicted++;
+	h->evict(h->owner, h->idx);
+	/* Slots of the latest batch go back with it (rx_ring_release). */
+	if (h->seq < pl->rx_seq - pl->rx_held)
+		rx_slot_give(pl, i);
+}
+
+/* Evict every hold taken half a ring ago or more. */
+static void
+rx_evict_old(struct packet_link *pl)
+{
+	uint64_t half = pl->rx_slots / 2;
+
+	if (pl->rx_nholds == 0) {
+		pl->rx_evict_seq = pl->rx_seq;
+		return;
+	}
+	for (; pl->rx_evict_seq + half <= pl->rx_seq; pl->rx_evict_seq++) {
+		unsigned i = (unsigned)(pl->rx_evict_seq % pl->rx_slots);
+
+		if (pl->rx_holds[i].held &&
+		    pl->rx_holds[i].seq == pl->rx_evict_seq)
+			rx_evict(pl, i);
+	}
+}
+
+/* Every hold, before the ring goes. */
+static void
+rx_evict_all(struct packet_link *pl)
+{
+	for (unsigned i = 0; pl->rx_nholds > 0 && i < pl->rx_slots; i++)
+		if (pl->rx_holds[i].held)
+			rx_evict(pl, i);
+}
+
+static int
+packet_hold(struct link *l, const uint8_t *p, link_evict_fn evict,
+    void *owner, unsigned idx)
+{
+	struct packet_link *pl = to_pl(l);
+	unsigned first, i, k;
+	size_t off;
+
+	if (pl->rx_map == NULL || p < pl->rx_map)
+		return -1;
+	off = (size_t)(p - pl->rx_map);
+	if (off >= pl->rx_map_len)
+		return -1;
+	k = (unsigned)(off % RX_RING_BLOCK / pl->rx_slot_size);
+	if (k >= pl->rx_slots_per_block)
+		return -1;
+	i = (unsigned)(off / RX_RING_BLOCK) * pl->rx_slots_per_block + k;
+	/* Only a slot of the latest batch, once. */
+	first = (pl->rx_head + pl->rx_slots - pl->rx_held) % pl->rx_slots;
+	k = (i + pl->rx_slots - first) % pl->rx_slots;
+	if (i >= pl->rx_slots || k >= pl->rx_held || pl->rx_holds[i].held)
+		return -1;
+	pl->rx_holds[i] = (struct rx_hold){
+		.evict = evict,
+		.owner = owner,
+		.idx = idx,
+		.held = true,
+		.seq = pl->rx_seq - pl->rx_held + k,
+	};
+	pl->rx_nholds++;
+	return (int)i;
+}
+
+static void
+packet_release(struct link *l, int handle)
+{
+	struct packet_link *pl = to_pl(l);
+	struct rx_hold *h;
+
+	if (pl->rx_map == NULL || (unsigned)handle >= pl->rx_slots)
+		return;
+	h = &pl->rx_holds[handle];
+	if (!h->held)
+		return;
+	h->held = false;
+	pl->rx_nholds--;
+	if (h->seq < pl->rx_seq - pl->rx_held)
+		rx_slot_give(pl, (unsigned)handle);
 }
 
 /*
@@ -122,17 +239,22 @@ ring_recv(struct packet_link *pl, const uint8_t **frames, size_t *lens,
 	unsigned got = 0;
 
 	rx_ring_release(pl);
+	rx_evict_old(pl);
 	while (got < max) {
 		struct tpacket2_hdr *h = rx_slot(pl, pl->rx_head);
 		const struct sockaddr_ll *sll;
 		const uint8_t *p;
 		uint32_t st;
 
+		/* Not reached (evicted half a ring ago), but never a frame. */
+		if (pl->rx_holds[pl->rx_head].held)
+			rx_evict(pl, pl->rx_head);
 		st = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
 		if ((st & TP_STATUS_USER) == 0)
 			break;
 		pl->rx_head = (pl->rx_head + 1) % pl->rx_slots;
 		pl->rx_held++;
+		pl->rx_seq++;
 		sll = (const struct sockaddr_ll *)(const void *)
 		    ((const uint8_t *)h + TPACKET_ALIGN(sizeof(*h)));
 		if ((size_t)h->tp_mac + h->tp_snaplen > pl->rx_slot_size ||
@@ -239,8 +361,11 @@ packet_close(struct link *l)
 
 	/* Queued frames point at caller memory that may be gone: drop. */
 	link_txq_drop(l, &pl->txq);
-	if (pl->rx_map != NULL)
+	if (pl->rx_map != NULL) {
+		rx_evict_all(pl);
 		munmap(pl->rx_map, pl->rx_map_len);
+	}
+	free(pl->rx_holds);
 	if (l->fd >= 0)
 		close(l->fd);
 	free(pl->rx_buf);
@@ -310,10 +435,14 @@ rx_ring_drop(struct packet_link *pl)
 {
 	struct tpacket_req req;
 
-	if (pl->rx_map != NULL)
+	if (pl->rx_map != NULL) {
+		rx_evict_all(pl);
 		munmap(pl->rx_map, pl->rx_map_len);
+	}
 	pl->rx_map = NULL;
 	pl->rx_held = 0;
+	free(pl->rx_holds);
+	pl->rx_holds = NULL;
 	memset(&req, 0, sizeof(req));
 	return setsockopt(pl->l.fd, SOL_PACKET, PACKET_RX_RING, &req,
 	    sizeof(req)) < 0 ? -errno : 0;
@@ -329,6 +458,7 @@ rx_ring_setup(struct packet_link *pl, unsigned mtu)
 	struct tpacket_req req;
 	unsigned slot, per_block, blocks;
 	int v = TPACKET_V2, rc;
+	struct rx_hold *holds;
 	void *map;
 
 	if (mtu < 1500)
@@ -351,14 +481,22 @@ rx_ring_setup(struct packet_link *pl, unsigned mtu)
 	if (setsockopt(pl->l.fd, SOL_PACKET, PACKET_RX_RING, &req,
 	    sizeof(req)) < 0)
 		return -errno;
+	holds = calloc((size_t)blocks * per_block, sizeof(*holds));
 	map = mmap(NULL, (size_t)blocks * RX_RING_BLOCK,
 	    PROT_READ | PROT_WRITE, MAP_SHARED, pl->l.fd, 0);
-	if (map == MAP_FAILED) {
-		rc = -errno;
+	if (map == MAP_FAILED || holds == NULL) {
+		rc = map == MAP_FAILED ? -errno : -ENOMEM;
+		if (map != MAP_FAILED)
+			munmap(map, (size_t)blocks * RX_RING_BLOCK);
+		free(holds);
 		(void)rx_ring_drop(pl);
 		return rc;
 	}
 	pl->rx_map = map;
+	pl->rx_holds = holds;
+	pl->rx_nholds = 0;
+	pl->rx_seq = 0;
+	pl->rx_evict_seq = 0;
 	pl->rx_map_len = (size_t)blocks * RX_RING_BLOCK;
 	pl->rx_slot_size = slot;
 	pl->rx_slots_per_block = per_block;
@@ -434,6 +572,8 @@ static const struct link_ops packet_ops = {
 	.recv = packet_recv,
 	.reattach = packet_reattach,
 	.rx_resize = packet_rx_resize,
+	.hold = packet_hold,
+	.release = packet_release,
 	.close = packet_close,
 };
 

@@ -37,7 +37,7 @@
 #define NBDS_ZERO_CHUNK (1u << 20)       /* WRITE_ZEROES: bytes per write */
 #define NBDS_ZERO_DEPTH 8                /* WRITE_ZEROES: writes in flight */
 #define NBDS_META_ID 1                   /* base:allocation context id */
-#define NBDS_IOV 64
+#define NBDS_IOV 256 /* a reply sent from the ring takes one per frame */
 #define NBDS_DEFAULT_MAX_CONNS 1024
 #define NBDS_META_ALLOC "base:allocation"
 
@@ -61,6 +61,7 @@ struct req {
 	struct nbdp_request h;
 	uint8_t *buf;          /* READ data / WRITE payload */
 	size_t buflen;         /* counted in c->membytes */
+	struct engine_rdata *rd; /* READ: data left in received frames */
 	size_t got;            /* WRITE payload bytes read */
 	int rc;                /* WRITE_ZEROES: first error */
 	uint64_t znext, zend;  /* WRITE_ZEROES: next offset, end */
@@ -240,6 +241,8 @@ req_free(struct req *r)
 
 	c->nreqs--;
 	c->membytes -= r->buflen;
+	/* Before the buffer: a frame evicted meanwhile lands there. */
+	engine_rdata_free(r->rd);
 	bufpool_put(r->buf, r->buflen);
 	free(r);
 	/* Limits may allow input again; DISC may be able to finish. */
@@ -309,7 +312,14 @@ conn_flush(struct conn *c)
 				iov[n++].iov_len = o->hlen - off;
 				off = o->hlen;
 			}
-			if (off - o->hlen < o->dlen) {
+			if (off - o->hlen < o->dlen && o->req != NULL &&
+			    o->req->rd != NULL) {
+				/* Straight from the received frames. */
+				n += engine_rdata_iov(o->req->rd, off - o->hlen,
+				    iov + n, NBDS_IOV - n);
+				if (n == NBDS_IOV)
+					break;
+			} else if (off - o->hlen < o->dlen) {
 				const uint8_t *d = o->data + (off - o->hlen);
 
 				/* iovec is not const; sending only reads. */
@@ -1079,6 +1089,17 @@ req_done(void *arg, int rc)
 	req_finish(arg, rc);
 }
 
+/* A READ: its data may still be in the received frames; keep them. */
+static void
+read_done(void *arg, int rc)
+{
+	struct req *r = arg;
+
+	if (rc == 0)
+		r->rd = engine_take_rdata(r->c->s->e);
+	req_finish(r, rc);
+}
+
 /* FUA: the write is done; flush before replying. */
 static void
 req_flush_then_finish(struct req *r, int rc)
@@ -1224,8 +1245,8 @@ req_start(struct conn *c, const struct nbdp_request *h, struct req *r)
 			rc = -ENOMEM;
 			break;
 		}
-		rc = engine_read(e, c->t, r->buf, h->offset, h->len, req_done,
-		    r, now);
+		rc = engine_read_zc(e, c->t, r->buf, h->offset, h->len,
+		    read_done, r, now);
 		if (rc == 0)
 			return;
 		break;

@@ -75,6 +75,7 @@ struct rt {
 	unsigned nap_gain;     /* loop_nap_adapt, 1/16ths */
 	unsigned nap_inflight; /* frames in flight when the last nap began */
 	uint64_t nap_rx;       /* the engine's rx_frames then */
+	bool no_hold;          /* AOE_ZERO_COPY=0: reads copied at once */
 	rt_tap_fn tap;         /* sees received frames before the engine */
 	void *tap_arg;
 	uint64_t mtu_refresh_at;
@@ -438,10 +439,33 @@ rt_event(void *ctx, struct target *t, int event)
 		rt->front->event(rt->front_ctx, t, event);
 }
 
+/* Zero-copy reads: the engine keeps a received frame in the link's ring. */
+static int
+rt_hold(void *ctx, unsigned ifidx, const uint8_t *frame,
+    void (*evict)(void *owner, unsigned idx), void *owner, unsigned idx)
+{
+	struct rt_port *p = port_of_ifidx(ctx, ifidx);
+
+	if (p == NULL || p->link == NULL || ((struct rt *)ctx)->no_hold)
+		return -1;
+	return link_hold(p->link, frame, evict, owner, idx);
+}
+
+static void
+rt_release(void *ctx, unsigned ifidx, int handle)
+{
+	struct rt_port *p = port_of_ifidx(ctx, ifidx);
+
+	if (p != NULL && p->link != NULL)
+		link_release(p->link, handle);
+}
+
 static const struct engine_ops rt_engine_ops = {
 	.send = rt_send,
 	.flush = rt_flush,
 	.event = rt_event,
+	.hold = rt_hold,
+	.release = rt_release,
 };
 
 /* ---------------------------------------------------------------- loop */
@@ -797,6 +821,8 @@ rt_new(struct rt **out, const struct rt_options *o, struct loop *loop,
 		loop_set_nap(loop, rt_nap, rt);
 	rt->front = front;
 	rt->front_ctx = front_ctx;
+	rt->no_hold = getenv("AOE_ZERO_COPY") != NULL &&
+	    strcmp(getenv("AOE_ZERO_COPY"), "0") == 0;
 	for (unsigned i = 0; i < ENGINE_MAX_IFS; i++)
 		rt->port_of[i] = -1;
 
@@ -937,11 +963,14 @@ rt_log_counters(struct rt *rt)
 		const struct link *l = rt->ports[i].link;
 
 		log_info("%s: %llu frames sent, %llu not sent (send errors), "
-		    "%llu received, %llu receive errors", l->ifname,
+		    "%llu received, %llu receive errors, %llu kept in the "
+		    "ring for their reply (%llu copied out early)", l->ifname,
 		    (unsigned long long)l->tx_frames,
 		    (unsigned long long)l->tx_errors,
 		    (unsigned long long)l->rx_frames,
-		    (unsigned long long)l->rx_errors);
+		    (unsigned long long)l->rx_errors,
+		    (unsigned long long)l->rx_holds,
+		    (unsigned long long)l->rx_evicted);
 	}
 	es = engine_stats(rt->e);
 	log_info("answers dropped: %llu late or duplicate, %llu short, "

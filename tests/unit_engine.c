@@ -21,6 +21,7 @@
 #define MAX_TGTS 8
 #define MAX_EVENTS 256
 #define MAX_OUT 1024
+#define MAX_HOLDS 4096
 #define FRAME_CAP 9216
 #define T0 (1000 * NSEC_PER_SEC)
 #define USEC 1000ULL
@@ -130,6 +131,22 @@ struct net {
 	bool check_overlap;
 	unsigned overlap_violations;
 	char overlap_msg[160];
+
+	/*
+	 * Zero-copy reads (net_new_zc): the frame being delivered, which
+	 * hold() may take from the wire (then freed by release or eviction).
+	 */
+	const uint8_t *zcur;
+	bool zcur_taken;
+	bool zrefuse;               /* hold() says no */
+	struct zhold {
+		uint8_t *frame;
+		void (*evict)(void *owner, unsigned idx);
+		void *owner;
+		unsigned idx;
+		bool live;
+	} zh[MAX_HOLDS];
+	unsigned zlive, zholds, zreleases, zevicted;
 };
 
 static uint64_t
@@ -421,6 +438,78 @@ static const struct engine_ops fake_ops = {
 	.event = op_event,
 };
 
+/* A link that keeps frames: the one being delivered, taken off the wire. */
+static int
+op_hold(void *ctx, unsigned ifidx, const uint8_t *frame,
+    void (*evict)(void *owner, unsigned idx), void *owner, unsigned idx)
+{
+	struct net *n = ctx;
+	unsigned h;
+
+	cr_assert_lt(ifidx, n->nifs);
+	cr_assert(n->in_engine, "hold outside engine input");
+	cr_assert_eq(frame, n->zcur, "hold of a frame not being delivered");
+	cr_assert(!n->zcur_taken, "the same frame held twice");
+	if (n->zrefuse)
+		return -1;
+	for (h = 0; h < MAX_HOLDS && n->zh[h].live; h++)
+		;
+	cr_assert_lt(h, MAX_HOLDS);
+	n->zh[h] = (struct zhold){
+		.frame = (uint8_t *)(uintptr_t)frame,
+		.evict = evict,
+		.owner = owner,
+		.idx = idx,
+		.live = true,
+	};
+	n->zcur_taken = true;
+	n->zlive++;
+	n->zholds++;
+	return (int)h;
+}
+
+static void
+zhold_drop(struct net *n, unsigned h)
+{
+	/* Scribbled on first: a reader of a given-back frame sees junk. */
+	memset(n->zh[h].frame, 0xee, AOE_ATA_HDR_LEN);
+	free(n->zh[h].frame);
+	n->zh[h].live = false;
+	n->zlive--;
+}
+
+static void
+op_release(void *ctx, unsigned ifidx, int handle)
+{
+	struct net *n = ctx;
+
+	cr_assert_lt(ifidx, n->nifs);
+	cr_assert(handle >= 0 && handle < MAX_HOLDS && n->zh[handle].live,
+	    "release of handle %d, not held", handle);
+	n->zreleases++;
+	zhold_drop(n, (unsigned)handle);
+}
+
+/* The link wants hold h back, as its ring would. */
+static void
+net_evict(struct net *n, unsigned h)
+{
+	cr_assert(n->zh[h].live);
+	n->zh[h].live = false; /* the handle is gone before the call */
+	n->zh[h].evict(n->zh[h].owner, n->zh[h].idx);
+	n->zh[h].live = true;
+	n->zevicted++;
+	zhold_drop(n, h);
+}
+
+static const struct engine_ops fake_zc_ops = {
+	.send = op_send,
+	.flush = op_flush,
+	.event = op_event,
+	.hold = op_hold,
+	.release = op_release,
+};
+
 /* ---------------------------------------------------------------- net */
 
 static void
@@ -431,8 +520,8 @@ check_flushed(const struct net *n, const char *what)
 }
 
 static struct net *
-net_new(const struct engine_config *cfg, unsigned nifs, unsigned mtu0,
-    unsigned mtu1, uint64_t seed)
+net_new_ops(const struct engine_config *cfg, unsigned nifs, unsigned mtu0,
+    unsigned mtu1, uint64_t seed, const struct engine_ops *ops)
 {
 	struct net *n = calloc(1, sizeof(*n));
 	const char *env = getenv("UNIT_SEED");
@@ -448,7 +537,7 @@ net_new(const struct engine_config *cfg, unsigned nifs, unsigned mtu0,
 	if (n->rng == 0)
 		n->rng = 1;
 	n->delay_ns = 100 * USEC;
-	n->e = engine_new(&n->cfg, &fake_ops, n);
+	n->e = engine_new(&n->cfg, ops, n);
 	cr_assert_not_null(n->e, "engine_new failed");
 	n->nifs = nifs;
 	for (unsigned i = 0; i < nifs; i++) {
@@ -466,6 +555,13 @@ net_new(const struct engine_config *cfg, unsigned nifs, unsigned mtu0,
 	return n;
 }
 
+static struct net *
+net_new(const struct engine_config *cfg, unsigned nifs, unsigned mtu0,
+    unsigned mtu1, uint64_t seed)
+{
+	return net_new_ops(cfg, nifs, mtu0, mtu1, seed, &fake_ops);
+}
+
 static void
 net_free(struct net *n)
 {
@@ -476,6 +572,8 @@ net_free(struct net *n)
 		engine_free(n->e);
 		n->in_engine--;
 	}
+	cr_assert_eq(n->zlive, 0, "%u frames still held after engine_free",
+	    n->zlive);
 	for (unsigned i = 0; i < n->ntgts; i++)
 		ft_free(n->tgt[i]);
 	q_clear(n);
@@ -626,11 +724,15 @@ net_run(struct net *n, uint64_t max_ns, net_pred pred, void *arg)
 			struct wframe w = n->q[i];
 
 			n->q[i] = n->q[--n->qn];
+			n->zcur = w.data;
+			n->zcur_taken = false;
 			if (w.to_engine)
 				deliver_to_engine(n, &w);
 			else
 				deliver_to_targets(n, &w);
-			free(w.data);
+			n->zcur = NULL;
+			if (!n->zcur_taken)
+				free(w.data); /* else the holder's */
 		} else {
 			n->in_engine++;
 			engine_tick(n->e, n->now);
@@ -4050,4 +4152,262 @@ Test(jumbo, frame_size_limits)
 		}
 		net_free(n);
 	}
+}
+
+/* ---------------------------------------------------------------- zero copy */
+
+/* A zero-copy read and what its callback saw. */
+struct zread {
+	struct net *n;
+	uint8_t *buf;
+	const uint8_t *expect;
+	size_t len;
+	int rc;
+	unsigned ncalls;
+	bool take;                  /* the callback takes the data */
+	struct engine_rdata *d;
+};
+
+static void
+zread_done(void *arg, int rc)
+{
+	struct zread *z = arg;
+
+	cr_assert(z->n->in_engine);
+	z->ncalls++;
+	z->rc = rc;
+	if (z->take)
+		z->d = engine_take_rdata(z->n->e);
+}
+
+static bool
+pred_zread_done(struct net *n, void *arg)
+{
+	(void)n;
+	return ((const struct zread *)arg)->ncalls > 0;
+}
+
+static void
+zread_run(struct net *n, struct target *t, struct zread *z, uint64_t off)
+{
+	int rc;
+
+	z->n = n;
+	n->in_submit++;
+	rc = engine_read_zc(n->e, t, z->buf, off, z->len, zread_done, z,
+	    n->now);
+	n->in_submit--;
+	cr_assert_eq(rc, 0, "engine_read_zc: %d", rc);
+	cr_assert(net_run(n, 10 * NSEC_PER_SEC, pred_zread_done, z));
+	cr_assert_eq(z->ncalls, 1);
+}
+
+/* The bytes the iovecs give from off on, max iovecs at a time, are expect's. */
+static void
+zread_check(const struct zread *z, size_t off, unsigned max)
+{
+	struct iovec iov[300];
+
+	cr_assert_leq(max, 300);
+	while (off < z->len) {
+		unsigned cnt = engine_rdata_iov(z->d, off, iov, max);
+
+		cr_assert_gt(cnt, 0, "no iovec at %zu of %zu", off, z->len);
+		cr_assert_leq(cnt, max);
+		for (unsigned i = 0; i < cnt; i++) {
+			cr_assert_gt(iov[i].iov_len, 0);
+			cr_assert_leq(off + iov[i].iov_len, z->len);
+			cr_assert(memcmp(iov[i].iov_base, z->expect + off,
+			    iov[i].iov_len) == 0, "bytes %zu+%zu differ", off,
+			    iov[i].iov_len);
+			off += iov[i].iov_len;
+		}
+		cr_assert(cnt == max || off == z->len,
+		    "%u iovecs (of %u allowed) end at %zu of %zu", cnt, max,
+		    off, z->len);
+	}
+}
+
+static struct net *
+zc_net(unsigned mtu, uint64_t seed, uint8_t **image, struct faketarget **ft)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new_ops(&c, 1, mtu, 0, seed, &fake_zc_ops);
+	struct faketarget *f = net_add_target(n, 1, 0, 8192, 1);
+
+	ft_set_mtu(f, mtu);
+	*image = seed_image(n, f);
+	if (ft != NULL)
+		*ft = f;
+	net_up(n);
+	return n;
+}
+
+Test(zerocopy, data_stays_in_the_frames)
+{
+	uint8_t *image;
+	struct net *n = zc_net(9000, 120, &image, NULL);
+	struct target *t = net_target(n, 0);
+	struct zread z = { .len = 256 << 10, .take = true };
+	unsigned held, frames = (unsigned)((z.len + 17 * 512 - 1) / (17 * 512));
+
+	z.buf = calloc(1, z.len);
+	cr_assert_not_null(z.buf);
+	z.expect = image + 4096 * 512;
+	zread_run(n, t, &z, 4096 * 512);
+	cr_assert_eq(z.rc, 0);
+	cr_assert_not_null(z.d, "nothing held");
+	held = engine_rdata_held(z.d);
+	cr_assert_eq(held, frames, "%u of %u frames held", held, frames);
+	cr_assert_eq(n->zlive, frames);
+	/* Left in the frames: the buffer was never written. */
+	for (size_t i = 0; i < z.len; i++)
+		cr_assert_eq(z.buf[i], 0, "byte %zu copied to the buffer", i);
+	zread_check(&z, 0, 300);
+	zread_check(&z, 0, 1);
+	zread_check(&z, 1000, 2);
+	zread_check(&z, z.len - 1, 1);
+	cr_assert_eq(engine_rdata_iov(z.d, z.len, (struct iovec[1]){ 0 }, 1),
+	    0);
+
+	/* The link wants every other frame back: those land in the buffer. */
+	for (unsigned h = 0, k = 0; h < MAX_HOLDS; h++)
+		if (n->zh[h].live && k++ % 2 == 0)
+			net_evict(n, h);
+	cr_assert_eq(engine_rdata_held(z.d), frames - (frames + 1) / 2);
+	zread_check(&z, 0, 300);
+	zread_check(&z, 4321, 3);
+	engine_rdata_free(z.d);
+	cr_assert_eq(n->zlive, 0, "%u frames not given back", n->zlive);
+	cr_assert_eq(n->zreleases, frames - (frames + 1) / 2);
+	free(z.buf);
+	free(image);
+	net_free(n);
+}
+
+/* After every step the link takes back what the engine holds. */
+static void
+evict_all_step(struct net *n)
+{
+	for (unsigned h = 0; h < MAX_HOLDS; h++)
+		if (n->zh[h].live)
+			net_evict(n, h);
+}
+
+Test(zerocopy, copied_when_it_cannot_be_held)
+{
+	uint8_t *image;
+	struct faketarget *f;
+	struct net *n = zc_net(1500, 121, &image, &f);
+	struct target *t = net_target(n, 0);
+	struct zread z = { .take = true };
+	uint8_t *buf = calloc(1, 600 << 10);
+
+	cr_assert_not_null(buf);
+	/* Unaligned: through the bounce buffer, copied. */
+	z = (struct zread){ .take = true, .len = 10000, .buf = buf,
+	    .expect = image + 777 };
+	zread_run(n, t, &z, 777);
+	cr_assert_eq(z.rc, 0);
+	cr_assert_null(z.d);
+	cr_assert(memcmp(buf, z.expect, z.len) == 0);
+	cr_assert_eq(n->zholds, 0);
+
+	/* More frames than are worth holding (600 KiB of 1 KiB frames). */
+	z = (struct zread){ .take = true, .len = 600 << 10, .buf = buf,
+	    .expect = image };
+	zread_run(n, t, &z, 0);
+	cr_assert_eq(z.rc, 0);
+	cr_assert_null(z.d);
+	cr_assert(memcmp(buf, z.expect, z.len) == 0);
+	cr_assert_eq(n->zholds, 0);
+
+	/* The link cannot hold: copied. */
+	n->zrefuse = true;
+	memset(buf, 0, 64 << 10);
+	z = (struct zread){ .take = true, .len = 64 << 10, .buf = buf,
+	    .expect = image + 8192 };
+	zread_run(n, t, &z, 8192);
+	cr_assert_null(z.d);
+	cr_assert(memcmp(buf, z.expect, z.len) == 0);
+	n->zrefuse = false;
+
+	/* Evicted as they come: in the buffer, but the last one's. */
+	n->on_step = evict_all_step;
+	memset(buf, 0, 64 << 10);
+	z = (struct zread){ .take = true, .len = 64 << 10, .buf = buf,
+	    .expect = image + 65536 };
+	zread_run(n, t, &z, 65536);
+	cr_assert_eq(z.rc, 0);
+	cr_assert_gt(n->zevicted, 0);
+	cr_assert_leq(engine_rdata_held(z.d), 1);
+	if (z.d != NULL)
+		zread_check(&z, 0, 300);
+	else
+		cr_assert(memcmp(buf, z.expect, z.len) == 0);
+	engine_rdata_free(z.d);
+	n->on_step = NULL;
+
+	/* Not taken by the callback: given back after it. */
+	z = (struct zread){ .len = 64 << 10, .buf = buf, .expect = image };
+	zread_run(n, t, &z, 0);
+	cr_assert_eq(z.rc, 0);
+	cr_assert_gt(n->zholds, 0);
+	cr_assert_eq(n->zlive, 0);
+
+	/* A read that fails: what was held is given back, nothing taken. */
+	ft_fail_lba(f, 100, 0x40);
+	z = (struct zread){ .take = true, .len = 64 << 10, .buf = buf,
+	    .expect = image };
+	zread_run(n, t, &z, 0);
+	cr_assert_eq(z.rc, -EIO, "rc %d", z.rc);
+	cr_assert_null(z.d);
+	cr_assert_eq(n->zlive, 0);
+	ft_fail_clear(f);
+	free(buf);
+	free(image);
+	net_free(n);
+}
+
+/* Once a few frames are held, the target says nothing more. */
+static void
+silence_step(struct net *n)
+{
+	if (n->zlive >= 4)
+		ft_set_silent(n->hook_arg, FT_SILENT_ALL);
+}
+
+/* Held frames of reads that engine_free() cancels are given back. */
+Test(zerocopy, free_gives_frames_back)
+{
+	uint8_t *image;
+	struct faketarget *f;
+	struct net *n = zc_net(9000, 122, &image, &f);
+	struct target *t = net_target(n, 0);
+	struct zread z = { .take = true, .len = 1 << 20 };
+
+	z.buf = calloc(1, z.len);
+	cr_assert_not_null(z.buf);
+	z.n = n;
+	n->in_submit++;
+	cr_assert_eq(engine_read_zc(n->e, t, z.buf, 0, z.len, zread_done, &z,
+	    n->now), 0);
+	n->in_submit--;
+	/* Part of it back, then the target says nothing more. */
+	n->hook_arg = f;
+	n->on_step = silence_step;
+	net_advance(n, 50 * NSEC_PER_MSEC);
+	cr_assert_eq(z.ncalls, 0);
+	cr_assert_gt(n->zlive, 0);
+	n->in_engine++;
+	engine_free(n->e);
+	n->in_engine--;
+	n->e = NULL;
+	cr_assert_eq(z.ncalls, 1);
+	cr_assert_eq(z.rc, -ECANCELED);
+	cr_assert_null(z.d);
+	cr_assert_eq(n->zlive, 0, "%u frames still held", n->zlive);
+	free(z.buf);
+	free(image);
+	net_free(n);
 }
