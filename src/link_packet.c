@@ -133,19 +133,28 @@ rx_ring_release(struct packet_link *pl)
 	}
 }
 
+/* Held slot i is free again: the kernel's, unless the batch gives it back. */
+static void
+rx_unhold(struct packet_link *pl, unsigned i)
+{
+	struct rx_hold *h = &pl->rx_holds[i];
+
+	h->held = false;
+	pl->rx_nholds--;
+	/* Slots of the latest batch go back with it (rx_ring_release). */
+	if (h->seq < pl->rx_seq - pl->rx_held)
+		rx_slot_give(pl, i);
+}
+
 /* Slot i is held: its owner copies what it needs, then the kernel has it. */
 static void
 rx_evict(struct packet_link *pl, unsigned i)
 {
 	struct rx_hold *h = &pl->rx_holds[i];
 
-	h->held = false;
-	pl->rx_nholds--;
 	pl->l.rx_evicted++;
 	h->evict(h->owner, h->idx);
-	/* Slots of the latest batch go back with it (rx_ring_release). */
-	if (h->seq < pl->rx_seq - pl->rx_held)
-		rx_slot_give(pl, i);
+	rx_unhold(pl, i);
 }
 
 /* Evict every hold taken half a ring ago or more. */
@@ -213,17 +222,11 @@ static void
 packet_release(struct link *l, int handle)
 {
 	struct packet_link *pl = to_pl(l);
-	struct rx_hold *h;
 
-	if (pl->rx_map == NULL || (unsigned)handle >= pl->rx_slots)
+	if (pl->rx_map == NULL || (unsigned)handle >= pl->rx_slots ||
+	    !pl->rx_holds[handle].held)
 		return;
-	h = &pl->rx_holds[handle];
-	if (!h->held)
-		return;
-	h->held = false;
-	pl->rx_nholds--;
-	if (h->seq < pl->rx_seq - pl->rx_held)
-		rx_slot_give(pl, (unsigned)handle);
+	rx_unhold(pl, (unsigned)handle);
 }
 
 /*
