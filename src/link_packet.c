@@ -20,6 +20,7 @@
 
 #include "link.h"
 #include "link_txq.h"
+#include "util.h"
 
 #if defined(__linux__) && defined(HAVE_LINUX_IF_PACKET_H) && \
     defined(HAVE_SENDMMSG) && defined(HAVE_RECVMMSG)
@@ -584,9 +585,7 @@ static const struct link_ops packet_ops = {
 static bool
 ring_wanted(void)
 {
-	const char *e = getenv("AOE_PACKET_RING");
-
-	return e == NULL || strcmp(e, "0") != 0;
+	return !env_is_zero("AOE_PACKET_RING");
 }
 
 /*

@@ -800,7 +800,7 @@ int
 rt_new(struct rt **out, const struct rt_options *o, struct loop *loop,
     const struct engine_ops *front, void *front_ctx)
 {
-	const char *prog = log_progname(), *zc;
+	const char *prog = log_progname();
 	char names[RT_MAX_IFS][IF_NAMESIZE];
 	char errbuf[256];
 	unsigned nnames;
@@ -821,8 +821,7 @@ rt_new(struct rt **out, const struct rt_options *o, struct loop *loop,
 		loop_set_nap(loop, rt_nap, rt);
 	rt->front = front;
 	rt->front_ctx = front_ctx;
-	zc = getenv("AOE_ZERO_COPY");
-	rt->no_hold = zc != NULL && strcmp(zc, "0") == 0;
+	rt->no_hold = env_is_zero("AOE_ZERO_COPY");
 	for (unsigned i = 0; i < ENGINE_MAX_IFS; i++)
 		rt->port_of[i] = -1;
 

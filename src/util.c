@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
@@ -70,6 +71,14 @@ mac_parse(const char *s, uint8_t mac[6])
 	}
 	memcpy(mac, tmp, 6);
 	return 0;
+}
+
+bool
+env_is_zero(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && strcmp(v, "0") == 0;
 }
 
 bool

@@ -135,6 +135,9 @@ int parse_uint(const char *s, unsigned long long min, unsigned long long max,
  */
 int parse_seconds_ms(const char *s, uint64_t max_ms, uint64_t *out_ms);
 
+/* True when environment variable NAME is "0" (a feature turned off). */
+bool env_is_zero(const char *name);
+
 /* Format a byte count as aoe-stat does, in decimal GB with 3 decimals. */
 char *size_fmt_gb(char *buf, size_t len, uint64_t bytes);
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -425,6 +426,22 @@ Test(size, fmt_gb)
 }
 
 /* ---------------------------------------------------------- bufpool */
+
+Test(env, is_zero)
+{
+	const char *name = "AOE_UNIT_ENV_IS_ZERO";
+	const char *on[] = { "1", "", "00", "0 ", "no" };
+
+	cr_assert_eq(unsetenv(name), 0);
+	cr_assert_not(env_is_zero(name), "unset");
+	cr_assert_eq(setenv(name, "0", 1), 0);
+	cr_assert(env_is_zero(name));
+	for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
+		cr_assert_eq(setenv(name, on[i], 1), 0);
+		cr_assert_not(env_is_zero(name), "\"%s\" taken for 0", on[i]);
+	}
+	cr_assert_eq(unsetenv(name), 0);
+}
 
 #include "bufpool.h"
 
