@@ -651,6 +651,7 @@ rt_port_mtu(struct rt_port *p)
 {
 	struct link *l = p->link;
 	unsigned old = l->mtu;
+	uint64_t evicted;
 	int rc;
 
 	p->mtu_check = false;
@@ -659,7 +660,12 @@ rt_port_mtu(struct rt_port *p)
 		rt_readable(p, 0);
 		if (p->gone)
 			return;
+		evicted = l->rx_evicted;
 		rc = link_rx_resize(l);
+		if (l->rx_evicted > evicted)
+			log_debug("%s: %llu frames kept for their reply copied "
+			    "out of the old receive ring", l->ifname,
+			    (unsigned long long)(l->rx_evicted - evicted));
 		if (rc < 0) {
 			p->resize_failed = l->if_mtu;
 			log_warnx("%s: MTU %u, but frames of at most %u can be "

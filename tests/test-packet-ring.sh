@@ -7,7 +7,10 @@
 # target's counters at exit.  With the ring, read data stays in its slots
 # until the reply is sent (zero copy: counted at exit), and a client that
 # leaves 14 MiB of replies unread makes aoe-nbd copy the oldest out of the
-# ring before it fills (evicted), the data still right.
+# ring before it fills (evicted), the data still right.  Frames still kept
+# for unread replies are copied out when the ring goes: when the MTU is
+# raised beyond its slots (a larger ring; the replies, read afterwards,
+# must be right) and when aoe-nbd stops (ASan sees any use after free).
 nbd_test_timeout=240
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/nbd-functions.sh"
@@ -16,32 +19,69 @@ requires nbdcopy cmp aoe-nbd
 requires_root
 requires_nbdsh
 
-# 56 reads of 256 KiB sent at once, their replies left unread for a
-# second, then read and checked against the image.
-slow_reader()
+# held_reads N MODE [ARG]: N reads of 256 KiB sent at once, their replies
+# left unread for a second; then MODE "read": each reply read and checked
+# against the image; "resize": first the MTU of $lan_if raised to ARG,
+# until aoe-nbd logs it (its ring replaced), then read and checked;
+# "hold": the file ARG created, and the replies left until aoe-nbd closes
+# the connection.
+held_reads()
 {
-	"$nbd_python" - "$(nbd_uri e1.0)" "$tmpdir/disk.img" <<'PY' ||
-import sys, time, nbd
-uri, img = sys.argv[1], sys.argv[2]
+	"$nbd_python" - "$(nbd_uri e1.0)" "$tmpdir/disk.img" "$lan_if" \
+	    "$nbd_log" "$@" <<'PY' ||
+import subprocess, sys, time, nbd
+uri, img, ifname, log, n, mode = sys.argv[1:7]
+arg = sys.argv[7] if len(sys.argv) > 7 else ""
+n = int(n)
 data = open(img, "rb").read()
 h = nbd.NBD()
 h.connect_uri(uri)
 size = 256 << 10
 reqs = []
-for i in range(56):
+for i in range(n):
     buf = nbd.Buffer(size)
-    off = (i * 3 % 56) * size  # out of order
+    off = (i * 3 % n) * size  # out of order
     reqs.append((h.aio_pread(buf, off), buf, off))
 time.sleep(1)
+if mode == "hold":
+    open(arg, "w").close()
+    try:
+        while True:
+            h.poll(-1)
+    except nbd.Error as e:
+        print("held reads: connection closed (%s)" % e)
+        sys.exit(0)
+if mode == "resize":
+    subprocess.run(["ip", "link", "set", ifname, "mtu", arg], check=True)
+    want = "%s: MTU %s, was" % (ifname, arg)
+    for _ in range(200):
+        if want in open(log).read():
+            break
+        time.sleep(0.1)
+    else:
+        sys.exit("aoe-nbd did not log '%s' within 20 s" % want)
 for cookie, buf, off in reqs:
     while not h.aio_command_completed(cookie):
         h.poll(-1)
     if buf.to_bytearray() != data[off:off + size]:
         sys.exit("read at %d differs" % off)
 h.shutdown()
-print("slow reader: 56 reads of 256 KiB right")
+print("held reads (%s): %d reads of 256 KiB right" % (mode, n))
 PY
-	fail "the slow reader failed"
+	fail "the reads left unread ($2) failed"
+}
+
+# The link's "N kept in the ring (M copied out early)" at exit: kept=N,
+# early=M.
+ring_counts()
+{
+	local line
+
+	line=$(grep "$lan_if: .* kept in the ring" "$nbd_log" | tail -n 1)
+	say "link summary: $line"
+	kept=$(printf '%s\n' "$line" | sed -n 's/.* \([0-9]*\) kept in the ring.*/\1/p')
+	early=$(printf '%s\n' "$line" | sed -n 's/.*(\([0-9]*\) copied out early).*/\1/p')
+	[ -n "$kept" ] && [ -n "$early" ] || fail "no link summary at exit"
 }
 
 # The size of aoe-nbd's socket mappings in bytes (0: none).
@@ -83,14 +123,10 @@ round()
 	expect_status 0 nbdcopy "$(nbd_uri e1.0)" "$tmpdir/out.img"
 	cmp "$tmpdir/out.img" "$tmpdir/disk.img" || fail "nbdcopy out differs"
 	say "in and out identical"
-	slow_reader
+	held_reads 56 read
 	stop_aoe_nbd
 	# Read data left in the ring for the reply, and copied out early.
-	line=$(grep "$lan_if: .* kept in the ring" "$nbd_log" | tail -n 1)
-	say "link summary: $line"
-	kept=$(printf '%s\n' "$line" | sed -n 's/.* \([0-9]*\) kept in the ring.*/\1/p')
-	early=$(printf '%s\n' "$line" | sed -n 's/.*(\([0-9]*\) copied out early).*/\1/p')
-	[ -n "$kept" ] && [ -n "$early" ] || fail "no link summary at exit"
+	ring_counts
 	if [ "$ring" = 0 ]; then
 		[ "$kept" = 0 ] || fail "no ring, yet $kept frames kept in it"
 	else
@@ -109,12 +145,48 @@ round()
 	unset AOE_PACKET_RING
 }
 
+# The ring goes while frames are kept in it for replies not yet sent: 56
+# reads of 256 KiB, 4 MiB of replies in the socket (the tests' wmem_default)
+# and 10 MiB waiting for the client to read, of those the newest half ring
+# still in the ring.  --discover-interval 1: aoe-nbd wakes up to see the
+# new MTU while its client reads nothing.  Then aoe-nbd stopped with the
+# replies unread: it exits 0 (ASan: nothing used after it is freed).
+ring_goes()
+{
+	local line n
+
+	say "--- the ring replaced (MTU raised to 9000) while frames are kept"
+	start_aoe_nbd -v -I "$lan_if" -w 5 --discover-interval 1 e1.0
+	held_reads 56 resize 9000
+	line=$(grep "copied out of the old receive ring" "$nbd_log") ||
+	    fail "nothing copied out of the ring when it was replaced"
+	say "$line"
+	n=$(printf '%s\n' "$line" | sed -n 's/.*: \([0-9]*\) frames kept.*/\1/p')
+	[ "${n:-0}" -gt 0 ] || fail "no count of frames copied out"
+	stop_aoe_nbd
+	: >"$nbd_log"
+	ip link set "$lan_if" mtu 1500
+
+	say "--- aoe-nbd stopped while frames are kept"
+	start_aoe_nbd -v -I "$lan_if" -w 5 e1.0
+	rm -f "$tmpdir/held"
+	held_reads 56 hold "$tmpdir/held" &
+	reader=$!
+	cleanup_fn _kill_wait "$reader"
+	wait_for -t 20 test -e "$tmpdir/held" ||
+	    fail "the client did not send its reads"
+	stop_aoe_nbd
+	wait "$reader" || fail "the client holding replies failed"
+	: >"$nbd_log"
+}
+
 for mtu in 1500 9000; do
 	setup_lan "$mtu"
 	make_image "$tmpdir/disk.img" 48
 	start_vblade 1 0 "$tmpdir/disk.img" -b 64
 	round "$mtu" ""
 	round "$mtu" 0
+	[ "$mtu" = 1500 ] && ring_goes
 	stop_vblade "$vblade_pid"
 done
 say "ok"
