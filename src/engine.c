@@ -141,6 +141,7 @@ struct req {
 	uint64_t s0, s1;      /* sector range [s0, s1) */
 	uint8_t *bounce;      /* (s1 - s0) sectors when unaligned */
 	struct engine_rdata *rd; /* engine_read_zc: frames held, or NULL */
+	bool zc;              /* frames may be held (until one is refused) */
 	int phase;            /* writes with RMW: 0 reading edges, 1 writing */
 	uint64_t rmw[2];
 	unsigned nrmw, rmw_issued;
@@ -1190,7 +1191,17 @@ rdata_evict(void *owner, unsigned idx)
 	d->nheld--;
 }
 
-/* Room for r's frames, when the link can hold them and they are few. */
+/* Whether r's frames may be held: the link can, and they are few. */
+static bool
+rdata_wanted(const struct engine *e, const struct req *r)
+{
+	unsigned spf = r->t->spf;
+
+	return e->ops.hold != NULL && e->ops.release != NULL && spf != 0 &&
+	    (r->s1 - r->s0 + spf - 1) / spf <= RDATA_MAX_PIECES;
+}
+
+/* Room for r's frames (rdata_wanted), at its first frame held. */
 static struct engine_rdata *
 rdata_new(struct engine *e, struct req *r)
 {
@@ -1198,11 +1209,10 @@ rdata_new(struct engine *e, struct req *r)
 	uint64_t frames;
 	struct engine_rdata *d;
 
-	if (e->ops.hold == NULL || e->ops.release == NULL || spf == 0)
+	if (spf == 0)
 		return NULL;
-	frames = (r->s1 - r->s0 + spf - 1) / spf;
-	if (frames > RDATA_MAX_PIECES)
-		return NULL;
+	/* spf may have shrunk since (MTU lowered): the rest is copied. */
+	frames = MIN((r->s1 - r->s0 + spf - 1) / spf, RDATA_MAX_PIECES);
 	d = malloc(sizeof(*d) + frames * (sizeof(d->p[0]) +
 	    sizeof(d->ord[0])));
 	if (d == NULL)
@@ -1218,18 +1228,37 @@ rdata_new(struct engine *e, struct req *r)
 	return d;
 }
 
-/* Leave len bytes at src (in frame, on ifidx) there for dst; false: copy. */
+/*
+ * Leave len bytes at src (in frame, on ifidx) there for r's dst; false:
+ * copy.  The piece table comes with r's first answer (freed again if the
+ * link refuses to hold that one); once the link refuses a frame (pcap,
+ * recvmmsg), r's other frames are copied without asking.
+ */
 static bool
-rdata_hold(struct engine *e, struct engine_rdata *d, unsigned ifidx,
+rdata_hold(struct engine *e, struct req *r, unsigned ifidx,
     const uint8_t *frame, uint8_t *dst, const uint8_t *src, size_t len)
 {
+	struct engine_rdata *d;
 	int h;
 
-	if (d == NULL || d->n == d->cap)
+	if (r == NULL || !r->zc)
+		return false;
+	if (r->rd == NULL && (r->rd = rdata_new(e, r)) == NULL) {
+		r->zc = false;
+		return false;
+	}
+	d = r->rd;
+	if (d->n == d->cap)
 		return false;
 	h = e->ops.hold(e->ctx, ifidx, frame, rdata_evict, d, d->n);
-	if (h < 0)
+	if (h < 0) {
+		r->zc = false;
+		if (d->n == 0) {
+			free(d);
+			r->rd = NULL;
+		}
 		return false;
+	}
 	d->p[d->n++] = (struct rpiece){
 		.dst = dst,
 		.src = src,
@@ -1577,7 +1606,7 @@ req_submit(struct engine *e, struct target *t, enum req_kind kind,
 				memcpy(r->bounce, src, len);
 		}
 		if (zc && kind == RQ_READ && r->bounce == NULL)
-			r->rd = rdata_new(e, r);
+			r->zc = rdata_wanted(e, r);
 	}
 	/* FIFO among conflicting requests only: others go ahead. */
 	if (req_blocked(t, r, now))
@@ -2299,8 +2328,8 @@ ata_response(struct engine *e, struct frame *f, unsigned pi,
 			    now);
 		return;
 	}
-	if (rc == 0 && f->dst && !rdata_hold(e, r != NULL ? r->rd : NULL,
-	    t->paths[pi].ifidx, p, f->dst, p + AOE_ATA_HDR_LEN, f->datalen))
+	if (rc == 0 && f->dst && !rdata_hold(e, r, t->paths[pi].ifidx, p,
+	    f->dst, p + AOE_ATA_HDR_LEN, f->datalen))
 		memcpy(f->dst, p + AOE_ATA_HDR_LEN, f->datalen);
 	if (f->kind == FK_FLUSH && rc == -EOPNOTSUPP &&
 	    f->ata_cmd == ATA_CMD_FLUSH_EXT && t->ident.flush) {

@@ -147,6 +147,7 @@ struct net {
 		bool live;
 	} zh[MAX_HOLDS];
 	unsigned zlive, zholds, zreleases, zevicted;
+	unsigned zasked;            /* hold() calls, refused or not */
 };
 
 static uint64_t
@@ -450,6 +451,7 @@ op_hold(void *ctx, unsigned ifidx, const uint8_t *frame,
 	cr_assert(n->in_engine, "hold outside engine input");
 	cr_assert_eq(frame, n->zcur, "hold of a frame not being delivered");
 	cr_assert(!n->zcur_taken, "the same frame held twice");
+	n->zasked++;
 	if (n->zrefuse)
 		return -1;
 	for (h = 0; h < MAX_HOLDS && n->zh[h].live; h++)
@@ -4302,6 +4304,7 @@ Test(zerocopy, copied_when_it_cannot_be_held)
 	struct target *t = net_target(n, 0);
 	struct zread z = { .take = true };
 	uint8_t *buf = calloc(1, 600 << 10);
+	unsigned asked;
 
 	cr_assert_not_null(buf);
 	/* Unaligned: through the bounce buffer, copied. */
@@ -4322,14 +4325,17 @@ Test(zerocopy, copied_when_it_cannot_be_held)
 	cr_assert(memcmp(buf, z.expect, z.len) == 0);
 	cr_assert_eq(n->zholds, 0);
 
-	/* The link cannot hold: copied. */
+	/* The link cannot hold: copied, and asked for the first frame only. */
 	n->zrefuse = true;
+	asked = n->zasked;
 	memset(buf, 0, 64 << 10);
 	z = (struct zread){ .take = true, .len = 64 << 10, .buf = buf,
 	    .expect = image + 8192 };
 	zread_run(n, t, &z, 8192);
 	cr_assert_null(z.d);
 	cr_assert(memcmp(buf, z.expect, z.len) == 0);
+	cr_assert_eq(n->zasked - asked, 1, "hold asked %u times",
+	    n->zasked - asked);
 	n->zrefuse = false;
 
 	/* Evicted as they come: in the buffer, but the last one's. */
