@@ -5,7 +5,8 @@
 # none with AOE_PACKET_RING=0 (recvmmsg); whole images go through aoe-nbd
 # both ways with each, at MTU 1500 and 9000, byte for byte; -v logs the
 # target's counters at exit.  With the ring, read data stays in its slots
-# until the reply is sent (zero copy: counted at exit), and a client that
+# until the reply is sent (zero copy: counted at exit; none kept with
+# AOE_ZERO_COPY=0, the data still right), and a client that
 # leaves 14 MiB of replies unread makes aoe-nbd copy the oldest out of the
 # ring before it fills (evicted), the data still right.  Frames still kept
 # for unread replies are copied out when the ring goes: when the MTU is
@@ -99,13 +100,19 @@ socket_map_bytes()
 
 round()
 {
-	local mtu=$1 ring=$2 bytes
+	local mtu=$1 ring=$2 zc=${3:-} bytes
 
-	say "--- MTU $mtu, AOE_PACKET_RING=${ring:-unset}"
+	say "--- MTU $mtu, AOE_PACKET_RING=${ring:-unset}" \
+	    "AOE_ZERO_COPY=${zc:-unset}"
 	if [ -n "$ring" ]; then
 		export AOE_PACKET_RING=$ring
 	else
 		unset AOE_PACKET_RING
+	fi
+	if [ -n "$zc" ]; then
+		export AOE_ZERO_COPY=$zc
+	else
+		unset AOE_ZERO_COPY
 	fi
 	start_aoe_nbd -v -I "$lan_if" -w 5 e1.0
 	bytes=$(socket_map_bytes)
@@ -129,6 +136,9 @@ round()
 	ring_counts
 	if [ "$ring" = 0 ]; then
 		[ "$kept" = 0 ] || fail "no ring, yet $kept frames kept in it"
+	elif [ "$zc" = 0 ]; then
+		[ "$kept" = 0 ] && [ "$early" = 0 ] ||
+		    fail "AOE_ZERO_COPY=0, yet $kept frames kept in the ring"
 	else
 		[ "$kept" -gt 0 ] || fail "no read data kept in the ring"
 		[ "$early" -gt 0 ] ||
@@ -142,7 +152,7 @@ round()
 	*) fail "no exit summary with 62 MiB read, 48 MiB written" ;;
 	esac
 	: >"$nbd_log"
-	unset AOE_PACKET_RING
+	unset AOE_PACKET_RING AOE_ZERO_COPY
 }
 
 # The ring goes while frames are kept in it for replies not yet sent: 56
@@ -186,6 +196,8 @@ for mtu in 1500 9000; do
 	start_vblade 1 0 "$tmpdir/disk.img" -b 64
 	round "$mtu" ""
 	round "$mtu" 0
+	# The ring, but every answer copied at once.
+	[ "$mtu" = 9000 ] && round "$mtu" "" 0
 	[ "$mtu" = 1500 ] && ring_goes
 	stop_vblade "$vblade_pid"
 done
