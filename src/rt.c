@@ -75,7 +75,6 @@ struct rt {
 	unsigned nap_gain;     /* loop_nap_adapt, 1/16ths */
 	unsigned nap_inflight; /* frames in flight when the last nap began */
 	uint64_t nap_rx;       /* the engine's rx_frames then */
-	bool no_hold;          /* AOE_ZERO_COPY=0: reads copied at once */
 	rt_tap_fn tap;         /* sees received frames before the engine */
 	void *tap_arg;
 	uint64_t mtu_refresh_at;
@@ -446,7 +445,7 @@ rt_hold(void *ctx, unsigned ifidx, const uint8_t *frame,
 {
 	struct rt_port *p = port_of_ifidx(ctx, ifidx);
 
-	if (p == NULL || p->link == NULL || ((struct rt *)ctx)->no_hold)
+	if (p == NULL || p->link == NULL)
 		return -1;
 	return link_hold(p->link, frame, evict, owner, idx);
 }
@@ -807,6 +806,7 @@ rt_new(struct rt **out, const struct rt_options *o, struct loop *loop,
     const struct engine_ops *front, void *front_ctx)
 {
 	const char *prog = log_progname();
+	struct engine_ops ops;
 	char names[RT_MAX_IFS][IF_NAMESIZE];
 	char errbuf[256];
 	unsigned nnames;
@@ -827,7 +827,6 @@ rt_new(struct rt **out, const struct rt_options *o, struct loop *loop,
 		loop_set_nap(loop, rt_nap, rt);
 	rt->front = front;
 	rt->front_ctx = front_ctx;
-	rt->no_hold = env_is_zero("AOE_ZERO_COPY");
 	for (unsigned i = 0; i < ENGINE_MAX_IFS; i++)
 		rt->port_of[i] = -1;
 
@@ -890,7 +889,13 @@ rt_new(struct rt **out, const struct rt_options *o, struct loop *loop,
 			rt->ports[i].link->trace = rt->trace;
 	}
 
-	rt->e = engine_new(&o->ecfg, &rt_engine_ops, rt);
+	ops = rt_engine_ops;
+	if (env_is_zero("AOE_ZERO_COPY")) {
+		/* Every answer copied at once: the engine never asks. */
+		ops.hold = NULL;
+		ops.release = NULL;
+	}
+	rt->e = engine_new(&o->ecfg, &ops, rt);
 	if (rt->e == NULL) {
 		fprintf(stderr, "%s: cannot create the engine: %s\n", prog,
 		    strerror(ENOMEM));
