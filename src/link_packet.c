@@ -186,6 +186,20 @@ rx_evict_all(struct packet_link *pl)
 			rx_evict(pl, i);
 }
 
+/* Every hold evicted first, the ring unmapped (still on the socket). */
+static void
+rx_ring_unmap(struct packet_link *pl)
+{
+	if (pl->rx_map != NULL) {
+		rx_evict_all(pl);
+		munmap(pl->rx_map, pl->rx_map_len);
+	}
+	pl->rx_map = NULL;
+	pl->rx_held = 0;
+	free(pl->rx_holds);
+	pl->rx_holds = NULL;
+}
+
 static int
 packet_hold(struct link *l, const uint8_t *p, link_evict_fn evict,
     void *owner, unsigned idx)
@@ -365,11 +379,7 @@ packet_close(struct link *l)
 
 	/* Queued frames point at caller memory that may be gone: drop. */
 	link_txq_drop(l, &pl->txq);
-	if (pl->rx_map != NULL) {
-		rx_evict_all(pl);
-		munmap(pl->rx_map, pl->rx_map_len);
-	}
-	free(pl->rx_holds);
+	rx_ring_unmap(pl);
 	if (l->fd >= 0)
 		close(l->fd);
 	free(pl->rx_buf);
@@ -439,14 +449,7 @@ rx_ring_drop(struct packet_link *pl)
 {
 	struct tpacket_req req;
 
-	if (pl->rx_map != NULL) {
-		rx_evict_all(pl);
-		munmap(pl->rx_map, pl->rx_map_len);
-	}
-	pl->rx_map = NULL;
-	pl->rx_held = 0;
-	free(pl->rx_holds);
-	pl->rx_holds = NULL;
+	rx_ring_unmap(pl);
 	memset(&req, 0, sizeof(req));
 	return setsockopt(pl->l.fd, SOL_PACKET, PACKET_RX_RING, &req,
 	    sizeof(req)) < 0 ? -errno : 0;
