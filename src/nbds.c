@@ -312,14 +312,15 @@ conn_flush(struct conn *c)
 				iov[n++].iov_len = o->hlen - off;
 				off = o->hlen;
 			}
-			if (off - o->hlen < o->dlen && o->req != NULL &&
-			    o->req->rd != NULL) {
+			if (off - o->hlen >= o->dlen)
+				continue;
+			if (o->req != NULL && o->req->rd != NULL) {
 				/* Straight from the received frames. */
 				n += engine_rdata_iov(o->req->rd, off - o->hlen,
 				    iov + n, NBDS_IOV - n);
 				if (n == NBDS_IOV)
 					break;
-			} else if (off - o->hlen < o->dlen) {
+			} else {
 				const uint8_t *d = o->data + (off - o->hlen);
 
 				/* iovec is not const; sending only reads. */
