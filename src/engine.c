@@ -1191,6 +1191,13 @@ rdata_evict(void *owner, unsigned idx)
 	d->nheld--;
 }
 
+/* The frames r takes at spf sectors each (spf > 0). */
+static uint64_t
+req_frames(const struct req *r, unsigned spf)
+{
+	return (r->s1 - r->s0 + spf - 1) / spf;
+}
+
 /* Whether r's frames may be held: the link can, and they are few. */
 static bool
 rdata_wanted(const struct engine *e, const struct req *r)
@@ -1198,7 +1205,7 @@ rdata_wanted(const struct engine *e, const struct req *r)
 	unsigned spf = r->t->spf;
 
 	return e->ops.hold != NULL && e->ops.release != NULL && spf != 0 &&
-	    (r->s1 - r->s0 + spf - 1) / spf <= RDATA_MAX_PIECES;
+	    req_frames(r, spf) <= RDATA_MAX_PIECES;
 }
 
 /* Room for r's frames (rdata_wanted), at its first frame held. */
@@ -1212,7 +1219,7 @@ rdata_new(struct engine *e, struct req *r)
 	if (spf == 0)
 		return NULL;
 	/* spf may have shrunk since (MTU lowered): the rest is copied. */
-	frames = MIN((r->s1 - r->s0 + spf - 1) / spf, RDATA_MAX_PIECES);
+	frames = MIN(req_frames(r, spf), RDATA_MAX_PIECES);
 	d = malloc(sizeof(*d) + frames * (sizeof(d->p[0]) +
 	    sizeof(d->ord[0])));
 	if (d == NULL)
@@ -1677,8 +1684,7 @@ engine_flush(struct engine *e, struct target *t, engine_done_fn done,
 		return -EAGAIN;
 	if (t->ident.flush || t->ident.flush_ext)
 		return req_submit(e, t, RQ_FLUSH, NULL, NULL, 0, 0, false, done,
-		    arg,
-		    now);
+		    arg, now);
 	/* No volatile cache to flush: complete at the next input or tick. */
 	r = calloc(1, sizeof(*r));
 	if (r == NULL)
