@@ -1208,7 +1208,7 @@ rdata_wanted(const struct engine *e, const struct req *r)
 	    req_frames(r, spf) <= RDATA_MAX_PIECES;
 }
 
-/* Room for r's frames (rdata_wanted), at its first frame held. */
+/* Room for r's frames (rdata_wanted), made at its first answer. */
 static struct engine_rdata *
 rdata_new(struct engine *e, struct req *r)
 {
