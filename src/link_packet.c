@@ -441,6 +441,21 @@ set_bufsize(int fd, int force_opt, int opt)
 }
 
 /*
+ * Map len bytes of fd's rings, not inherited by a child (aoe-fuse's
+ * unmounter, a --run command before its exec): a ring mapped in another
+ * process could not be replaced (EBUSY) when the MTU is raised.
+ */
+static void *
+ring_map(int fd, size_t len)
+{
+	void *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	if (map != MAP_FAILED)
+		(void)madvise(map, len, MADV_DONTFORK);
+	return map;
+}
+
+/*
  * Unmap the receive ring, if any, and take it off the socket (recvmmsg
  * then, or a new ring).  0 or -errno.
  */
@@ -489,8 +504,7 @@ rx_ring_setup(struct packet_link *pl, unsigned mtu)
 	    sizeof(req)) < 0)
 		return -errno;
 	holds = calloc((size_t)blocks * per_block, sizeof(*holds));
-	map = mmap(NULL, (size_t)blocks * RX_RING_BLOCK,
-	    PROT_READ | PROT_WRITE, MAP_SHARED, pl->l.fd, 0);
+	map = ring_map(pl->l.fd, (size_t)blocks * RX_RING_BLOCK);
 	if (map == MAP_FAILED || holds == NULL) {
 		rc = map == MAP_FAILED ? -errno : -ENOMEM;
 		if (map != MAP_FAILED)
@@ -511,6 +525,32 @@ rx_ring_setup(struct packet_link *pl, unsigned mtu)
 	pl->rx_head = 0;
 	pl->rx_held = 0;
 	pl->l.mtu_max = slot - RX_SLOT_HEAD - ETH_HLEN_ - 4;
+	return 0;
+}
+
+/*
+ * The ring rx_ring_unmap left on the socket, mapped again with the same
+ * slots; the kernel's next slot is still rx_head (the ring was drained).
+ * 0 or -errno (no ring mapped: frames would go unseen).
+ */
+static int
+rx_ring_remap(struct packet_link *pl)
+{
+	void *map;
+
+	pl->rx_holds = calloc(pl->rx_slots, sizeof(*pl->rx_holds));
+	if (pl->rx_holds == NULL)
+		return -ENOMEM;
+	map = ring_map(pl->l.fd, pl->rx_map_len);
+	if (map == MAP_FAILED) {
+		free(pl->rx_holds);
+		pl->rx_holds = NULL;
+		return -errno;
+	}
+	pl->rx_map = map;
+	pl->rx_nholds = 0;
+	pl->rx_held = 0;
+	pl->rx_evict_seq = pl->rx_seq;
 	return 0;
 }
 
@@ -560,7 +600,14 @@ packet_rx_resize(struct link *l, unsigned mtu)
 		/* Too large for a ring slot: recvmmsg, as at open. */
 		if (rc < 0 && rc != -EMSGSIZE)
 			(void)rx_ring_setup(pl, old);
-	} /* else not expected: recvmmsg from now on */
+	} else {
+		/*
+		 * Still on the socket (mapped elsewhere; not expected, the
+		 * mapping is not inherited): the frames go on arriving there,
+		 * so map it again as it was.
+		 */
+		(void)rx_ring_remap(pl);
+	}
 	if (pl->rx_map == NULL && rx_bufs_alloc(pl) < 0)
 		rc = -ENOMEM; /* packet_recv says so for every call */
 	/* Nothing should be queued outside the ring; drop it if it is. */
