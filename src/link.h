@@ -98,6 +98,8 @@ struct link {
 	uint64_t tx_frames, rx_frames, tx_errors, rx_errors;
 	/* frames held (link_hold), and of those evicted before release */
 	uint64_t rx_holds, rx_evicted;
+	/* of tx_frames, those the kernel sent from a transmit ring */
+	uint64_t tx_ring;
 };
 
 /*

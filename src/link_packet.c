@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Linux AF_PACKET backend: one SOCK_RAW socket bound to the interface and
- * the AoE ethertype, sends batched with sendmmsg, receives from a
- * PACKET_RX_RING shared with the kernel (no system call per frame; recvmmsg
- * into preallocated buffers where no ring can be had, or with
- * AOE_PACKET_RING=0).  A ring slot may be held past the next receive
- * (link_hold: read data sent on from where it landed) and is copied out by
- * its holder before the kernel could need it.  Never blocks for long; never
- * pads (the engine pads requests; short frames are accepted as they come).
+ * the AoE ethertype receives from a PACKET_RX_RING shared with the kernel
+ * (no system call per frame; recvmmsg into preallocated buffers where no
+ * ring can be had, or with AOE_PACKET_RING=0).  A ring slot may be held
+ * past the next receive (link_hold: read data sent on from where it landed)
+ * and is copied out by its holder before the kernel could need it.  Frames
+ * go out through a PACKET_TX_RING on a second socket, which the driver
+ * sends from without copying them again (not on veth or tun/tap, which
+ * copy anyway; AOE_PACKET_TX_RING=0 or 1 decides), or batched with
+ * sendmmsg on the first.  Never blocks for long; never pads (the engine
+ * pads requests; short frames are accepted as they come).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -26,10 +29,14 @@
     defined(HAVE_SENDMMSG) && defined(HAVE_RECVMMSG)
 
 #include <arpa/inet.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <net/if.h>
+#include <linux/ethtool.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
-#include <sys/mman.h>
+#include <linux/sockios.h>
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23 /* Linux 4.20 */
@@ -52,6 +59,24 @@
 #define RX_SLOT_HEAD 128 /* tpacket2_hdr + sockaddr_ll + alignment */
 
 /*
+ * The transmit ring (TPACKET_V2, on a socket of its own that is never bound,
+ * so it receives nothing): a frame is copied into the next free slot and
+ * the kernel sends it from there at the flush; the driver reads the slot's
+ * pages where the kernel would otherwise copy the frame into new buffers,
+ * and the slot is free again once the driver is done with it.  About
+ * TX_RING_SLOTS slots of the MTU at open, at most TX_RING_MAX_BYTES.  A
+ * frame that finds its slot still in use, or is larger than a slot (the MTU
+ * was raised), goes out through sendmmsg instead.
+ */
+#define TX_RING_SLOTS 256
+#define TX_RING_MAX_BYTES (4u << 20)
+#define TX_RING_BLOCK (64u << 10)
+/* Frame data starts here in a slot (no PACKET_TX_HAS_OFF). */
+#define TX_DATA_OFF (TPACKET2_HDRLEN - sizeof(struct sockaddr_ll))
+#define TX_RETRIES 8     /* waits for send buffer room without progress */
+#define TX_WAIT_MS 2
+
+/*
  * PACKET_QDISC_BYPASS hands frames straight to the driver: that skips the
  * qdisc (tc rate limits), the netdev egress hook (nftables loss rules the
  * tests use) and the taps (tcpdump would not see what we send).  Off.
@@ -61,6 +86,18 @@
 struct packet_link {
 	struct link l; /* first: the ops get a struct link * */
 	struct link_txq txq;
+	/*
+	 * tx ring (tx_map == NULL: sendmmsg only).  Slots from tx_head -
+	 * tx_queued to tx_head are filled and not yet taken by the kernel;
+	 * tx_drop of the first were given up (see tx_ring_give_up).
+	 */
+	int tx_fd;
+	uint8_t *tx_map;
+	size_t tx_map_len, tx_frame_max;
+	unsigned tx_slot_size, tx_slots_per_block, tx_slots, tx_head;
+	unsigned tx_queued, tx_drop;
+	unsigned tx_mtu_failed; /* no larger slots could be had for this */
+	bool tx_congested; /* the last kick ran out of waits */
 	/* rx ring (map == NULL: recvmmsg) */
 	uint8_t *rx_map;
 	size_t rx_map_len;
@@ -94,24 +131,343 @@ to_pl(struct link *l)
 	return (struct packet_link *)l;
 }
 
-static int
-packet_send(struct link *l, const struct iovec *iov, unsigned iovcnt)
+/* Slot i of a ring of blocks of block bytes, per_block slots of size each. */
+static struct tpacket2_hdr *
+ring_slot(uint8_t *map, size_t block, unsigned per_block, unsigned size,
+    unsigned i)
 {
-	return link_txq_send(l, &to_pl(l)->txq, iov, iovcnt);
-}
-
-static int
-packet_flush(struct link *l)
-{
-	return link_txq_flush(l, &to_pl(l)->txq);
+	return (struct tpacket2_hdr *)(void *)(map + (size_t)(i / per_block) *
+	    block + (size_t)(i % per_block) * size);
 }
 
 static struct tpacket2_hdr *
 rx_slot(const struct packet_link *pl, unsigned i)
 {
-	return (struct tpacket2_hdr *)(void *)(pl->rx_map +
-	    (size_t)(i / pl->rx_slots_per_block) * RX_RING_BLOCK +
-	    (size_t)(i % pl->rx_slots_per_block) * pl->rx_slot_size);
+	return ring_slot(pl->rx_map, RX_RING_BLOCK, pl->rx_slots_per_block,
+	    pl->rx_slot_size, i);
+}
+
+static struct tpacket2_hdr *
+tx_slot(const struct packet_link *pl, unsigned i)
+{
+	return ring_slot(pl->tx_map, TX_RING_BLOCK, pl->tx_slots_per_block,
+	    pl->tx_slot_size, i);
+}
+
+/* Still the kernel's: queued (by us), being sent, or refused. */
+static bool
+tx_slot_busy(const struct tpacket2_hdr *h)
+{
+	return (__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) &
+	    (TP_STATUS_SEND_REQUEST | TP_STATUS_SENDING |
+	    TP_STATUS_WRONG_FORMAT)) != 0;
+}
+
+/* Index of the first queued slot (the kernel's next). */
+static unsigned
+tx_first(const struct packet_link *pl)
+{
+	return (pl->tx_head + pl->tx_slots - pl->tx_queued) % pl->tx_slots;
+}
+
+/*
+ * The kernel takes queued slots in order: count those it took (sent, or
+ * skipped as given up) and leave the rest queued.
+ */
+static void
+tx_ring_taken(struct packet_link *pl)
+{
+	struct link *l = &pl->l;
+
+	while (pl->tx_queued > 0) {
+		const struct tpacket2_hdr *h = tx_slot(pl, tx_first(pl));
+
+		if (__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) &
+		    TP_STATUS_SEND_REQUEST)
+			break;
+		pl->tx_queued--;
+		if (pl->tx_drop > 0) {
+			pl->tx_drop--; /* counted in tx_errors already */
+			continue;
+		}
+		l->tx_frames++;
+		l->tx_ring++;
+	}
+}
+
+/*
+ * The first queued frame was refused (a qdisc or nftables rule dropped it:
+ * lost, as on the wire) and the kernel queued it again: give it up.  A
+ * frame shorter than an Ethernet header is one the kernel skips, and with
+ * PACKET_LOSS it frees the slot and goes on to the next.
+ */
+static void
+tx_ring_give_up(struct packet_link *pl)
+{
+	struct tpacket2_hdr *h = tx_slot(pl, tx_first(pl));
+
+	h->tp_len = 0;
+	pl->tx_drop++;
+	pl->l.tx_errors++;
+}
+
+/*
+ * Hand the queued slots to the kernel, which sends them in order.  A full
+ * send buffer is waited for a little (what is left stays queued for the
+ * next flush); a frame refused first in its call is given up alone, as
+ * link_txq_flush drops one.  Returns 0 or the first -errno.
+ */
+static int
+tx_ring_kick(struct packet_link *pl)
+{
+	struct link *l = &pl->l;
+	struct sockaddr_ll sll;
+	int first_err = 0, retries = 0;
+
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(ETH_P_AOE_);
+	sll.sll_ifindex = l->ifindex;
+	while (pl->tx_queued > 0) {
+		unsigned before = pl->tx_queued;
+		ssize_t r;
+		int err;
+
+		r = sendto(pl->tx_fd, NULL, 0, MSG_DONTWAIT,
+		    (struct sockaddr *)&sll, sizeof(sll));
+		err = r < 0 ? errno : 0;
+		tx_ring_taken(pl);
+		if (pl->tx_queued == 0)
+			break;
+		/*
+		 * Progress: the rest are tried again, as sendmmsg does after
+		 * a refused frame that was not the first.
+		 */
+		if (pl->tx_queued < before) {
+			pl->tx_congested = false;
+			retries = 0;
+			continue;
+		}
+		if (err == EINTR)
+			continue;
+		/* Stopped early with no error: the send buffer filled. */
+		if (err == 0 || err == EAGAIN || err == EWOULDBLOCK) {
+			if (!pl->tx_congested && retries < TX_RETRIES) {
+				struct pollfd pfd = {
+					.fd = pl->tx_fd, .events = POLLOUT,
+				};
+
+				retries++;
+				(void)poll(&pfd, 1, TX_WAIT_MS);
+				continue;
+			}
+			pl->tx_congested = true;
+			return first_err != 0 ? first_err : -EAGAIN;
+		}
+		if (first_err == 0)
+			first_err = -err;
+		/* No interface (gone or down): kept for when it is back. */
+		if (err == ENXIO || err == ENETDOWN || err == ENODEV)
+			return first_err;
+		if (pl->tx_drop > 0)
+			return first_err; /* not skipped: not expected */
+		tx_ring_give_up(pl);
+	}
+	return first_err;
+}
+
+/*
+ * Map len bytes of fd's rings, not inherited by a child (aoe-fuse's
+ * unmounter, a --run command before its exec): a ring mapped in another
+ * process could not be replaced (EBUSY) when the MTU is raised.
+ */
+static void *
+ring_map(int fd, size_t len)
+{
+	void *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	if (map != MAP_FAILED)
+		(void)madvise(map, len, MADV_DONTFORK);
+	return map;
+}
+
+/* Unmap the transmit ring and take it off its socket.  0 or -errno. */
+static int
+tx_ring_drop(struct packet_link *pl)
+{
+	struct tpacket_req req;
+
+	if (pl->tx_map != NULL)
+		munmap(pl->tx_map, pl->tx_map_len);
+	pl->tx_map = NULL;
+	pl->tx_queued = 0;
+	pl->tx_drop = 0;
+	memset(&req, 0, sizeof(req));
+	return setsockopt(pl->tx_fd, SOL_PACKET, PACKET_TX_RING, &req,
+	    sizeof(req)) < 0 ? -errno : 0;
+}
+
+/*
+ * Map a transmit ring with slots for frames of mtu (at least 1500) on
+ * pl->tx_fd.  Returns 0, or -errno with no ring.
+ */
+static int
+tx_ring_setup(struct packet_link *pl, unsigned mtu)
+{
+	struct tpacket_req req;
+	unsigned slot, per_block, blocks;
+	int v = TPACKET_V2, one = 1;
+	void *map;
+
+	if (mtu < 1500)
+		mtu = 1500;
+	slot = TPACKET_ALIGN(TX_DATA_OFF + ETH_HLEN_ + mtu);
+	if (slot > TX_RING_BLOCK)
+		return -EMSGSIZE;
+	per_block = TX_RING_BLOCK / slot;
+	blocks = (TX_RING_SLOTS + per_block - 1) / per_block;
+	if (blocks > TX_RING_MAX_BYTES / TX_RING_BLOCK)
+		blocks = TX_RING_MAX_BYTES / TX_RING_BLOCK;
+	/* The version cannot change while a ring is set (a resize). */
+	(void)setsockopt(pl->tx_fd, SOL_PACKET, PACKET_VERSION, &v,
+	    sizeof(v));
+	/* A frame the kernel cannot send is skipped, not left in the way. */
+	if (setsockopt(pl->tx_fd, SOL_PACKET, PACKET_LOSS, &one,
+	    sizeof(one)) < 0)
+		return -errno;
+	memset(&req, 0, sizeof(req));
+	req.tp_block_size = TX_RING_BLOCK;
+	req.tp_block_nr = blocks;
+	req.tp_frame_size = slot;
+	req.tp_frame_nr = blocks * per_block;
+	if (setsockopt(pl->tx_fd, SOL_PACKET, PACKET_TX_RING, &req,
+	    sizeof(req)) < 0)
+		return -errno;
+	map = ring_map(pl->tx_fd, (size_t)blocks * TX_RING_BLOCK);
+	if (map == MAP_FAILED) {
+		int rc = -errno;
+
+		(void)tx_ring_drop(pl);
+		return rc;
+	}
+	pl->tx_map = map;
+	pl->tx_map_len = (size_t)blocks * TX_RING_BLOCK;
+	pl->tx_slot_size = slot;
+	pl->tx_slots_per_block = per_block;
+	pl->tx_slots = blocks * per_block;
+	pl->tx_frame_max = slot - TX_DATA_OFF;
+	pl->tx_head = 0;
+	pl->tx_queued = 0;
+	pl->tx_drop = 0;
+	pl->tx_congested = false;
+	return 0;
+}
+
+/* No transmit ring from now on: sendmmsg only. */
+static void
+tx_ring_close(struct packet_link *pl)
+{
+	if (pl->tx_map != NULL)
+		munmap(pl->tx_map, pl->tx_map_len);
+	pl->tx_map = NULL;
+	if (pl->tx_fd >= 0)
+		close(pl->tx_fd);
+	pl->tx_fd = -1;
+}
+
+/*
+ * Larger slots for a raised MTU, once the kernel is done with every slot
+ * (a ring cannot change while frames are in it).  Returns 0 when the ring
+ * has them, -EBUSY to try again later, other -errno when it stays as it
+ * was (or, failing that too, is gone).
+ */
+static int
+tx_ring_resize(struct packet_link *pl, unsigned mtu)
+{
+	unsigned old = (unsigned)pl->tx_frame_max - ETH_HLEN_;
+	int rc;
+
+	if (mtu == pl->tx_mtu_failed)
+		return -EMSGSIZE;
+	if (pl->tx_queued > 0)
+		return -EBUSY;
+	/* The latest slots first: those are the ones still being sent. */
+	for (unsigned k = 1; k <= pl->tx_slots; k++)
+		if (tx_slot_busy(tx_slot(pl, (pl->tx_head + pl->tx_slots - k) %
+		    pl->tx_slots)))
+			return -EBUSY;
+	rc = tx_ring_drop(pl);
+	if (rc == 0)
+		rc = tx_ring_setup(pl, mtu);
+	if (rc < 0) {
+		pl->tx_mtu_failed = mtu;
+		if (tx_ring_setup(pl, old) < 0)
+			tx_ring_close(pl);
+	}
+	return rc;
+}
+
+/*
+ * Copy the frame into the next slot if it fits and the slot is free (the
+ * ring came round to frames not handed over yet: hand them over first).
+ * Returns true when the frame is queued in the ring.
+ */
+static bool
+tx_ring_put(struct packet_link *pl, const struct iovec *iov, unsigned iovcnt)
+{
+	struct tpacket2_hdr *h = tx_slot(pl, pl->tx_head);
+	size_t len = 0;
+	uint8_t *p;
+
+	for (unsigned i = 0; i < iovcnt; i++)
+		len += iov[i].iov_len;
+	if (len > pl->tx_frame_max) {
+		/* The MTU was raised (the engine sends no larger frames). */
+		if (tx_ring_resize(pl, pl->l.if_mtu) < 0 ||
+		    len > pl->tx_frame_max)
+			return false;
+		h = tx_slot(pl, pl->tx_head);
+	}
+	if (tx_slot_busy(h)) {
+		if (pl->tx_queued < pl->tx_slots)
+			return false; /* the driver still has it */
+		(void)tx_ring_kick(pl);
+		if (tx_slot_busy(h))
+			return false;
+	}
+	p = (uint8_t *)h + TX_DATA_OFF;
+	for (unsigned i = 0; i < iovcnt; i++) {
+		memcpy(p, iov[i].iov_base, iov[i].iov_len);
+		p += iov[i].iov_len;
+	}
+	h->tp_len = (uint32_t)len;
+	__atomic_store_n(&h->tp_status, TP_STATUS_SEND_REQUEST,
+	    __ATOMIC_RELEASE);
+	pl->tx_head = (pl->tx_head + 1) % pl->tx_slots;
+	pl->tx_queued++;
+	return true;
+}
+
+static int
+packet_send(struct link *l, const struct iovec *iov, unsigned iovcnt)
+{
+	struct packet_link *pl = to_pl(l);
+
+	if (pl->tx_map != NULL && tx_ring_put(pl, iov, iovcnt))
+		return 0;
+	return link_txq_send(l, &pl->txq, iov, iovcnt);
+}
+
+static int
+packet_flush(struct link *l)
+{
+	struct packet_link *pl = to_pl(l);
+	int rc = 0, rc2;
+
+	if (pl->tx_queued > 0)
+		rc = tx_ring_kick(pl);
+	rc2 = link_txq_flush(l, &pl->txq);
+	return rc < 0 ? rc : rc2;
 }
 
 static void
@@ -379,6 +735,8 @@ packet_close(struct link *l)
 
 	/* Queued frames point at caller memory that may be gone: drop. */
 	link_txq_drop(l, &pl->txq);
+	l->tx_errors += pl->tx_queued - pl->tx_drop;
+	tx_ring_close(pl);
 	rx_ring_unmap(pl);
 	if (l->fd >= 0)
 		close(l->fd);
@@ -438,21 +796,6 @@ set_bufsize(int fd, int force_opt, int opt)
 	if (setsockopt(fd, SOL_SOCKET, force_opt, &v, sizeof(v)) == 0)
 		return;
 	(void)setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v));
-}
-
-/*
- * Map len bytes of fd's rings, not inherited by a child (aoe-fuse's
- * unmounter, a --run command before its exec): a ring mapped in another
- * process could not be replaced (EBUSY) when the MTU is raised.
- */
-static void *
-ring_map(int fd, size_t len)
-{
-	void *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-
-	if (map != MAP_FAILED)
-		(void)madvise(map, len, MADV_DONTFORK);
-	return map;
 }
 
 /*
@@ -639,6 +982,61 @@ ring_wanted(void)
 }
 
 /*
+ * Whether the interface's driver copies what a transmit ring hands it:
+ * veth and tun/tap pass frames to a receiver on this host and copy a
+ * ring's pages to do so (skb_copy_ubufs), so a ring costs two copies
+ * there (ours into the slot, then the kernel's) where sendmmsg costs one.
+ * Other drivers read the slot itself.  ETHTOOL_GDRVINFO needs no privilege.
+ */
+static bool
+driver_copies(int fd, const char *ifname)
+{
+	struct ethtool_drvinfo info;
+	struct ifreq ifr;
+
+	memset(&info, 0, sizeof(info));
+	info.cmd = ETHTOOL_GDRVINFO;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = (void *)&info;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0)
+		return false;
+	info.driver[sizeof(info.driver) - 1] = '\0';
+	return strcmp(info.driver, "veth") == 0 ||
+	    strcmp(info.driver, "tun") == 0;
+}
+
+/*
+ * The transmit ring's own socket (it needs CAP_NET_RAW, so only at open):
+ * AOE_PACKET_TX_RING=0 never, =1 always, else unless the driver copies
+ * the ring's frames anyway.  Without one, frames go out with sendmmsg.
+ */
+static void
+tx_ring_open(struct packet_link *pl)
+{
+	const char *want = getenv("AOE_PACKET_TX_RING");
+	bool force = want != NULL && strcmp(want, "1") == 0;
+
+	if (env_is_zero("AOE_PACKET_TX_RING"))
+		return;
+	pl->tx_fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (pl->tx_fd < 0)
+		return;
+	if (!force && driver_copies(pl->tx_fd, pl->l.ifname)) {
+		tx_ring_close(pl);
+		return;
+	}
+#ifdef SO_SNDBUFFORCE
+	set_bufsize(pl->tx_fd, SO_SNDBUFFORCE, SO_SNDBUF);
+#else
+	set_bufsize(pl->tx_fd, SO_SNDBUF, SO_SNDBUF);
+#endif
+	if (tx_ring_setup(pl, pl->l.mtu) < 0)
+		tx_ring_close(pl);
+}
+
+/*
  * A raw socket for AoE frames, of protocol 0 until its bind: it receives
  * nothing, so no frame of another interface or ethertype is queued before
  * the bind filters.  Returns the fd or -errno (-EPERM: no CAP_NET_RAW).
@@ -692,6 +1090,7 @@ packet_open_fd(struct link **out, const struct link *q, int fd, char *errbuf,
 	*l = *q;
 	l->ops = &packet_ops;
 	l->fd = fd;
+	pl->tx_fd = -1;
 	/* Before the bind: no frame can be queued outside the ring. */
 	if (ring_wanted())
 		(void)rx_ring_setup(pl, l->mtu);
@@ -740,9 +1139,13 @@ link_packet_open(struct link **out, const char *ifname, char *errbuf,
 		return fd;
 	}
 	rc = packet_open_fd(out, &q, fd, errbuf, errlen);
-	if (rc < 0)
+	if (rc < 0) {
 		close(fd);
-	return rc;
+		return rc;
+	}
+	/* Not for an adopted socket: a second needs the privilege. */
+	tx_ring_open(to_pl(*out));
+	return 0;
 }
 
 int

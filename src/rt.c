@@ -972,10 +972,12 @@ rt_log_counters(struct rt *rt)
 	for (unsigned i = 0; i < rt->nlinks; i++) {
 		const struct link *l = rt->ports[i].link;
 
-		log_info("%s: %llu frames sent, %llu not sent (send errors), "
+		log_info("%s: %llu frames sent (%llu from the transmit ring), "
+		    "%llu not sent (send errors), "
 		    "%llu received, %llu receive errors, %llu kept in the "
 		    "ring for their reply (%llu copied out early)", l->ifname,
 		    (unsigned long long)l->tx_frames,
+		    (unsigned long long)l->tx_ring,
 		    (unsigned long long)l->tx_errors,
 		    (unsigned long long)l->rx_frames,
 		    (unsigned long long)l->rx_errors,

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "link.h"
 #include "log.h"
 #include "loop.h"
 #include "rt.h"
@@ -449,6 +450,13 @@ print_counters(struct rw *rw)
 	    " mismatch %" PRIu64 " bad_cfg %" PRIu64 "\n",
 	    st->rx_short, st->rx_request, st->rx_badver, st->rx_unknown,
 	    st->rx_foreign, st->rx_mismatch, st->rx_bad_cfg);
+	for (unsigned i = 0; i < rt_nlinks(rw->rt); i++) {
+		const struct link *l = rt_link(rw->rt, i);
+
+		printf("link %s: tx_frames %" PRIu64 " tx_ring %" PRIu64
+		    " tx_errors %" PRIu64 "\n", l->ifname, l->tx_frames,
+		    l->tx_ring, l->tx_errors);
+	}
 	if (rw->t == NULL)
 		return;
 	engine_target_info(rw->t, &ti);

@@ -72,6 +72,20 @@ run_phase enobufs 34 16M
     fail "enobufs: the rule refused nothing"
 fault_clear "" "$lan_if"
 
+# The same from the transmit ring (on a veth pair only when forced): the
+# kernel puts a refused frame back in the ring, and it is given up alone.
+step "failed sends from the transmit ring (AOE_PACKET_TX_RING=1)"
+fault_egress_drop "" "$lan_if" 5
+AOE_PACKET_TX_RING=1 run_phase enobufs-ring 37 16M
+[ "$(fault_matched "" "$lan_if" out)" -gt 0 ] ||
+    fail "enobufs-ring: the rule refused nothing"
+read -r ring errs < <(sed -n "s/^link $lan_if: tx_frames [0-9]* tx_ring \([0-9]*\) tx_errors \([0-9]*\)$/\1 \2/p" \
+    "$tmpdir/rw-enobufs-ring.log" | tail -n 1)
+say "enobufs-ring: ${ring:-?} frames sent from the ring, ${errs:-?} refused"
+[ "${ring:-0}" -gt 0 ] || fail "enobufs-ring: nothing sent from the ring"
+[ "${errs:-0}" -gt 0 ] || fail "enobufs-ring: no refused frame counted"
+fault_clear "" "$lan_if"
+
 step "duplication 5 % on both egresses"
 fault_dup "" "$lan_if" 5
 fault_dup "$lan_ns" "$lan_tif" 5

@@ -7,7 +7,8 @@
 # written at MTU 1500, the MTU raised to 9000 (vblade's side is at 9000
 # from the start), 16 MiB written again: it must go in jumbo frames (the
 # interface's frame count; aoe-fuse's rings mapped larger), and everything must read back and equal
-# vblade's backing file.
+# vblade's backing file.  Once with the defaults and once with the
+# transmit ring forced on (AOE_PACKET_TX_RING=1), whose slots grow too.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${srcdir:-$(dirname "$0")/..}/tests/functions.sh"
 . "$top_srcdir/tests/fuse-functions.sh"
@@ -46,12 +47,20 @@ rings_grew()
 	[ "$(ring_bytes)" -gt "$1" ]
 }
 
+# round TX: AOE_PACKET_TX_RING=TX ("": unset).
 round()
 {
 	local file=$tmpdir/disk n0 n1 b0
+	say "--- AOE_PACKET_TX_RING=${1:-unset}"
 	ip link set "$lan_if" mtu 1500
 	: >"$file"
+	if [ -n "$1" ]; then
+		export AOE_PACKET_TX_RING=$1
+	else
+		unset AOE_PACKET_TX_RING
+	fi
 	start_fuse "$file" -I "$lan_if" e1.0 "$file"
+	unset AOE_PACKET_TX_RING
 	timeout 120 dd if="$tmpdir/p" of="$file" bs=1M oflag=direct \
 	    conv=notrunc status=none || fail "write at MTU 1500 failed"
 	b0=$(ring_bytes)
@@ -67,6 +76,10 @@ round()
 	n1=$(tx_packets)
 	say "16 MiB at MTU 9000 in $((n1 - n0)) frames; $(ring_bytes) bytes" \
 	    "of rings mapped"
+	# The transmit ring's slots grow at the first larger frame: 8 MiB
+	# of receive ring and 2.3 MiB of transmit ring.
+	[ "$1" != 1 ] || [ "$(ring_bytes)" -gt $((10 << 20)) ] ||
+	    fail "the transmit ring did not grow"
 	# 2,048 frames of 8 KiB (and a few others); 16,384 if still 1 KiB.
 	[ $((n1 - n0)) -le 3000 ] ||
 	    fail "$((n1 - n0)) frames for 16 MiB: the rings did not grow"
@@ -77,7 +90,9 @@ round()
 	cat "$tmpdir/p" "$tmpdir/p" | cmp -n 33554432 - "$backing" ||
 	    fail "vblade's backing file differs from what was written"
 	stop_fuse "$file" "$fuse_pid"
+	dd if=/dev/zero of="$backing" bs=1M count=32 conv=notrunc status=none
 }
 
-round
+round ""
+round 1
 say "ok"

@@ -72,17 +72,38 @@ PY
 	fail "the reads left unread ($2) failed"
 }
 
-# The link's "N kept in the ring (M copied out early)" at exit: kept=N,
-# early=M.
+# The link's summary at exit: "N frames sent (M from the transmit ring),
+# ... K kept in the ring (E copied out early)": sent=N, txring=M, kept=K,
+# early=E.
 ring_counts()
 {
 	local line
 
 	line=$(grep "$lan_if: .* kept in the ring" "$nbd_log" | tail -n 1)
 	say "link summary: $line"
+	sent=$(printf '%s\n' "$line" | sed -n 's/.*: \([0-9]*\) frames sent.*/\1/p')
+	txring=$(printf '%s\n' "$line" | sed -n 's/.*(\([0-9]*\) from the transmit ring).*/\1/p')
 	kept=$(printf '%s\n' "$line" | sed -n 's/.* \([0-9]*\) kept in the ring.*/\1/p')
 	early=$(printf '%s\n' "$line" | sed -n 's/.*(\([0-9]*\) copied out early).*/\1/p')
-	[ -n "$kept" ] && [ -n "$early" ] || fail "no link summary at exit"
+	[ -n "$sent" ] && [ -n "$txring" ] && [ -n "$kept" ] &&
+	    [ -n "$early" ] || fail "no link summary at exit"
+}
+
+# tx_ring_used WANT: the transmit ring's share of the frames sent, from
+# ring_counts: "1" (forced on: on a veth pair every slot is free again as
+# soon as the kernel has copied it, so all but a few frames go through the
+# ring) or "" (the default: a veth pair copies ring frames anyway, so
+# aoe-nbd sends with sendmmsg and maps no transmit ring).
+tx_ring_used()
+{
+	if [ "$1" = 1 ]; then
+		[ "$txring" -gt 0 ] && [ $((txring * 10)) -ge $((sent * 9)) ] ||
+		    fail "AOE_PACKET_TX_RING=1, yet only $txring of $sent" \
+		    "frames went through the transmit ring"
+	else
+		[ "$txring" = 0 ] ||
+		    fail "$txring frames sent from a transmit ring on a veth"
+	fi
 }
 
 # The size of aoe-nbd's socket mappings in bytes (0: none).
@@ -98,30 +119,41 @@ socket_map_bytes()
 	echo "$n"
 }
 
+# set_env NAME VALUE: exported, or unset when VALUE is empty.
+set_env()
+{
+	if [ -n "$2" ]; then
+		export "$1=$2"
+	else
+		unset "$1"
+	fi
+}
+
+# round MTU RING [ZC [TX]]: the environment's AOE_PACKET_RING,
+# AOE_ZERO_COPY and AOE_PACKET_TX_RING ("": unset).
 round()
 {
-	local mtu=$1 ring=$2 zc=${3:-} bytes
+	local mtu=$1 ring=$2 zc=${3:-} tx=${4:-} bytes rx_max=8388608
 
 	say "--- MTU $mtu, AOE_PACKET_RING=${ring:-unset}" \
-	    "AOE_ZERO_COPY=${zc:-unset}"
-	if [ -n "$ring" ]; then
-		export AOE_PACKET_RING=$ring
-	else
-		unset AOE_PACKET_RING
-	fi
-	if [ -n "$zc" ]; then
-		export AOE_ZERO_COPY=$zc
-	else
-		unset AOE_ZERO_COPY
-	fi
+	    "AOE_ZERO_COPY=${zc:-unset} AOE_PACKET_TX_RING=${tx:-unset}"
+	set_env AOE_PACKET_RING "$ring"
+	set_env AOE_ZERO_COPY "$zc"
+	set_env AOE_PACKET_TX_RING "$tx"
 	start_aoe_nbd -v -I "$lan_if" -w 5 e1.0
 	bytes=$(socket_map_bytes)
 	say "socket mappings: $bytes bytes"
-	if [ "$ring" = 0 ]; then
+	# The transmit ring: 256 slots of the MTU, at most 4 MiB.
+	if [ "$tx" = 1 ]; then
+		[ "$bytes" -ge 262144 ] ||
+		    fail "AOE_PACKET_TX_RING=1 but no transmit ring is mapped"
+		rx_max=$((rx_max + 4194304))
+	fi
+	if [ "$ring" = 0 ] && [ "$tx" != 1 ]; then
 		[ "$bytes" = 0 ] || fail "AOE_PACKET_RING=0 but a ring is mapped"
-	else
-		# At least 1 MiB, at most the 8 MiB cap.
-		[ "$bytes" -ge 1048576 ] && [ "$bytes" -le 8388608 ] ||
+	elif [ "$ring" != 0 ]; then
+		# At least 1 MiB, at most the 8 MiB cap (and the tx ring's).
+		[ "$bytes" -ge 1048576 ] && [ "$bytes" -le "$rx_max" ] ||
 		    fail "no receive ring of a sane size mapped ($bytes bytes)"
 	fi
 	make_image "$tmpdir/in.img" 48
@@ -134,6 +166,7 @@ round()
 	stop_aoe_nbd
 	# Read data left in the ring for the reply, and copied out early.
 	ring_counts
+	tx_ring_used "$tx"
 	if [ "$ring" = 0 ]; then
 		[ "$kept" = 0 ] || fail "no ring, yet $kept frames kept in it"
 	elif [ "$zc" = 0 ]; then
@@ -152,7 +185,7 @@ round()
 	*) fail "no exit summary with 62 MiB read, 48 MiB written" ;;
 	esac
 	: >"$nbd_log"
-	unset AOE_PACKET_RING AOE_ZERO_COPY
+	unset AOE_PACKET_RING AOE_ZERO_COPY AOE_PACKET_TX_RING
 }
 
 # The ring goes while frames are kept in it for replies not yet sent: 56
@@ -166,6 +199,12 @@ ring_goes()
 	local line n
 
 	say "--- the ring replaced (MTU raised to 9000) while frames are kept"
+	# vblade's side at 9000 from the start, so that frames grow when ours
+	# is raised: the transmit ring's slots of 1500 must grow too.
+	stop_vblade "$vblade_pid"
+	ip -n "$lan_ns" link set "$lan_tif" mtu 9000
+	start_vblade 1 0 "$tmpdir/disk.img" -b 64
+	export AOE_PACKET_TX_RING=1
 	start_aoe_nbd -v -I "$lan_if" -w 5 --discover-interval 1 e1.0
 	held_reads 56 resize 9000
 	line=$(grep "copied out of the old receive ring" "$nbd_log") ||
@@ -173,7 +212,14 @@ ring_goes()
 	say "$line"
 	n=$(printf '%s\n' "$line" | sed -n 's/.*: \([0-9]*\) frames kept.*/\1/p')
 	[ "${n:-0}" -gt 0 ] || fail "no count of frames copied out"
+	# 48 MiB written in frames of 9000: through larger transmit slots
+	# (else by sendmmsg: 6,144 of the 20,480 frames sent).
+	make_image "$tmpdir/in.img" 48
+	expect_status 0 nbdcopy --flush "$tmpdir/in.img" "$(nbd_uri e1.0)"
+	cmp "$tmpdir/in.img" "$tmpdir/disk.img" || fail "nbdcopy in differs"
 	stop_aoe_nbd
+	ring_counts
+	tx_ring_used 1
 	: >"$nbd_log"
 	ip link set "$lan_if" mtu 1500
 
@@ -188,6 +234,7 @@ ring_goes()
 	stop_aoe_nbd
 	wait "$reader" || fail "the client holding replies failed"
 	: >"$nbd_log"
+	unset AOE_PACKET_TX_RING
 }
 
 for mtu in 1500 9000; do
@@ -198,6 +245,9 @@ for mtu in 1500 9000; do
 	round "$mtu" 0
 	# The ring, but every answer copied at once.
 	[ "$mtu" = 9000 ] && round "$mtu" "" 0
+	# Sent from a transmit ring (not by default on a veth pair).
+	round "$mtu" "" "" 1
+	[ "$mtu" = 1500 ] && round "$mtu" 0 "" 1
 	[ "$mtu" = 1500 ] && ring_goes
 	stop_vblade "$vblade_pid"
 done

@@ -21,7 +21,9 @@
 # BENCH_VM_MTUS, BENCH_VM_SMP (guest vCPUs, default 1),
 # BENCH_VM_BUSY_POLL (--busy-poll for aoe-nbd and aoe-fuse in the guest,
 # default 0), BENCH_VM_COALESCE (--coalesce for them in the guest; default:
-# theirs), BENCH_VM_NBD_SECTORS ("same": nbd0's max_sectors_kb as
+# theirs), BENCH_VM_TX_RING (AOE_PACKET_TX_RING for them in the guest:
+# 0 or 1; default: unset, the ring on for its virtio NIC),
+# BENCH_VM_NBD_SECTORS ("same": nbd0's max_sectors_kb as
 # aoe.ko's, the default; "default": 128), BENCH_VM_APPEND (more guest
 # kernel arguments, e.g. init_on_alloc=0), BENCH_PERF=DIR (perf record -g
 # of vblade and the initiator during each sequential transfer and QD32
@@ -99,6 +101,8 @@ mtus=${BENCH_MTUS:-1500 9000}
 # other's kernel locks (the NBD socket lock took a third of the guest's
 # time) and one aoe.ko run hung; one vCPU compares CPU cost plainly.
 vm_smp=${BENCH_VM_SMP:-1}
+vm_txring=${BENCH_VM_TX_RING:-default}
+case $vm_txring in default | 0 | 1) ;; *) fail "BENCH_VM_TX_RING: 0 or 1" ;; esac
 # nbd0's max_sectors_kb: "same" as aoe.ko's e1.0 (the same request size
 # for both drivers), or "default" (the nbd driver's 128).
 vm_nbdsect=${BENCH_VM_NBD_SECTORS:-same}
@@ -718,6 +722,8 @@ coalesce=
 [ "$(vm_arg bench.coalesce)" = default ] ||
     coalesce=--coalesce=$(vm_arg bench.coalesce)
 mtus=$(vm_arg bench.mtus | tr , ' ')
+txring=$(vm_arg bench.txring)
+[ "$txring" = default ] || export AOE_PACKET_TX_RING=$txring
 ddto=$(vm_arg bench.ddto)
 n=0
 until ifc=$(vm_iface 52:54:00:a0:e0:02); do
@@ -960,7 +966,7 @@ vm_bench()
 	vm_run -t $((120 + 6 * ddto * $(echo $vm_mtus | wc -w))) \
 	    -n "$vm_ns" -l "$work/vm-console.log" -i "$work/initrd.gz" \
 	    -a "quiet $append bench.mib=$vmib bench.ddto=$ddto \
-bench.mtus=${vm_mtus// /,} bench.nbdsect=$vm_nbdsect bench.perf=$vm_perf bench.poll=${BENCH_VM_BUSY_POLL:-0} bench.coalesce=${BENCH_VM_COALESCE:-default}" -- "${vm_nic[@]}" -smp "$vm_smp" >/dev/null
+bench.mtus=${vm_mtus// /,} bench.nbdsect=$vm_nbdsect bench.perf=$vm_perf bench.poll=${BENCH_VM_BUSY_POLL:-0} bench.coalesce=${BENCH_VM_COALESCE:-default} bench.txring=$vm_txring" -- "${vm_nic[@]}" -smp "$vm_smp" >/dev/null
 	# vblade exits when a send fails (the tap's queue full while the
 	# guest stalls): then every later row fails; say why.
 	kill -0 "$vm_vb" 2>/dev/null ||
@@ -984,12 +990,14 @@ bench.mtus=${vm_mtus// /,} bench.nbdsect=$vm_nbdsect bench.perf=$vm_perf bench.p
 	info=$(tr -d '\r' <"$vm_log" | awk '$1 == "BENCH-INFO" {
 		$1 = ""; sub(/^ /, "")
 		if (!seen[$0]++) printf "%s%s", n++ ? ", " : "", $0 }')
+	[ "$vm_txring" = default ] ||
+	    txnote="; AOE_PACKET_TX_RING=$vm_txring in the guest"
 	note "VM: qemu TCG (-cpu max -smp $vm_smp -m 1G), Debian kernel" \
 	    "$vm_kver, append '$append'; virtio-net on a tap (MTU 9000" \
 	    "on the host side), vblade $vblade_opts on the tap;" \
 	    "$vmib MiB per dd; $info; the guest ran for $vm_seconds s;" \
 	    "initiator CPU measured in the guest (aoe.ko's is not" \
-	    "attributable)"
+	    "attributable)${txnote:-}"
 	vm_rows
 }
 
