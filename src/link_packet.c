@@ -291,6 +291,35 @@ ring_map(int fd, size_t len)
 	return map;
 }
 
+/*
+ * Set a ring (opt: PACKET_RX_RING or PACKET_TX_RING) on fd: about nslots
+ * slots of slot bytes, in blocks of block bytes, at most max bytes.
+ * Returns the number of blocks, with *per_block, or -errno (-EMSGSIZE: a
+ * slot larger than a block).
+ */
+static int
+ring_request(int fd, int opt, unsigned slot, unsigned nslots,
+    unsigned block, unsigned max, unsigned *per_block)
+{
+	struct tpacket_req req;
+	unsigned blocks;
+
+	if (slot > block)
+		return -EMSGSIZE;
+	*per_block = block / slot;
+	blocks = (nslots + *per_block - 1) / *per_block;
+	if (blocks > max / block)
+		blocks = max / block;
+	memset(&req, 0, sizeof(req));
+	req.tp_block_size = block;
+	req.tp_block_nr = blocks;
+	req.tp_frame_size = slot;
+	req.tp_frame_nr = blocks * *per_block;
+	if (setsockopt(fd, SOL_PACKET, opt, &req, sizeof(req)) < 0)
+		return -errno;
+	return (int)blocks;
+}
+
 /* Unmap the transmit ring and take it off its socket.  0 or -errno. */
 static int
 tx_ring_drop(struct packet_link *pl)
@@ -314,20 +343,13 @@ tx_ring_drop(struct packet_link *pl)
 static int
 tx_ring_setup(struct packet_link *pl, unsigned mtu)
 {
-	struct tpacket_req req;
-	unsigned slot, per_block, blocks;
-	int v = TPACKET_V2, one = 1;
+	unsigned slot, per_block;
+	int v = TPACKET_V2, one = 1, blocks;
 	void *map;
 
 	if (mtu < 1500)
 		mtu = 1500;
 	slot = TPACKET_ALIGN(TX_DATA_OFF + ETH_HLEN_ + mtu);
-	if (slot > TX_RING_BLOCK)
-		return -EMSGSIZE;
-	per_block = TX_RING_BLOCK / slot;
-	blocks = (TX_RING_SLOTS + per_block - 1) / per_block;
-	if (blocks > TX_RING_MAX_BYTES / TX_RING_BLOCK)
-		blocks = TX_RING_MAX_BYTES / TX_RING_BLOCK;
 	/* The version cannot change while a ring is set (a resize). */
 	(void)setsockopt(pl->tx_fd, SOL_PACKET, PACKET_VERSION, &v,
 	    sizeof(v));
@@ -335,14 +357,10 @@ tx_ring_setup(struct packet_link *pl, unsigned mtu)
 	if (setsockopt(pl->tx_fd, SOL_PACKET, PACKET_LOSS, &one,
 	    sizeof(one)) < 0)
 		return -errno;
-	memset(&req, 0, sizeof(req));
-	req.tp_block_size = TX_RING_BLOCK;
-	req.tp_block_nr = blocks;
-	req.tp_frame_size = slot;
-	req.tp_frame_nr = blocks * per_block;
-	if (setsockopt(pl->tx_fd, SOL_PACKET, PACKET_TX_RING, &req,
-	    sizeof(req)) < 0)
-		return -errno;
+	blocks = ring_request(pl->tx_fd, PACKET_TX_RING, slot, TX_RING_SLOTS,
+	    TX_RING_BLOCK, TX_RING_MAX_BYTES, &per_block);
+	if (blocks < 0)
+		return blocks;
 	map = ring_map(pl->tx_fd, (size_t)blocks * TX_RING_BLOCK);
 	if (map == MAP_FAILED) {
 		int rc = -errno;
@@ -354,7 +372,7 @@ tx_ring_setup(struct packet_link *pl, unsigned mtu)
 	pl->tx_map_len = (size_t)blocks * TX_RING_BLOCK;
 	pl->tx_slot_size = slot;
 	pl->tx_slots_per_block = per_block;
-	pl->tx_slots = blocks * per_block;
+	pl->tx_slots = (unsigned)blocks * per_block;
 	pl->tx_frame_max = slot - TX_DATA_OFF;
 	pl->tx_head = 0;
 	pl->tx_queued = 0;
@@ -820,32 +838,22 @@ rx_ring_drop(struct packet_link *pl)
 static int
 rx_ring_setup(struct packet_link *pl, unsigned mtu)
 {
-	struct tpacket_req req;
-	unsigned slot, per_block, blocks;
-	int v = TPACKET_V2, rc;
+	unsigned slot, per_block;
+	int v = TPACKET_V2, rc, blocks;
 	struct rx_hold *holds;
 	void *map;
 
 	if (mtu < 1500)
 		mtu = 1500;
 	slot = TPACKET_ALIGN(RX_SLOT_HEAD + mtu + ETH_HLEN_ + 4);
-	if (slot > RX_RING_BLOCK)
-		return -EMSGSIZE; /* MTU near 64 KiB: recvmmsg */
-	per_block = RX_RING_BLOCK / slot;
-	blocks = (RX_RING_SLOTS + per_block - 1) / per_block;
-	if (blocks > RX_RING_MAX_BYTES / RX_RING_BLOCK)
-		blocks = RX_RING_MAX_BYTES / RX_RING_BLOCK;
 	if (setsockopt(pl->l.fd, SOL_PACKET, PACKET_VERSION, &v,
 	    sizeof(v)) < 0)
 		return -errno;
-	memset(&req, 0, sizeof(req));
-	req.tp_block_size = RX_RING_BLOCK;
-	req.tp_block_nr = blocks;
-	req.tp_frame_size = slot;
-	req.tp_frame_nr = blocks * per_block;
-	if (setsockopt(pl->l.fd, SOL_PACKET, PACKET_RX_RING, &req,
-	    sizeof(req)) < 0)
-		return -errno;
+	/* -EMSGSIZE: an MTU near 64 KiB, recvmmsg. */
+	blocks = ring_request(pl->l.fd, PACKET_RX_RING, slot, RX_RING_SLOTS,
+	    RX_RING_BLOCK, RX_RING_MAX_BYTES, &per_block);
+	if (blocks < 0)
+		return blocks;
 	holds = calloc((size_t)blocks * per_block, sizeof(*holds));
 	map = ring_map(pl->l.fd, (size_t)blocks * RX_RING_BLOCK);
 	if (map == MAP_FAILED || holds == NULL) {
@@ -864,7 +872,7 @@ rx_ring_setup(struct packet_link *pl, unsigned mtu)
 	pl->rx_map_len = (size_t)blocks * RX_RING_BLOCK;
 	pl->rx_slot_size = slot;
 	pl->rx_slots_per_block = per_block;
-	pl->rx_slots = blocks * per_block;
+	pl->rx_slots = (unsigned)blocks * per_block;
 	pl->rx_head = 0;
 	pl->rx_held = 0;
 	pl->l.mtu_max = slot - RX_SLOT_HEAD - ETH_HLEN_ - 4;

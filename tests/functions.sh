@@ -305,6 +305,20 @@ _vblade_ready()
 	    grep -q '^pid ' "$log"
 }
 
+# socket_map_bytes PID: the size in bytes of PID's mappings of sockets
+# (its packet rings; 0: none).
+socket_map_bytes()
+{
+	local range _p _o _d _i name n=0
+
+	while read -r range _p _o _d _i name; do
+		case $name in
+		socket:*) n=$((n + 0x${range#*-} - 0x${range%-*})) ;;
+		esac
+	done <"/proc/$1/maps"
+	echo "$n"
+}
+
 # Stop one process we started, by pid, and reap it.
 _kill_wait()
 {

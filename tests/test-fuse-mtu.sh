@@ -32,14 +32,7 @@ tx_packets()
 # The size in bytes of aoe-fuse's socket mappings (its rings).
 ring_bytes()
 {
-	local range _p _o _d _i name n=0
-
-	while read -r range _p _o _d _i name; do
-		case $name in
-		socket:*) n=$((n + 0x${range#*-} - 0x${range%-*})) ;;
-		esac
-	done <"/proc/$fuse_pid/maps"
-	echo "$n"
+	socket_map_bytes "$fuse_pid"
 }
 
 rings_grew()

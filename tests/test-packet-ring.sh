@@ -106,19 +106,6 @@ tx_ring_used()
 	fi
 }
 
-# The size of aoe-nbd's socket mappings in bytes (0: none).
-socket_map_bytes()
-{
-	local range _p _o _d _i name n=0
-
-	while read -r range _p _o _d _i name; do
-		case $name in
-		socket:*) n=$((n + 0x${range#*-} - 0x${range%-*})) ;;
-		esac
-	done <"/proc/$nbd_pid/maps"
-	echo "$n"
-}
-
 # set_env NAME VALUE: exported, or unset when VALUE is empty.
 set_env()
 {
@@ -141,7 +128,7 @@ round()
 	set_env AOE_ZERO_COPY "$zc"
 	set_env AOE_PACKET_TX_RING "$tx"
 	start_aoe_nbd -v -I "$lan_if" -w 5 e1.0
-	bytes=$(socket_map_bytes)
+	bytes=$(socket_map_bytes "$nbd_pid")
 	say "socket mappings: $bytes bytes"
 	# The transmit ring: 256 slots of the MTU, at most 4 MiB.
 	if [ "$tx" = 1 ]; then
