@@ -712,7 +712,10 @@ main(int argc, char **argv)
 		}
 	}
 	if (!foreground) {
+		/* The daemon carries on with the links' rings. */
+		rt_fork_inherit(a.rt, true);
 		daemonise();
+		rt_fork_inherit(a.rt, false);
 		/*
 		 * A signalfd polled through epoll waits on the signal queue
 		 * of the process that added it: the parent's, now gone.

@@ -151,6 +151,13 @@ link_release(struct link *l, int handle)
 }
 
 void
+link_fork_inherit(struct link *l, bool on)
+{
+	if (l->ops->fork_inherit != NULL)
+		l->ops->fork_inherit(l, on);
+}
+
+void
 link_close(struct link *l)
 {
 	if (l == NULL)

@@ -80,6 +80,13 @@ struct link_ops {
 	int (*hold)(struct link *l, const uint8_t *p, link_evict_fn evict,
 	    void *owner, unsigned idx);
 	void (*release)(struct link *l, int handle);
+	/*
+	 * Whether a child forked from now on gets the link's ring mappings:
+	 * by default not (a ring mapped in a child could not be replaced when
+	 * the MTU grows); on for a fork whose child carries on (daemonising),
+	 * off again in that child.  NULL: nothing mapped of its own.
+	 */
+	void (*fork_inherit)(struct link *l, bool on);
 	/* Close and free (held frames are evicted first). */
 	void (*close)(struct link *l);
 };
@@ -121,6 +128,7 @@ int link_recv(struct link *l, const uint8_t **frames, size_t *lens,
 int link_hold(struct link *l, const uint8_t *p, link_evict_fn evict,
     void *owner, unsigned idx);
 void link_release(struct link *l, int handle);
+void link_fork_inherit(struct link *l, bool on);
 /* NULL-safe. */
 void link_close(struct link *l);
 

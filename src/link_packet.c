@@ -279,7 +279,9 @@ tx_ring_kick(struct packet_link *pl)
 /*
  * Map len bytes of fd's rings, not inherited by a child (aoe-fuse's
  * unmounter, a --run command before its exec): a ring mapped in another
- * process could not be replaced (EBUSY) when the MTU is raised.
+ * process could not be replaced (EBUSY) when the MTU is raised.  A child
+ * that carries on in our place (aoe-nbd daemonising) asks for them
+ * (packet_fork_inherit).
  */
 static void *
 ring_map(int fd, size_t len)
@@ -289,6 +291,18 @@ ring_map(int fd, size_t len)
 	if (map != MAP_FAILED)
 		(void)madvise(map, len, MADV_DONTFORK);
 	return map;
+}
+
+static void
+packet_fork_inherit(struct link *l, bool on)
+{
+	struct packet_link *pl = to_pl(l);
+	int advice = on ? MADV_DOFORK : MADV_DONTFORK;
+
+	if (pl->rx_map != NULL)
+		(void)madvise(pl->rx_map, pl->rx_map_len, advice);
+	if (pl->tx_map != NULL)
+		(void)madvise(pl->tx_map, pl->tx_map_len, advice);
 }
 
 /*
@@ -979,6 +993,7 @@ static const struct link_ops packet_ops = {
 	.rx_resize = packet_rx_resize,
 	.hold = packet_hold,
 	.release = packet_release,
+	.fork_inherit = packet_fork_inherit,
 	.close = packet_close,
 };
 

@@ -1053,6 +1053,14 @@ rt_free(struct rt *rt)
 	free(rt);
 }
 
+void
+rt_fork_inherit(struct rt *rt, bool on)
+{
+	for (unsigned i = 0; i < rt->nlinks; i++)
+		if (rt->ports[i].link != NULL)
+			link_fork_inherit(rt->ports[i].link, on);
+}
+
 struct engine *
 rt_engine(struct rt *rt)
 {

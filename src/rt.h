@@ -86,6 +86,11 @@ int rt_new(struct rt **out, const struct rt_options *o, struct loop *loop,
     const struct engine_ops *front /* event callback only; may be NULL */,
     void *front_ctx);
 void rt_free(struct rt *rt); /* NULL-safe; frees the engine and links */
+/*
+ * Around a fork whose child carries on with the links (daemonising): on
+ * before it, off again in the child (link_fork_inherit).
+ */
+void rt_fork_inherit(struct rt *rt, bool on);
 
 /* Log every target's counters and its paths', the links' and the loop's. */
 void rt_log_counters(struct rt *rt);
