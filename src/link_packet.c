@@ -73,8 +73,6 @@
 #define TX_RING_BLOCK (64u << 10)
 /* Frame data starts here in a slot (no PACKET_TX_HAS_OFF). */
 #define TX_DATA_OFF (TPACKET2_HDRLEN - sizeof(struct sockaddr_ll))
-#define TX_RETRIES 8     /* waits for send buffer room without progress */
-#define TX_WAIT_MS 2
 
 /*
  * PACKET_QDISC_BYPASS hands frames straight to the driver: that skips the
@@ -251,17 +249,10 @@ tx_ring_kick(struct packet_link *pl)
 		if (err == EINTR)
 			continue;
 		/* Stopped early with no error: the send buffer filled. */
-		if (err == 0 || err == EAGAIN || err == EWOULDBLOCK) {
-			if (!pl->tx_congested && retries < TX_RETRIES) {
-				struct pollfd pfd = {
-					.fd = pl->tx_fd, .events = POLLOUT,
-				};
-
-				retries++;
-				(void)poll(&pfd, 1, TX_WAIT_MS);
+		if (err == 0 || link_txq_full(err)) {
+			if (link_txq_wait_room(pl->tx_fd, &pl->tx_congested,
+			    &retries))
 				continue;
-			}
-			pl->tx_congested = true;
 			return first_err != 0 ? first_err : -EAGAIN;
 		}
 		if (first_err == 0)

@@ -39,25 +39,30 @@ link_txq_send(struct link *l, struct link_txq *q, const struct iovec *iov,
 	return 0;
 }
 
-/* Wait a little for room in the socket's send buffer. */
-static void
-tx_wait(int fd)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-
-	(void)poll(&pfd, 1, TXQ_WAIT_MS);
-}
-
 /*
  * Only a full socket buffer is worth waiting for.  ENOBUFS means the
  * device queue or a qdisc/nftables rule dropped the frame: it is lost, as
  * on the wire, and the engine's retransmission deals with it; sleeping in
  * the event loop would only stall every other frame.
  */
-static bool
-tx_full(int err)
+bool
+link_txq_full(int err)
 {
 	return err == EAGAIN || err == EWOULDBLOCK;
+}
+
+bool
+link_txq_wait_room(int fd, bool *congested, int *retries)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+	if (*congested || *retries >= TXQ_RETRIES) {
+		*congested = true;
+		return false;
+	}
+	(*retries)++;
+	(void)poll(&pfd, 1, TXQ_WAIT_MS);
+	return true;
 }
 
 int
@@ -82,19 +87,16 @@ link_txq_flush(struct link *l, struct link_txq *q)
 			continue;
 		/*
 		 * Queue full: wait a little, but while it stays full fail
-		 * fast, so a run of flushes costs one wait and not one each.
+		 * fast (link_txq_wait_room).
 		 */
-		if (tx_full(err) && !q->congested && retries < TXQ_RETRIES) {
-			retries++;
-			tx_wait(l->fd);
+		if (link_txq_full(err) &&
+		    link_txq_wait_room(l->fd, &q->congested, &retries))
 			continue;
-		}
 		if (first_err == 0)
 			first_err = -err;
-		if (tx_full(err)) {
+		if (link_txq_full(err)) {
 			/* Out of retries: drop what is left. */
 			l->tx_errors += n - off;
-			q->congested = true;
 			break;
 		}
 		/* Lost or bad (ENOBUFS, EMSGSIZE ...): drop this frame alone. */

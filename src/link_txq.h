@@ -41,6 +41,15 @@ int link_txq_send(struct link *l, struct link_txq *q, const struct iovec *iov,
  * the first -errno.
  */
 int link_txq_flush(struct link *l, struct link_txq *q);
+/*
+ * A send on fd stopped at a full socket buffer (err: EAGAIN, EWOULDBLOCK;
+ * link_txq_full): wait a little for room.  True: try again.  False: out
+ * of waits without progress (*retries, reset by the caller on progress),
+ * or still *congested from the last time; *congested is then set, so a
+ * run of flushes into a full buffer costs one wait and not one each.
+ */
+bool link_txq_full(int err);
+bool link_txq_wait_room(int fd, bool *congested, int *retries);
 /* Drop what is queued (the memory it points to may be gone), counted. */
 void link_txq_drop(struct link *l, struct link_txq *q);
 

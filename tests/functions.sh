@@ -305,6 +305,16 @@ _vblade_ready()
 	    grep -q '^pid ' "$log"
 }
 
+# set_env NAME VALUE: exported, or unset when VALUE is empty.
+set_env()
+{
+	if [ -n "$2" ]; then
+		export "$1=$2"
+	else
+		unset "$1"
+	fi
+}
+
 # socket_map_bytes PID: the size in bytes of PID's mappings of sockets
 # (its packet rings; 0: none).
 socket_map_bytes()

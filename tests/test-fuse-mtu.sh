@@ -47,11 +47,7 @@ round()
 	say "--- AOE_PACKET_TX_RING=${1:-unset}"
 	ip link set "$lan_if" mtu 1500
 	: >"$file"
-	if [ -n "$1" ]; then
-		export AOE_PACKET_TX_RING=$1
-	else
-		unset AOE_PACKET_TX_RING
-	fi
+	set_env AOE_PACKET_TX_RING "$1"
 	start_fuse "$file" -I "$lan_if" e1.0 "$file"
 	unset AOE_PACKET_TX_RING
 	timeout 120 dd if="$tmpdir/p" of="$file" bs=1M oflag=direct \

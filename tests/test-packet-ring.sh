@@ -106,16 +106,6 @@ tx_ring_used()
 	fi
 }
 
-# set_env NAME VALUE: exported, or unset when VALUE is empty.
-set_env()
-{
-	if [ -n "$2" ]; then
-		export "$1=$2"
-	else
-		unset "$1"
-	fi
-}
-
 # round MTU RING [ZC [TX]]: the environment's AOE_PACKET_RING,
 # AOE_ZERO_COPY and AOE_PACKET_TX_RING ("": unset).
 round()
