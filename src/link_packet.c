@@ -116,6 +116,7 @@ struct packet_link {
 	} *rx_holds;
 	unsigned rx_nholds;
 	uint64_t rx_seq, rx_evict_seq;
+	bool rx_idle; /* the last recv found nothing */
 	/* rx without a ring */
 	struct mmsghdr rx_msgs[RX_BATCH];
 	struct iovec rx_iov[RX_BATCH];
@@ -672,10 +673,27 @@ ring_recv(struct packet_link *pl, const uint8_t **frames, size_t *lens,
 		lens[got] = h->tp_snaplen;
 		got++;
 	}
+	if (got > 0) {
+		pl->rx_idle = false;
+		return (int)got;
+	}
 	/* Nothing for the caller: skipped slots go back now (poll). */
-	if (got == 0)
-		rx_ring_release(pl);
-	return (int)got;
+	rx_ring_release(pl);
+	/*
+	 * poll() calls the ring readable while the slot the kernel wrote last
+	 * is not its own: held, that slot wakes the loop for nothing until the
+	 * next frame comes (a core's worth while a target is silent and a read
+	 * waits for its last frames).  Nothing twice in a row: the wake-up was
+	 * for that slot, so it is copied out and given back.
+	 */
+	if (pl->rx_idle) {
+		unsigned last = (pl->rx_head + pl->rx_slots - 1) % pl->rx_slots;
+
+		if (pl->rx_holds[last].held)
+			rx_evict(pl, last);
+	}
+	pl->rx_idle = true;
+	return 0;
 }
 
 static int
