@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include "ifwatch.h"
 #include "log.h"
 #include "rt.h"
 #include "trace.h"
@@ -78,6 +80,8 @@ struct rt {
 	rt_tap_fn tap;         /* sees received frames before the engine */
 	void *tap_arg;
 	uint64_t mtu_refresh_at;
+	int nl_fd;             /* ifwatch: link changes as they come, or -1 */
+	bool nl_added;
 	bool auto_ifs;         /* no -I: every up Ethernet interface */
 	bool spares_out_said;
 	int spare[RT_SPARES];  /* packet sockets for later interfaces */
@@ -743,6 +747,107 @@ rt_scan(struct rt *rt)
 	}
 }
 
+/* One link change: what the next tick must look at. */
+static void
+rt_link_changed(struct rt *rt, const struct ifwatch_event *ev, uint64_t now)
+{
+	bool ours = false;
+
+	for (unsigned i = 0; i < rt->nlinks; i++) {
+		struct rt_port *p = &rt->ports[i];
+		struct link *l = p->link;
+
+		if (p->gone) {
+			/* Created again under its name: bind to it now. */
+			if (!ev->gone && ev->has_name &&
+			    strcmp(ev->name, l->ifname) == 0) {
+				p->retry_at = now;
+				ours = true;
+			}
+			continue;
+		}
+		if (ev->ifindex != l->ifindex)
+			continue;
+		ours = true;
+		if (!ev->gone && ev->has_mtu && ev->mtu != l->if_mtu)
+			p->mtu_check = true;
+	}
+	/* Without -I: a new interface that is up may be for us. */
+	if (!ours && rt->auto_ifs && !ev->gone && (ev->flags & IFF_UP))
+		rt->mtu_refresh_at = now;
+}
+
+/*
+ * Link changes from rtnetlink (ifwatch): a new MTU is used at once, so
+ * frames too large for a lowered one stop (refused, or dropped from the
+ * transmit ring with a kernel log line each) and a raised one is used; a
+ * recreated interface is bound again, and a new one (no -I) is used, at
+ * the tick that follows, without waiting for the periodic looks.  Messages lost to
+ * a full socket buffer: every interface is looked at.
+ */
+static void
+rt_netlink(void *arg, uint32_t events)
+{
+	struct rt *rt = arg;
+	/* Single-threaded; a link message with all its attributes fits. */
+	static union {
+		uint64_t align;
+		uint8_t b[32768];
+	} buf;
+	struct ifwatch_event ev[32];
+	uint64_t now = loop_now();
+
+	(void)events;
+	for (int round = 0; round < 64; round++) {
+		ssize_t len = recv(rt->nl_fd, buf.b, sizeof(buf.b), MSG_TRUNC);
+		bool bad = false;
+		int n;
+
+		if (len < 0 && errno == EINTR)
+			continue;
+		if (len <= 0 && errno != ENOBUFS)
+			return;
+		if (len > 0) {
+			bad = (size_t)len > sizeof(buf.b);
+			n = ifwatch_parse(buf.b, bad ? sizeof(buf.b) :
+			    (size_t)len, ev, 32, &bad);
+			for (int i = 0; i < n; i++)
+				rt_link_changed(rt, &ev[i], now);
+		}
+		if (len < 0 || bad) {
+			log_debug("link changes lost or cut short: looking at "
+			    "every interface");
+			rt->mtu_refresh_at = now;
+			for (unsigned i = 0; i < rt->nlinks; i++)
+				rt->ports[i].retry_at = now;
+		}
+	}
+	/* A new MTU now, not after what this wake-up's other events send. */
+	for (unsigned i = 0; i < rt->nlinks; i++)
+		if (!rt->ports[i].gone && rt->ports[i].mtu_check)
+			rt_port_mtu(&rt->ports[i]);
+}
+
+/* Listen to link changes; without them the periodic looks still work. */
+static void
+rt_watch(struct rt *rt)
+{
+	int fd = ifwatch_open();
+
+	if (fd < 0) {
+		log_debug("no link change notices (%s): MTU changes and new "
+		    "interfaces are looked for every %llu s", strerror(-fd),
+		    (unsigned long long)(RT_MTU_REFRESH_NS / NSEC_PER_SEC));
+		return;
+	}
+	if (loop_add_fd(rt->loop, fd, EPOLLIN, rt_netlink, rt) < 0) {
+		close(fd);
+		return;
+	}
+	rt->nl_fd = fd;
+	rt->nl_added = true;
+}
+
 static void
 rt_tick(void *arg, uint64_t now)
 {
@@ -820,6 +925,7 @@ rt_new(struct rt **out, const struct rt_options *o, struct loop *loop,
 		return EXIT_FAIL;
 	}
 	rt->loop = loop;
+	rt->nl_fd = -1;
 	loop_set_busy_poll(loop, o->busy_poll_ns);
 	rt->coalesce_ns = o->coalesce_ns;
 	rt->nap_gain = LOOP_NAP_GAIN_MIN;
@@ -937,6 +1043,7 @@ rt_new(struct rt **out, const struct rt_options *o, struct loop *loop,
 		goto fail;
 	}
 	rt->hook_added = true;
+	rt_watch(rt);
 
 	rt_discover(rt);
 	*out = rt;
@@ -1041,6 +1148,10 @@ rt_free(struct rt *rt)
 	for (unsigned i = 0; i < rt->nlinks; i++)
 		if (rt->ports[i].fd_added)
 			loop_del_fd(rt->loop, rt->ports[i].link->fd);
+	if (rt->nl_added)
+		loop_del_fd(rt->loop, rt->nl_fd);
+	if (rt->nl_fd >= 0)
+		close(rt->nl_fd);
 	if (log_getverbose() >= 1)
 		rt_log_counters(rt);
 	/* Pending requests complete with -ECANCELED; links are still open. */

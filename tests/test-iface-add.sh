@@ -4,8 +4,9 @@
 # is one that comes up later.  aoe-nbd runs in a network namespace of its
 # own (so that "every interface" is this test's veths, never the
 # machine's), serving e1.0 behind a first veth pair; a second pair with
-# e2.0 behind it is created while it runs: within seconds it is used (the
-# log says so), e2.0 is exported and reads the right bytes, though the
+# e2.0 behind it is created while it runs: it is used at once, from the
+# kernel's rtnetlink notice (the log says so within a second), e2.0 is
+# exported and reads the right bytes, though the
 # program has no capability left (the socket was opened at start).
 nbd_test_timeout=60
 . "$(dirname "$0")/functions.sh"
@@ -62,14 +63,19 @@ say "aoe-nbd's effective capabilities: $caps"
 [ "$caps" = 0000000000000000 ] || fail "aoe-nbd kept capabilities"
 
 say "a second veth pair, e2.0 behind it"
-make_pair 2
 make_image "$tmpdir/d2.img" 4
-start_vblade 2 0 "$tmpdir/d2.img"
+make_pair 2
+t0=$(($(date +%s%N) / 1000000))
 wait_for -t 15 grep -q "hi2-$$: a new interface" "$nbd_log" || {
 	cat "$nbd_log" >&2
 	fail "aoe-nbd did not take the new interface"
 }
+ms=$(($(date +%s%N) / 1000000 - t0))
 grep "a new interface" "$nbd_log" | sed 's/^/  | /'
+# The kernel's rtnetlink notice wakes it (the periodic look is every 5 s).
+say "taken $ms ms after it came up"
+[ "$ms" -le 1000 ] || fail "the new interface was taken after $ms ms"
+start_vblade 2 0 "$tmpdir/d2.img"
 wait_for -t 10 nbdinfo "$(nbd_uri e2.0)" >/dev/null 2>&1 ||
     fail "e2.0 is not exported"
 read_back 2
