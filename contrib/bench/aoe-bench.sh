@@ -527,7 +527,9 @@ print_report()
 # ============================================================ sequential
 
 declare -A vbpcts ratios qd1 qd32vb rtt_qc rtt_rd lat1 lat32vb
-declare -A qd1bare lat1bare qd1bp qd1bpbare qd32bpvb
+declare -A qd1bare lat1bare qd1bp qd1bpbare qd32bpvb qd32iops qd32bpiops
+# nbdkit's file plugin through the same client: the NBD ceiling.
+nk_qd1_p50='' nk_qd32_iops=''
 
 # seq_row WHAT MTU LINK: a row from the last measure.
 seq_row()
@@ -562,7 +564,8 @@ bench_nbd()
 		seq_row "aoe-nbd write (nbdcopy --flush file →)" "$mtu" "$be"
 	fi
 	if want rand; then
-		nbd_rand "$mtu" "$be" aoe-nbd "" "$uri" qd1 qd1bare qd32vb
+		nbd_rand "$mtu" "$be" aoe-nbd "" "$uri" qd1 qd1bare qd32vb \
+		    qd32iops
 	fi
 	stop_pid "$nb_pid"
 	nb_pid=
@@ -571,15 +574,16 @@ bench_nbd()
 	fi
 }
 
-# nbd_rand MTU BACKEND LABEL TAG URI QD1 BARE VB: the QD1 rounds and the
-# QD32 run through aoe-nbd at URI, two rows labelled LABEL; the QD1 p50,
-# its bare read p50 and vblade's share at QD32 go into the associative
-# arrays named QD1, BARE and VB under MTU-BACKEND (TAG marks the profile).
+# nbd_rand MTU BACKEND LABEL TAG URI QD1 BARE VB IOPS: the QD1 rounds and
+# the QD32 run through aoe-nbd at URI, two rows labelled LABEL; the QD1
+# p50, its bare read p50, vblade's share at QD32 and the QD32 IOPS go into
+# the associative arrays named QD1, BARE, VB and IOPS under MTU-BACKEND
+# (TAG marks the profile).
 nbd_rand()
 {
 	local mtu=$1 be=$2 w=$3 tag=$4 uri=$5 iops p50 p99
 	# shellcheck disable=SC2034  # namerefs: the caller's arrays
-	local -n r_qd1=$6 r_bare=$7 r_vb=$8
+	local -n r_qd1=$6 r_bare=$7 r_vb=$8 r_iops=$9
 	qd1_rounds nbd-randread -d 1 -n "$qd1_n" "$uri"
 	qd1_result
 	r_qd1[$mtu-$be]=$q_p50
@@ -591,6 +595,7 @@ nbd_rand()
 	    "qd32$tag-$mtu-$be" nbd-randread -d 32 -n "$qd32_n" "$uri"
 	read -r _ _ _ _ _ _ _ iops _ _ _ _ _ p50 _ p99 _ <"$work/cmd.out"
 	r_vb[$mtu-$be]=$m_vbpct
+	r_iops[$mtu-$be]=$iops
 	row "Random 4 KiB" "$w QD32 reads (nbd-randread -d 32)" \
 	    "$mtu" "$be" "$iops IOPS (p50 $p50 µs, p99 $p99 µs; $m_mach)" \
 	    "$m_vbpct" "$m_inspg" "$m_vbspg" "$m_ratio" \
@@ -604,7 +609,7 @@ bench_nbd_poll()
 	start_nb -I "$lan_if" --backend="$be" -w 5 --busy-poll="$busy_poll" \
 	    e1.0
 	nbd_rand "$mtu" "$be" "aoe-nbd --busy-poll=$busy_poll" -poll \
-	    "$(nb_uri e1.0)" qd1bp qd1bpbare qd32bpvb
+	    "$(nb_uri e1.0)" qd1bp qd1bpbare qd32bpvb qd32bpiops
 	stop_pid "$nb_pid"
 	nb_pid=
 }
@@ -701,10 +706,12 @@ bench_nbdkit()
 	read -r _ _ _ _ _ _ _ iops _ _ _ _ _ p50 _ p99 _ <"$work/qd"
 	row "NBD ceiling" "nbdkit QD1 4 KiB reads" - unix \
 	    "p50 $p50 µs, p99 $p99 µs ($iops IOPS)" - - - - - -
+	nk_qd1_p50=$p50
 	nbd-randread -d 32 -n "$qd32_n" "$uri" >"$work/qd" 2>&1
 	read -r _ _ _ _ _ _ _ iops _ _ _ _ _ p50 _ p99 _ <"$work/qd"
 	row "NBD ceiling" "nbdkit QD32 4 KiB reads" - unix \
 	    "$iops IOPS (p50 $p50 µs, p99 $p99 µs)" - - - - - -
+	nk_qd32_iops=$iops
 	stop_pid "$nk"
 }
 
@@ -1190,6 +1197,14 @@ target_rows()
 				    "${qd1bpbare[$k]:-0} > 0 && ${qd1bp[$k]} \
 				    <= 1.2 * ${qd1bpbare[$k]:-0}")")"
 			fi
+			# The floor without polling: the client's socket
+			# round trip (nbdkit's) plus the AoE one.
+			[ -z "$nk_qd1_p50" ] || w+=$(awk -v k="$nk_qd1_p50" \
+			    -v n="${qd1[$k]:-0}" -v nb="${qd1bare[$k]:-0}" \
+			    'BEGIN { if (nb > 0 && k > 0)
+				printf "; NBD alone (nbdkit) %.1f µs: aoe-nbd" \
+				    " = %.2f× (NBD + bare read)", k,
+				    n / (k + nb) }')
 			target "QD1 4 KiB read p50 <= 1.2× a bare round trip" \
 			    "$mtu" "${k#*-}" "$w" "<= 1.2× bare 4 KiB read" \
 			    "$ok"
@@ -1204,6 +1219,14 @@ target_rows()
 				ok+=", --busy-poll $(met "$(is \
 				    "${qd32bpvb[$k]} >= 95")")"
 			fi
+			# What this machine's NBD ceiling allows (nbdkit).
+			[ -z "$nk_qd32_iops" ] || w+=$(awk \
+			    -v a="${qd32iops[$k]:-0}" -v k="$nk_qd32_iops" \
+			    -v b="${qd32bpiops[$k]:-0}" 'BEGIN { if (k > 0) {
+				printf "; aoe-nbd %d IOPS = %.2f× nbdkit" \
+				    " file QD32 (%d)", a, a / k, k
+				if (b > 0)
+					printf ", --busy-poll %.2f×", b / k } }')
 			target "QD32 4 KiB reads limited by vblade" "${k%%-*}" \
 			    "${k#*-}" "$w" ">= 95%" "$ok"
 		done
