@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Every libFuzzer harness in tests/fuzz (the AoE/ATA codec, the engine on a
 # fake link, the command-line parsers, the NBD codec, the NBD server on a
-# socket with an in-memory target behind the engine) built with clang and
+# socket with an in-memory target behind the engine, the rtnetlink link
+# messages) built with clang and
 # run briefly, after the saved regression inputs: any crash, leak, timeout or
 # failed invariant fails the test.  Needs clang and its fuzzer runtime
 # (Debian: clang-14 libclang-rt-14-dev); no network, no root.

@@ -26,7 +26,7 @@ top_srcdir=$(cd "$srcdir_fuzz/../.." && pwd)
 top_builddir=${top_builddir:-$PWD}
 builddir=${1:-$top_builddir/tests/fuzz-build}
 seconds=${FUZZ_SECONDS:-20}
-fuzzers=${FUZZERS:-codec engine cmdline nbd nbds}
+fuzzers=${FUZZERS:-codec engine cmdline nbd nbds ifwatch}
 
 say()
 {
@@ -104,12 +104,14 @@ sources()
 		    "$top_srcdir/tests/faketarget.c" \
 		    "$s/engine.c $s/aoe.c $s/ata.c $s/util.c" ;;
 	cmdline)
-		echo "$srcdir_fuzz/fuzz_cmdline.c $s/rt.c $s/link.c" \
+		echo "$srcdir_fuzz/fuzz_cmdline.c $s/rt.c $s/ifwatch.c $s/link.c" \
 		    "$s/link_packet.c $s/link_pcap.c $s/link_txq.c" \
 		    "$s/trace.c $s/loop.c" \
 		    "$s/log.c $s/engine.c $s/aoe.c $s/ata.c $s/util.c" ;;
 	nbd)
 		echo "$srcdir_fuzz/fuzz_nbd.c $s/nbdproto.c" ;;
+	ifwatch)
+		echo "$srcdir_fuzz/fuzz_ifwatch.c $s/ifwatch.c" ;;
 	nbds)
 		echo "$srcdir_fuzz/fuzz_nbds.c $s/nbds.c $s/nbdproto.c" \
 		    "$s/tls.c $s/engine.c $s/aoe.c $s/ata.c $s/util.c" \
