@@ -100,6 +100,7 @@ struct loop_stats {
 	uint64_t nap_late; /* ... that lasted far longer than asked */
 	uint64_t nap_off;  /* times naps were stopped for that (0.25-64 s) */
 	uint64_t slept;    /* blocking waits (events or a deadline) */
+	uint64_t turn_max_ns; /* the longest turn: its events and ticks */
 };
 void loop_get_stats(const struct loop *l, struct loop_stats *out);
 

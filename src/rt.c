@@ -782,8 +782,9 @@ rt_link_changed(struct rt *rt, const struct ifwatch_event *ev, uint64_t now)
  * frames too large for a lowered one stop (refused, or dropped from the
  * transmit ring with a kernel log line each) and a raised one is used; a
  * recreated interface is bound again, and a new one (no -I) is used, at
- * the tick that follows, without waiting for the periodic looks.  Messages lost to
- * a full socket buffer: every interface is looked at.
+ * the tick that follows, without waiting for the periodic looks.
+ * Messages lost to a full socket buffer, or cut short: every interface is
+ * looked at.
  */
 static void
 rt_netlink(void *arg, uint32_t events)
@@ -801,17 +802,20 @@ rt_netlink(void *arg, uint32_t events)
 	for (int round = 0; round < 64; round++) {
 		ssize_t len = recv(rt->nl_fd, buf.b, sizeof(buf.b), MSG_TRUNC);
 		bool bad = false;
-		int n;
 
+		if (len == 0)
+			break;
 		if (len < 0 && errno == EINTR)
 			continue;
-		if (len <= 0 && errno != ENOBUFS)
-			return;
+		if (len < 0 && errno != ENOBUFS)
+			break; /* EAGAIN: all read */
 		if (len > 0) {
+			unsigned n;
+
 			bad = (size_t)len > sizeof(buf.b);
 			n = ifwatch_parse(buf.b, bad ? sizeof(buf.b) :
 			    (size_t)len, ev, 32, &bad);
-			for (int i = 0; i < n; i++)
+			for (unsigned i = 0; i < n; i++)
 				rt_link_changed(rt, &ev[i], now);
 		}
 		if (len < 0 || bad) {
@@ -1071,11 +1075,13 @@ rt_log_counters(struct rt *rt)
 	loop_get_stats(rt->loop, &ls);
 	log_info("event loop: %llu waits answered while busy polling, "
 	    "%llu naps to take answers in batches (%llu us each on average, "
-	    "%llu overslept, naps stopped %llu times for it), %llu sleeps",
+	    "%llu overslept, naps stopped %llu times for it), %llu sleeps, "
+	    "longest turn %llu us",
 	    (unsigned long long)ls.polled, (unsigned long long)ls.napped,
 	    (unsigned long long)(ls.napped ? ls.nap_ns / ls.napped / 1000 : 0),
 	    (unsigned long long)ls.nap_late, (unsigned long long)ls.nap_off,
-	    (unsigned long long)ls.slept);
+	    (unsigned long long)ls.slept,
+	    (unsigned long long)(ls.turn_max_ns / 1000));
 	for (unsigned i = 0; i < rt->nlinks; i++) {
 		const struct link *l = rt->ports[i].link;
 
