@@ -94,6 +94,8 @@ struct packet_link {
 	size_t tx_map_len, tx_frame_max;
 	unsigned tx_slot_size, tx_slots_per_block, tx_slots, tx_head;
 	unsigned tx_queued, tx_drop;
+	size_t tx_queued_max; /* the largest frame queued (0: none) */
+	bool tx_too_large;    /* tx_ring_fit gave frames up: say EMSGSIZE */
 	unsigned tx_mtu_failed; /* no larger slots could be had for this */
 	bool tx_congested; /* the last kick ran out of waits */
 	/* rx ring (map == NULL: recvmmsg) */
@@ -185,10 +187,14 @@ tx_ring_taken(struct packet_link *pl)
 		    TP_STATUS_SEND_REQUEST)
 			break;
 		pl->tx_queued--;
+		if (pl->tx_queued == 0)
+			pl->tx_queued_max = 0;
 		if (pl->tx_drop > 0) {
 			pl->tx_drop--; /* counted in tx_errors already */
 			continue;
 		}
+		if (h->tp_len == 0)
+			continue; /* too large for the MTU (tx_ring_fit) */
 		l->tx_frames++;
 		l->tx_ring++;
 	}
@@ -211,6 +217,49 @@ tx_ring_give_up(struct packet_link *pl)
 }
 
 /*
+ * Queued frames larger than the interface's MTU now (it was lowered and
+ * the notice is not read yet): the kernel would skip each with a kernel
+ * log line ("packet size is too long"), slowly on a slow console, and
+ * say nothing.  Before a kick with frames of more than 1500 bytes queued,
+ * the MTU is read (one ioctl); frames that no longer fit are given up
+ * (length 0: skipped silently, lost as on the wire) and -EMSGSIZE tells
+ * the caller, as a refused sendmmsg does.
+ */
+static int
+tx_ring_fit(struct packet_link *pl)
+{
+	struct ifreq ifr;
+	unsigned i, k, dropped = 0;
+	size_t max;
+
+	if (pl->tx_queued_max <= ETH_HLEN_ + 1500)
+		return 0;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, pl->l.ifname,
+	    strnlen(pl->l.ifname, sizeof(ifr.ifr_name) - 1));
+	if (ioctl(pl->tx_fd, SIOCGIFMTU, &ifr) < 0 || ifr.ifr_mtu <= 0)
+		return 0;
+	max = (size_t)ifr.ifr_mtu + ETH_HLEN_;
+	if (pl->tx_queued_max <= max)
+		return 0;
+	for (i = tx_first(pl), k = 0; k < pl->tx_queued;
+	    k++, i = (i + 1) % pl->tx_slots) {
+		struct tpacket2_hdr *h = tx_slot(pl, i);
+
+		if (h->tp_len > max) {
+			h->tp_len = 0;
+			dropped++;
+		}
+	}
+	pl->tx_queued_max = max;
+	pl->l.tx_errors += dropped;
+	if (dropped == 0)
+		return 0;
+	pl->tx_too_large = true; /* for packet_flush, if not from there */
+	return -EMSGSIZE;
+}
+
+/*
  * Hand the queued slots to the kernel, which sends them in order.  A full
  * send buffer is waited for a little (what is left stays queued for the
  * next flush); a frame refused first in its call is given up alone, as
@@ -223,6 +272,7 @@ tx_ring_kick(struct packet_link *pl)
 	struct sockaddr_ll sll;
 	int first_err = 0, retries = 0;
 
+	first_err = tx_ring_fit(pl);
 	memset(&sll, 0, sizeof(sll));
 	sll.sll_family = AF_PACKET;
 	sll.sll_protocol = htons(ETH_P_AOE_);
@@ -336,6 +386,7 @@ tx_ring_drop(struct packet_link *pl)
 		munmap(pl->tx_map, pl->tx_map_len);
 	pl->tx_map = NULL;
 	pl->tx_queued = 0;
+	pl->tx_queued_max = 0;
 	pl->tx_drop = 0;
 	memset(&req, 0, sizeof(req));
 	return setsockopt(pl->tx_fd, SOL_PACKET, PACKET_TX_RING, &req,
@@ -382,6 +433,7 @@ tx_ring_setup(struct packet_link *pl, unsigned mtu)
 	pl->tx_frame_max = slot - TX_DATA_OFF;
 	pl->tx_head = 0;
 	pl->tx_queued = 0;
+	pl->tx_queued_max = 0;
 	pl->tx_drop = 0;
 	pl->tx_congested = false;
 	return 0;
@@ -465,6 +517,8 @@ tx_ring_put(struct packet_link *pl, const struct iovec *iov, unsigned iovcnt)
 		p += iov[i].iov_len;
 	}
 	h->tp_len = (uint32_t)len;
+	if (len > pl->tx_queued_max)
+		pl->tx_queued_max = len;
 	__atomic_store_n(&h->tp_status, TP_STATUS_SEND_REQUEST,
 	    __ATOMIC_RELEASE);
 	pl->tx_head = (pl->tx_head + 1) % pl->tx_slots;
@@ -491,6 +545,10 @@ packet_flush(struct link *l)
 	if (pl->tx_queued > 0)
 		rc = tx_ring_kick(pl);
 	rc2 = link_txq_flush(l, &pl->txq);
+	if (pl->tx_too_large) {
+		pl->tx_too_large = false;
+		return -EMSGSIZE;
+	}
 	return rc < 0 ? rc : rc2;
 }
 
