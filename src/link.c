@@ -226,19 +226,30 @@ link_mtu_usable(const struct link *l, unsigned mtu)
 	return l->mtu_max > 0 && mtu > l->mtu_max ? l->mtu_max : mtu;
 }
 
+int
+link_if_mtu(int fd, const char *ifname)
+{
+	struct ifreq ifr;
+	int rc = ifreq_name(&ifr, ifname);
+
+	if (rc < 0)
+		return rc;
+	if (ioctl(fd, SIOCGIFMTU, &ifr) < 0)
+		return -errno;
+	return ifr.ifr_mtu > 0 ? ifr.ifr_mtu : -EPROTONOSUPPORT;
+}
+
 unsigned
 link_refresh_mtu(struct link *l)
 {
-	struct ifreq ifr;
-	int fd;
+	int fd, mtu;
 
-	if (ifreq_name(&ifr, l->ifname) < 0)
-		return l->mtu;
 	fd = ioctl_socket();
 	if (fd < 0)
 		return l->mtu;
-	if (ioctl(fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0) {
-		l->if_mtu = (unsigned)ifr.ifr_mtu;
+	mtu = link_if_mtu(fd, l->ifname);
+	if (mtu > 0) {
+		l->if_mtu = (unsigned)mtu;
 		l->mtu = link_mtu_usable(l, l->if_mtu);
 	}
 	close(fd);

@@ -144,6 +144,8 @@ int link_reattach(struct link *l, char *errbuf, size_t errlen);
 
 /* mtu, at most what l's receive path holds (mtu_max). */
 unsigned link_mtu_usable(const struct link *l, unsigned mtu);
+/* The MTU of interface ifname (SIOCGIFMTU on any socket fd), or -errno. */
+int link_if_mtu(int fd, const char *ifname);
 /*
  * Re-read the interface MTU (it may change at run time) into if_mtu and
  * mtu, the latter at most mtu_max; returns mtu.

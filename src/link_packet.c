@@ -95,7 +95,7 @@ struct packet_link {
 	unsigned tx_slot_size, tx_slots_per_block, tx_slots, tx_head;
 	unsigned tx_queued, tx_drop;
 	size_t tx_queued_max; /* the largest frame queued (0: none) */
-	bool tx_too_large;    /* tx_ring_fit gave frames up: say EMSGSIZE */
+	bool tx_too_large;    /* tx_ring_fit gave frames up: flush says so */
 	unsigned tx_mtu_failed; /* no larger slots could be had for this */
 	bool tx_congested; /* the last kick ran out of waits */
 	/* rx ring (map == NULL: recvmmsg) */
@@ -222,26 +222,25 @@ tx_ring_give_up(struct packet_link *pl)
  * log line ("packet size is too long"), slowly on a slow console, and
  * say nothing.  Before a kick with frames of more than 1500 bytes queued,
  * the MTU is read (one ioctl); frames that no longer fit are given up
- * (length 0: skipped silently, lost as on the wire) and -EMSGSIZE tells
- * the caller, as a refused sendmmsg does.
+ * (length 0: skipped silently, lost as on the wire) and the next
+ * packet_flush returns -EMSGSIZE, as a refused sendmmsg does (also when
+ * the kick came from tx_ring_put).
  */
-static int
+static void
 tx_ring_fit(struct packet_link *pl)
 {
-	struct ifreq ifr;
 	unsigned i, k, dropped = 0;
 	size_t max;
+	int mtu;
 
 	if (pl->tx_queued_max <= ETH_HLEN_ + 1500)
-		return 0;
-	memset(&ifr, 0, sizeof(ifr));
-	memcpy(ifr.ifr_name, pl->l.ifname,
-	    strnlen(pl->l.ifname, sizeof(ifr.ifr_name) - 1));
-	if (ioctl(pl->tx_fd, SIOCGIFMTU, &ifr) < 0 || ifr.ifr_mtu <= 0)
-		return 0;
-	max = (size_t)ifr.ifr_mtu + ETH_HLEN_;
+		return;
+	mtu = link_if_mtu(pl->tx_fd, pl->l.ifname);
+	if (mtu <= 0)
+		return;
+	max = (size_t)mtu + ETH_HLEN_;
 	if (pl->tx_queued_max <= max)
-		return 0;
+		return;
 	for (i = tx_first(pl), k = 0; k < pl->tx_queued;
 	    k++, i = (i + 1) % pl->tx_slots) {
 		struct tpacket2_hdr *h = tx_slot(pl, i);
@@ -253,10 +252,8 @@ tx_ring_fit(struct packet_link *pl)
 	}
 	pl->tx_queued_max = max;
 	pl->l.tx_errors += dropped;
-	if (dropped == 0)
-		return 0;
-	pl->tx_too_large = true; /* for packet_flush, if not from there */
-	return -EMSGSIZE;
+	if (dropped > 0)
+		pl->tx_too_large = true;
 }
 
 /*
@@ -272,7 +269,7 @@ tx_ring_kick(struct packet_link *pl)
 	struct sockaddr_ll sll;
 	int first_err = 0, retries = 0;
 
-	first_err = tx_ring_fit(pl);
+	tx_ring_fit(pl);
 	memset(&sll, 0, sizeof(sll));
 	sll.sll_family = AF_PACKET;
 	sll.sll_protocol = htons(ETH_P_AOE_);

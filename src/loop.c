@@ -406,7 +406,7 @@ loop_run_once(struct loop *l, uint64_t until)
 {
 	struct epoll_event evs[LOOP_MAX_EVENTS];
 	struct loop_hook *h;
-	uint64_t deadline = until, now, t0;
+	uint64_t deadline = until, now, t0, turn;
 	int n;
 
 	for (h = l->hooks; h != NULL; h = h->next) {
@@ -462,9 +462,9 @@ loop_run_once(struct loop *l, uint64_t until)
 		if (!h->dead && h->tick != NULL)
 			h->tick(h->arg, now);
 	l->depth--;
-	now = loop_now() - t0;
-	if (now > l->stats.turn_max_ns)
-		l->stats.turn_max_ns = now;
+	turn = loop_now() - t0;
+	if (turn > l->stats.turn_max_ns)
+		l->stats.turn_max_ns = turn;
 
 	if (l->depth == 0) {
 		free_fd_list(l->dead_fds);
