@@ -315,6 +315,24 @@ set_env()
 	fi
 }
 
+# cpu_ticks PID: the CPU time PID has used so far (user + system), in
+# clock ticks (1/100 s).  The name in /proc/PID/stat may hold spaces.
+cpu_ticks()
+{
+	local s
+	s=$(cat "/proc/$1/stat") || fail "no process $1"
+	s=${s##*) }
+	# shellcheck disable=SC2086
+	set -- $s
+	echo $((${12} + ${13}))
+}
+
+# now_ms: a clock in milliseconds.
+now_ms()
+{
+	echo $(($(date +%s%N) / 1000000))
+}
+
 # socket_map_bytes PID: the size in bytes of PID's mappings of sockets
 # (its packet rings; 0: none).
 socket_map_bytes()

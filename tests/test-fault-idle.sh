@@ -32,12 +32,6 @@ voluntary_switches()
 	awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$1/status"
 }
 
-# CPU time of a process so far, in clock ticks (1/100 s).
-cpu_ticks()
-{
-	awk '{ print $14 + $15 }' "/proc/$1/stat"
-}
-
 # expect_asleep WHAT: aoe-nbd's wake-ups and CPU over the next second.
 expect_asleep()
 {

@@ -32,12 +32,6 @@ start_vblade 1 0 "$tmpdir/disk.img" -b 64
 start_aoe_nbd -I "$lan_if" -w 5 --dead-timeout 30 --discover-interval 1 \
     e1.0
 
-# CPU time of a process so far, in clock ticks (1/100 s).
-cpu_ticks()
-{
-	awk '{ print $14 + $15 }' "/proc/$1/stat"
-}
-
 # aio_start NAME SEED: nbd-aio in the background until $tmpdir/stop-NAME
 # exists; it must have completed some requests before this returns.
 aio_start()
@@ -78,12 +72,6 @@ aio_finish()
 log_has()
 {
 	[ "$(grep -c "$2" "$nbd_log")" -ge "$1" ]
-}
-
-# now_ms: a clock in milliseconds.
-now_ms()
-{
-	echo $(($(date +%s%N) / 1000000))
 }
 
 # noticed_within MS T0 TEXT: aoe-nbd logged TEXT within MS milliseconds of

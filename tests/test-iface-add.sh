@@ -65,12 +65,12 @@ say "aoe-nbd's effective capabilities: $caps"
 say "a second veth pair, e2.0 behind it"
 make_image "$tmpdir/d2.img" 4
 make_pair 2
-t0=$(($(date +%s%N) / 1000000))
+t0=$(now_ms)
 wait_for -t 15 grep -q "hi2-$$: a new interface" "$nbd_log" || {
 	cat "$nbd_log" >&2
 	fail "aoe-nbd did not take the new interface"
 }
-ms=$(($(date +%s%N) / 1000000 - t0))
+ms=$(($(now_ms) - t0))
 grep "a new interface" "$nbd_log" | sed 's/^/  | /'
 # The kernel's rtnetlink notice wakes it (the periodic look is every 5 s).
 say "taken $ms ms after it came up"

@@ -77,15 +77,6 @@ cmp "$tmpdir/in.img" "$tmpdir/disk.img" || fail "--busy-poll: nbdcopy in differs
 expect_status 0 nbdcopy --synchronous "$uri" "$tmpdir/out.img"
 cmp "$tmpdir/out.img" "$tmpdir/disk.img" || fail "--busy-poll: nbdcopy out differs"
 say "--busy-poll: nbdcopy in and out identical"
-cpu_ticks()
-{
-	local s
-	s=$(cat "/proc/$1/stat") || fail "no process $1"
-	s=${s##*) }
-	# shellcheck disable=SC2086
-	set -- $s
-	echo $((${12} + ${13}))
-}
 sleep 0.5
 t0=$(cpu_ticks "$nbd_pid")
 sleep 2
