@@ -78,12 +78,9 @@ link_open(struct link **out, const char *ifname, enum link_backend backend,
 int
 link_send(struct link *l, const struct iovec *iov, unsigned iovcnt)
 {
-	size_t total = 0;
-	unsigned i;
+	size_t total = link_iov_len(iov, iovcnt);
 	int rc;
 
-	for (i = 0; i < iovcnt; i++)
-		total += iov[i].iov_len;
 	if (total < 14 || total > LINK_FRAME_MAX) {
 		l->tx_errors++;
 		return -EINVAL;
@@ -208,8 +205,8 @@ ioctl_socket(void)
 	return fd < 0 ? -errno : fd;
 }
 
-static int
-ifreq_name(struct ifreq *ifr, const char *ifname)
+int
+link_ifreq(struct ifreq *ifr, const char *ifname)
 {
 	size_t n = strlen(ifname);
 
@@ -230,7 +227,7 @@ int
 link_if_mtu(int fd, const char *ifname)
 {
 	struct ifreq ifr;
-	int rc = ifreq_name(&ifr, ifname);
+	int rc = link_ifreq(&ifr, ifname);
 
 	if (rc < 0)
 		return rc;
@@ -307,7 +304,7 @@ query_iface(int fd, struct link *l, const char *ifname, char *errbuf,
 	struct ifreq ifr;
 	int rc;
 
-	if (ifreq_name(&ifr, ifname) < 0) {
+	if (link_ifreq(&ifr, ifname) < 0) {
 		if (*ifname == '\0')
 			link_set_err(errbuf, errlen, "empty interface name");
 		else
@@ -366,7 +363,7 @@ query_iface(int fd, struct link *l, const char *ifname, char *errbuf,
 	}
 	l->mtu = (unsigned)ifr.ifr_mtu;
 	l->if_mtu = l->mtu;
-	/* ifreq_name checked the length. */
+	/* link_ifreq checked the length. */
 	snprintf(l->ifname, sizeof(l->ifname), "%s", ifname);
 	return 0;
 }
@@ -411,7 +408,7 @@ link_list_default(char names[][IF_NAMESIZE], unsigned max)
 	for (p = ifs; p->if_index != 0 && p->if_name != NULL && n < max; p++) {
 		struct ifreq ifr;
 
-		if (ifreq_name(&ifr, p->if_name) < 0)
+		if (link_ifreq(&ifr, p->if_name) < 0)
 			continue;
 		if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0 ||
 		    ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER)

@@ -119,6 +119,23 @@ struct link {
 int link_open(struct link **out, const char *ifname, enum link_backend backend,
     char *errbuf, size_t errlen);
 
+/*
+ * Zero ifr and put IFNAME in it: -ENODEV when the name is empty or too
+ * long for an interface's.
+ */
+int link_ifreq(struct ifreq *ifr, const char *ifname);
+
+/* The length of the frame iov[0..iovcnt) makes. */
+static inline size_t
+link_iov_len(const struct iovec *iov, unsigned iovcnt)
+{
+	size_t len = 0;
+
+	for (unsigned i = 0; i < iovcnt; i++)
+		len += iov[i].iov_len;
+	return len;
+}
+
 /* Wrappers that also write to l->trace and count. */
 int link_send(struct link *l, const struct iovec *iov, unsigned iovcnt);
 int link_flush(struct link *l);

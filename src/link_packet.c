@@ -489,11 +489,9 @@ static bool
 tx_ring_put(struct packet_link *pl, const struct iovec *iov, unsigned iovcnt)
 {
 	struct tpacket2_hdr *h = tx_slot(pl, pl->tx_head);
-	size_t len = 0;
+	size_t len = link_iov_len(iov, iovcnt);
 	uint8_t *p;
 
-	for (unsigned i = 0; i < iovcnt; i++)
-		len += iov[i].iov_len;
 	if (len > pl->tx_frame_max) {
 		/* The MTU was raised (the engine sends no larger frames). */
 		if (tx_ring_resize(pl, pl->l.if_mtu) < 0 ||
@@ -1081,10 +1079,10 @@ driver_copies(int fd, const char *ifname)
 	struct ethtool_drvinfo info;
 	struct ifreq ifr;
 
+	if (link_ifreq(&ifr, ifname) < 0)
+		return false;
 	memset(&info, 0, sizeof(info));
 	info.cmd = ETHTOOL_GDRVINFO;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
 	ifr.ifr_data = (void *)&info;
 	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0)
 		return false;
