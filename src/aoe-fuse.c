@@ -40,6 +40,8 @@
 #define DRAIN_NS (5 * NSEC_PER_SEC)     /* answer in-flight requests */
 #define IDENT_GRACE_NS (3 * NSEC_PER_SEC) /* IDENTIFY after discovery */
 #define READ_AHEAD_MAX_KB 65536u          /* -o read_ahead_kb: 64 MiB */
+#define MAX_READ_MIN 4096u                /* -o max_read: a page ... */
+#define MAX_READ_MAX (1024u * 1024)       /* ... to a whole request */
 
 #ifndef PR_SET_IO_FLUSHER
 #define PR_SET_IO_FLUSHER 57
@@ -81,6 +83,7 @@ enum {
 	KEY_FSNAME,
 	KEY_SUBTYPE,
 	KEY_MAXBG,
+	KEY_MAX_READ,
 	KEY_READ_AHEAD,
 	KEY_DEBUG,
 };
@@ -98,6 +101,7 @@ static const struct fuse_opt mount_opt_specs[] = {
 	FUSE_OPT_KEY("fsname=", KEY_FSNAME),
 	FUSE_OPT_KEY("subtype=", KEY_SUBTYPE),
 	FUSE_OPT_KEY("max_background=", KEY_MAXBG),
+	FUSE_OPT_KEY("max_read=", KEY_MAX_READ),
 	FUSE_OPT_KEY("read_ahead_kb=", KEY_READ_AHEAD),
 	FUSE_OPT_KEY("debug", KEY_DEBUG),
 	FUSE_OPT_END
@@ -131,10 +135,11 @@ usage(FILE *f)
 	    "                               (default), noauto_unmount, "
 	    "direct_io,\n"
 	    "                               max_background=N (default 64), "
-	    "read_ahead_kb=N\n"
-	    "                               (default 1024), fsname=, "
-	    "subtype=, other FUSE\n"
-	    "                               mount options\n"
+	    "max_read=BYTES\n"
+	    "                               (default 1 MiB), read_ahead_kb=N "
+	    "(default 1024),\n"
+	    "                               fsname=, subtype=, other FUSE "
+	    "mount options\n"
 	    "  -r, --read-only              serve every target read-only "
 	    "(as -o ro)\n"
 	    "  -d, --debug                  print every FUSE request (implies "
@@ -265,6 +270,16 @@ mount_opt_proc(void *data, const char *arg, int key, struct fuse_args *out)
 		}
 		mo->cfg->max_background = (unsigned)v;
 		return 0;
+	case KEY_MAX_READ:
+		/* libfuse takes it too, and needs INIT to say the same. */
+		if (parse_uint(val, MAX_READ_MIN, MAX_READ_MAX, &v) < 0) {
+			fprintf(stderr, PROG ": -o %s: bytes, %u to %u\n", arg,
+			    MAX_READ_MIN, MAX_READ_MAX);
+			mo->bad = true;
+			return -1;
+		}
+		mo->cfg->max_read = (unsigned)v;
+		return 1;
 	case KEY_READ_AHEAD:
 		if (parse_uint(val, 0, READ_AHEAD_MAX_KB, &v) < 0) {
 			fprintf(stderr, PROG ": -o %s: KiB, 0 to %u\n", arg,
@@ -785,7 +800,7 @@ main(int argc, char **argv)
 	rc = loop_run(loop, UINT64_MAX);
 	if (rc < 0)
 		log_warnx("event loop: %s", strerror(-rc));
-	status = rc < 0 ? EXIT_FAIL : EXIT_OK;
+	status = rc < 0 || fusefs_failed(app.fs) ? EXIT_FAIL : EXIT_OK;
 	log_debug("%s", fusefs_ended(app.fs) ? "unmounted" : "stopping");
 out:
 	/* Unmount first (we cannot); the drain below still answers. */

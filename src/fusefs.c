@@ -64,6 +64,8 @@ struct fusefs {
 	bool ended;               /* session over (unmounted from outside) */
 	bool unmounted;
 	bool init_done;           /* FUSE_INIT answered */
+	bool init_failed;         /* ... and libfuse refused it */
+	bool first_done;          /* a request was processed */
 	int fd;
 	int ra_fd;                /* read_ahead_kb to write after INIT, or -1 */
 	unsigned inflight;
@@ -268,13 +270,17 @@ fusefs_init(void *userdata, struct fuse_conn_info *conn)
 	if (fs->cfg.max_write < conn->max_write)
 		conn->max_write = fs->cfg.max_write;
 	conn->max_background = fs->cfg.max_background;
+	/* libfuse refuses INIT unless this says what -o max_read said. */
+	if (fs->cfg.max_read > 0)
+		conn->max_read = fs->cfg.max_read;
 	conn->congestion_threshold = fs->cfg.max_background * 3 / 4;
 	/* Writes go through at once: errors reach the writer. */
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
 	fs->init_done = true;
-	log_debug("fuse: protocol %u.%u, max_write %u, max_readahead %u, "
-	    "max_background %u", conn->proto_major, conn->proto_minor,
-	    conn->max_write, conn->max_readahead, conn->max_background);
+	log_debug("fuse: protocol %u.%u, max_write %u, max_read %u, "
+	    "max_readahead %u, max_background %u", conn->proto_major,
+	    conn->proto_minor, conn->max_write, conn->max_read,
+	    conn->max_readahead, conn->max_background);
 }
 
 static void
@@ -1011,8 +1017,16 @@ fuse_readable(void *arg, uint32_t events)
 		}
 		if (fs->ra_fd >= 0 && fs->init_done)
 			read_ahead_write(fs);
-		if (fuse_session_exited(fs->se))
+		if (fuse_session_exited(fs->se)) {
+			/* Right after the first request, INIT: refused. */
+			if (!fs->first_done) {
+				fs->init_failed = true;
+				log_warnx("fuse: the kernel's INIT was refused: "
+				    "nothing is served");
+			}
 			session_ended(fs);
+		}
+		fs->first_done = true;
 	}
 	engine_unplug(fs->e);
 }
@@ -1082,6 +1096,12 @@ bool
 fusefs_ended(const struct fusefs *fs)
 {
 	return fs->ended;
+}
+
+bool
+fusefs_failed(const struct fusefs *fs)
+{
+	return fs->init_failed;
 }
 
 unsigned

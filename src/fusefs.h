@@ -29,6 +29,8 @@ struct fusefs_config {
 	bool read_only;        /* every write fails EROFS */
 	bool direct_io;        /* FOPEN_DIRECT_IO: bypass the page cache */
 	unsigned max_write;    /* bytes per WRITE request (default 1 MiB) */
+	unsigned max_read;     /* bytes per READ request, as given to libfuse
+				  with -o max_read (0: max_write's) */
 	unsigned max_background; /* kernel async requests (default 64) */
 	double attr_timeout;   /* seconds the kernel caches attributes (1) */
 	int read_ahead_kb;     /* the mount's readahead (default 1024 KiB);
@@ -82,6 +84,8 @@ void fusefs_set_read_ahead(struct fusefs *fs, const char *mountpoint);
  * connection abort).  The front end then also calls loop_stop().
  */
 bool fusefs_ended(const struct fusefs *fs);
+/* The kernel's INIT was refused (libfuse said why): the mount is dead. */
+bool fusefs_failed(const struct fusefs *fs);
 
 /* FUSE requests waiting for the engine now. */
 unsigned fusefs_inflight(const struct fusefs *fs);

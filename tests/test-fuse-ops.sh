@@ -30,6 +30,8 @@ expect_status 2 aoe-fuse -I lo "$tmpdir/f0"
 expect_status 2 aoe-fuse -I lo -o mode=999 e1.0 "$tmpdir/f0"
 expect_status 2 aoe-fuse -I lo -o uid=no-such-user-here e1.0 "$tmpdir/f0"
 expect_status 2 aoe-fuse -I lo -o no_such_mount_option e1.0 "$tmpdir/f0"
+expect_status 2 aoe-fuse -I lo -o max_read=100 e1.0 "$tmpdir/f0"
+expect_status 2 aoe-fuse -I lo -o max_read=2M e1.0 "$tmpdir/f0"
 expect_status 2 aoe-fuse --dead-timeout=abc e1.0 "$tmpdir/f0"
 
 setup_lan
@@ -178,6 +180,31 @@ dd if="$file" bs=1M status=none | cmp - "$tmpdir/model" ||
     fail "direct_io read differs"
 cmp "$tmpdir/model" "$backing" || fail "direct_io: backing differs"
 stop_fuse "$file" "$fuse_pid"
+
+# ------------------------------------------------ -o max_read
+# libfuse takes max_read too and refuses INIT unless it is answered with
+# the same (it used to be: no mount, exit 0).  -d prints every request and
+# reply: a 1 MiB O_DIRECT read must come as eight 128 KiB READs.
+aoe-fuse -d -I "$lan_if" -o max_read=131072 e1.0 "$file" 2>"$tmpdir/mr.err" &
+mr=$!
+cleanup_fn _kill_wait "$mr"
+wait_for -t 10 is_mounted "$file" ||
+	{ cat "$tmpdir/mr.err" >&2; fail "-o max_read: no mount"; }
+dd if="$file" bs=1M skip=5 count=1 iflag=direct status=none >"$tmpdir/mr.out" ||
+	fail "-o max_read: O_DIRECT read failed"
+dd if="$tmpdir/model" bs=1M skip=5 count=1 status=none |
+	cmp - "$tmpdir/mr.out" || fail "-o max_read: read differs"
+kill -INT "$mr"
+st=0
+wait "$mr" || st=$?
+[ "$st" = 0 ] || { tail -n 20 "$tmpdir/mr.err" >&2; fail "-o max_read: exit $st"; }
+n128=$(grep -c "success, outsize: 131088$" "$tmpdir/mr.err")
+big=$(awk '/success, outsize: / && $NF > 131088' "$tmpdir/mr.err" | wc -l)
+[ "$n128" -ge 8 ] && [ "$big" = 0 ] || {
+	grep -E "READ|outsize" "$tmpdir/mr.err" | tail -n 20 >&2
+	fail "-o max_read=131072: $n128 replies of 128 KiB, $big larger"
+}
+say "-o max_read=131072: a 1 MiB O_DIRECT read as $n128 READs of 128 KiB"
 
 # ------------------------------------------------ foreground, SIGINT
 aoe-fuse -f -I "$lan_if" e1.0 "$file" 2>"$tmpdir/fg.err" &
