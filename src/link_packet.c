@@ -44,6 +44,7 @@
 
 #define ETH_P_AOE_ 0x88A2
 #define ETH_HLEN_ 14
+#define ETH_MTU_STD 1500 /* standard Ethernet: the least a ring slot holds */
 #define RX_BATCH 32      /* frames per recvmmsg */
 #define SOCKBUF_BYTES (8 << 20)
 
@@ -233,7 +234,7 @@ tx_ring_fit(struct packet_link *pl)
 	size_t max;
 	int mtu;
 
-	if (pl->tx_queued_max <= ETH_HLEN_ + 1500)
+	if (pl->tx_queued_max <= ETH_HLEN_ + ETH_MTU_STD)
 		return;
 	mtu = link_if_mtu(pl->tx_fd, pl->l.ifname);
 	if (mtu <= 0)
@@ -401,8 +402,8 @@ tx_ring_setup(struct packet_link *pl, unsigned mtu)
 	int v = TPACKET_V2, one = 1, blocks;
 	void *map;
 
-	if (mtu < 1500)
-		mtu = 1500;
+	if (mtu < ETH_MTU_STD)
+		mtu = ETH_MTU_STD;
 	slot = TPACKET_ALIGN(TX_DATA_OFF + ETH_HLEN_ + mtu);
 	/* The version cannot change while a ring is set (a resize). */
 	(void)setsockopt(pl->tx_fd, SOL_PACKET, PACKET_VERSION, &v,
@@ -919,8 +920,8 @@ rx_ring_setup(struct packet_link *pl, unsigned mtu)
 	struct rx_hold *holds;
 	void *map;
 
-	if (mtu < 1500)
-		mtu = 1500;
+	if (mtu < ETH_MTU_STD)
+		mtu = ETH_MTU_STD;
 	slot = TPACKET_ALIGN(RX_SLOT_HEAD + mtu + ETH_HLEN_ + 4);
 	if (setsockopt(pl->l.fd, SOL_PACKET, PACKET_VERSION, &v,
 	    sizeof(v)) < 0)
