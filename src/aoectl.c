@@ -1710,6 +1710,7 @@ struct check {
 	unsigned ifidx[ENGINE_MAX_PATHS];
 	uint8_t mac[ENGINE_MAX_PATHS][6];
 	unsigned want[ENGINE_MAX_PATHS][2];   /* sectors probed: 1..want */
+	unsigned use[ENGINE_MAX_PATHS];       /* sectors a frame carries */
 	bool got[ENGINE_MAX_PATHS][2][PC_MAX_SECTORS + 1];
 	unsigned left;                        /* probes unanswered */
 	bool all;
@@ -1802,7 +1803,11 @@ check_target(struct ctl *c, struct check *k, const struct target_info *ti,
 		n = MIN(MAX(ata_mtu_sectors(l->mtu), 1u),
 		    (unsigned)PC_MAX_SECTORS);
 		k->want[p][PC_TOWARD] = n;
-		k->want[p][PC_BACK] = MIN(n, MAX(ti->scnt, 1u));
+		k->use[p] = MIN(n, MAX(ti->scnt, 1u));
+		/* A read past the disk's end fails: no larger probe back. */
+		k->want[p][PC_BACK] = !ti->identified ? k->use[p] :
+		    (unsigned)MIN((uint64_t)k->use[p],
+		    MAX(ti->size / ATA_SECTOR_SIZE, (uint64_t)1));
 		k->left += k->want[p][PC_TOWARD] + k->want[p][PC_BACK];
 		k->npaths = p + 1;
 	}
@@ -1821,7 +1826,7 @@ check_target(struct ctl *c, struct check *k, const struct target_info *ti,
 		const struct link *l = rt_link_of(c->rt, k->ifidx[p]);
 		unsigned to = check_max(k, p, PC_TOWARD);
 		unsigned back = check_max(k, p, PC_BACK);
-		unsigned use = k->want[p][PC_BACK];
+		unsigned use = k->use[p], most = k->want[p][PC_BACK];
 
 		if (l == NULL)
 			continue;
@@ -1833,15 +1838,17 @@ check_target(struct ctl *c, struct check *k, const struct target_info *ti,
 			continue;
 		}
 		printf("to the target %u sectors (%zu-byte frames), back %u "
-		    "(%zu), %u used: ", to, pc_frame_len(to), back,
-		    pc_frame_len(back), use);
-		if (to >= use && back >= use) {
+		    "(%zu)", to, pc_frame_len(to), back, pc_frame_len(back));
+		if (most < use) /* the disk is smaller than a frame */
+			printf(" of the disk's %u", most);
+		printf(", %u used: ", use);
+		if (to >= use && back >= most) {
 			printf("ok\n");
 			continue;
 		}
 		ok = false;
 		printf("larger frames are lost %s (a switch or bridge "
-		    "without jumbo frames?)\n", to < use && back < use ?
+		    "without jumbo frames?)\n", to < use && back < most ?
 		    "both ways" : to < use ? "on the way to the target" :
 		    "on the way back");
 	}

@@ -5,8 +5,10 @@
 # Then nftables on vblade's end loses AoE frames above 1500 bytes as a
 # switch without jumbo frames would: both ways, only toward the target,
 # only back; each time the sizes that pass, which way loses, exit 1.  At
-# MTU 1500 here, 2 sectors are all there is to check: exit 0.  A target
-# that is not there: exit 3.
+# MTU 1500 here, 2 sectors are all there is to check: exit 0.  A disk
+# smaller than a frame (8 KiB, 1 sector) is read back whole, not taken
+# for a path that loses frames: exit 0 (and 1 when the path does lose
+# them).  A target that is not there: exit 3.
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/fault-functions.sh"
 requires_root
@@ -17,12 +19,15 @@ truncate -s 16M "$tmpdir/disk.img"
 start_vblade 1 0 "$tmpdir/disk.img" -b 64
 out=$tmpdir/out
 
-# check_line STATUS TEXT: aoectl check e1.0 exits STATUS and says TEXT.
+# check_line STATUS TEXT [TARGET]: aoectl check TARGET (e1.0) exits
+# STATUS and says TEXT.
 check_line()
 {
-	expect_status "$1" aoectl -I "$lan_if" -w 3 check e1.0
+	local t=${3:-e1.0}
+
+	expect_status "$1" aoectl -I "$lan_if" -w 3 check "$t"
 	[ "$(wc -l <"$out")" = 1 ] || fail "one line per path expected"
-	expect_grep "$out" "e1.0 $lan_if $(lan_target_mac): $2"
+	expect_grep "$out" "$t $lan_if $(lan_target_mac): $2"
 }
 
 step "1: a clean path"
@@ -48,7 +53,18 @@ ip link set "$lan_if" mtu 1500
 check_line 0 "to the target 2 sectors (1060-byte frames), back 2 (1060), 2 used: ok"
 ip link set "$lan_if" mtu 9000
 
-step "6: no such target"
+step "6: disks smaller than a frame"
+head -c 8192 /dev/urandom >"$tmpdir/small.img"
+start_vblade 1 1 "$tmpdir/small.img" -b 64
+check_line 0 "to the target 17 sectors (8740-byte frames), back 16 (8228) of the disk's 16, 17 used: ok" e1.1
+fault_jumbo "$lan_ns" "$lan_tif" 1500 out
+check_line 1 "to the target 17 sectors (8740-byte frames), back 2 (1060) of the disk's 16, 17 used: larger frames are lost on the way back" e1.1
+fault_clear "$lan_ns" "$lan_tif"
+head -c 512 /dev/urandom >"$tmpdir/one.img"
+start_vblade 1 2 "$tmpdir/one.img" -b 64
+check_line 0 "to the target 17 sectors (8740-byte frames), back 1 (548) of the disk's 1, 17 used: ok" e1.2
+
+step "7: no such target"
 expect_status 3 aoectl -I "$lan_if" -w 1 check e9.9
 expect_grep "$tmpdir/err" "e9.9: target not found"
 say "ok"
