@@ -514,7 +514,6 @@ fusefs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	uint64_t tsize;
 	int rc;
 
-	(void)fi;
 	t = target_of(fs, ino);
 	if (t == NULL) {
 		fuse_reply_err(req, ENOENT);
@@ -533,8 +532,14 @@ fusefs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		return;
 	}
 	tsize = target_size(t);
-	/* Past the end: ENOSPC as a block device; across it: short. */
-	if ((uint64_t)off >= tsize) {
+	/*
+	 * Past the end: ENOSPC as a block device; across it: short.  Not
+	 * with O_DIRECT: the kernel's FUSE direct I/O turns a short write
+	 * into EIO (with the part written), so that fails with ENOSPC and
+	 * writes nothing.
+	 */
+	if ((uint64_t)off >= tsize || (size > tsize - (uint64_t)off &&
+	    (fi->flags & O_DIRECT) != 0 && !fi->writepage)) {
 		fuse_reply_err(req, ENOSPC);
 		return;
 	}

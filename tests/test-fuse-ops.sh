@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # aoe-fuse file semantics and life cycle: exit statuses, reads and writes
-# clipped at the end (short, 0, ENOSPC), unaligned I/O, fsync as ATA FLUSH
-# (seen in a --trace), fallocate punch-hole/zero-range as zeroes and
+# clipped at the end (short, 0, ENOSPC; O_DIRECT across it: ENOSPC),
+# unaligned I/O, fsync as ATA FLUSH (seen in a --trace), fallocate punch-hole/zero-range as zeroes and
 # EOPNOTSUPP otherwise, O_TRUNC ignored, truncate refused, statfs, -o
 # uid/gid/mode, -o ro, -o direct_io, SIGINT in the foreground, and SIGKILL
 # leaving no stale mount (auto_unmount).
@@ -81,6 +81,23 @@ for off in (size, size + 4096):
     except OSError as e:
         check(e.errno in (errno.ENOSPC, errno.EFBIG),
               "write at %d: %s" % (off, os.strerror(e.errno)))
+# O_DIRECT across the end: ENOSPC and nothing written (a short count
+# there reaches the writer as EIO, with part of the data written)
+dfd = os.open(path, os.O_RDWR | os.O_DIRECT)
+import mmap
+dbuf = mmap.mmap(-1, 8192)
+dbuf.write(b"\x5a" * 8192)
+for off, ln in ((size - 4096, 8192), (size - 512, 1024), (size - 100, 200)):
+    try:
+        n = os.pwrite(dfd, memoryview(dbuf)[:ln], off)
+        check(False, "O_DIRECT write of %d at size-%d: %d" % (ln, size - off, n))
+    except OSError as e:
+        check(e.errno == errno.ENOSPC,
+              "O_DIRECT write of %d across the end: %s" % (ln, os.strerror(e.errno)))
+check(os.pwrite(dfd, memoryview(dbuf)[:4096], size - 4096) == 4096,
+      "O_DIRECT write up to the end")
+model[size - 4096:] = b"\x5a" * 4096
+os.close(dfd)
 # unaligned writes of odd sizes, each read back
 rnd = random.Random(7)
 for i in range(200):
