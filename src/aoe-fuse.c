@@ -457,22 +457,38 @@ absolute_path(const char *p)
 	return out;
 }
 
+/*
+ * Write our pid to path; returns the file, kept open (-1: failed, said).
+ * Run as another user (-u), we may not remove it at exit: remove_pidfile
+ * then empties it, so no stale pid is left to kill.
+ */
 static int
 write_pidfile(const char *path)
 {
-	FILE *f = fopen(path, "w");
+	char buf[32];
+	int fd, n;
 
-	if (f == NULL) {
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
 		log_warn("%s", path);
 		return -1;
 	}
-	fprintf(f, "%ld\n", (long)getpid());
-	if (fclose(f) != 0) {
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (write(fd, buf, (size_t)n) != n) {
 		log_warn("%s", path);
+		close(fd);
 		unlink(path);
 		return -1;
 	}
-	return 0;
+	return fd;
+}
+
+static void
+remove_pidfile(const char *path, int fd)
+{
+	if (unlink(path) < 0 && errno != ENOENT && ftruncate(fd, 0) < 0)
+		log_warn("%s: neither removed nor emptied", path);
+	close(fd);
 }
 
 /* The mount is up: detach from the terminal and release the parent. */
@@ -525,7 +541,7 @@ main(int argc, char **argv)
 	struct stat st;
 	const char *mnt_arg;
 	char *pidfile = NULL;
-	bool pidfile_written = false;
+	int pidfd = -1;
 	const char *user_arg = NULL, *group_arg = NULL, *perr = NULL;
 	struct priv_ids ids = { .set_uid = false };
 	struct priv_unmounter *unmounter = NULL;
@@ -772,9 +788,9 @@ main(int argc, char **argv)
 	/* Before the privileges go: the sysfs file is root's. */
 	fusefs_set_read_ahead(app.fs, mnt);
 	if (pidfile != NULL) {
-		if (write_pidfile(pidfile) < 0)
+		pidfd = write_pidfile(pidfile);
+		if (pidfd < 0)
 			goto out;
-		pidfile_written = true;
 	}
 	/*
 	 * Mounted, links open: no capability is needed any more.  Root
@@ -816,8 +832,8 @@ out:
 	bufpool_drain();
 	g_loop = NULL;
 	loop_free(loop);
-	if (pidfile_written)
-		unlink(pidfile);
+	if (pidfd >= 0)
+		remove_pidfile(pidfile, pidfd);
 out_args:
 	fuse_opt_free_args(&args);
 	free(pidfile);

@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # aoe-fuse file semantics and life cycle: exit statuses, reads and writes
 # clipped at the end (short, 0, ENOSPC; O_DIRECT across it: ENOSPC),
-# unaligned I/O, fsync as ATA FLUSH (seen in a --trace), fallocate punch-hole/zero-range as zeroes and
-# EOPNOTSUPP otherwise, O_TRUNC ignored, truncate refused, statfs, -o
-# uid/gid/mode, -o ro, -o direct_io, SIGINT in the foreground, and SIGKILL
+# unaligned I/O, fsync as ATA FLUSH (seen in a --trace), fallocate
+# punch-hole/zero-range as zeroes and EOPNOTSUPP otherwise, O_TRUNC
+# ignored, truncate refused, statfs, -o uid/gid/mode, -o ro, -o
+# direct_io, SIGINT in the foreground, and SIGKILL
 # leaving no stale mount (auto_unmount).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${srcdir:-$(dirname "$0")/..}/tests/functions.sh"

@@ -6,7 +6,8 @@
 # allowed), and with -u nobody -g nogroup run as that user, while still
 # serving.  Also the safe defaults: NBD on loopback only, Unix sockets and
 # FUSE files mode 0600 owned by the right user, a root FUSE mount removed
-# at exit although the daemon kept no CAP_SYS_ADMIN.
+# at exit although the daemon kept no CAP_SYS_ADMIN, aoe-fuse's pid file
+# removed (emptied as nobody, who may not remove it).
 nbd_test_timeout=240
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/nbd-functions.sh"
@@ -170,7 +171,9 @@ kill -TERM "$fuse_pid"
 wait_gone -t 15 "$fuse_pid" || fail "aoe-fuse did not exit on SIGTERM"
 ! is_mounted "$file" || fail "still mounted after SIGTERM"
 pid_gone "$helper" || fail "the unmount helper is still there"
-say "aoe-fuse as root: SIGTERM unmounted"
+[ ! -e "$tmpdir/aoe-fuse-$fuse_count.pid" ] ||
+    fail "aoe-fuse as root left its pid file"
+say "aoe-fuse as root: SIGTERM unmounted, pid file removed"
 
 # -u nobody -g nogroup: mounted as root, served as nobody.
 file=$tmpdir/f1
@@ -184,7 +187,11 @@ dd if="$tmpdir/in2.img" of="$file" bs=1M conv=notrunc,fsync status=none ||
 cmp "$tmpdir/in2.img" "$tmpdir/d0.img" || fail "backing file differs"
 cmp "$file" "$tmpdir/d0.img" || fail "FUSE file differs"
 stop_fuse "$file" "$fuse_pid"
-say "aoe-fuse -u nobody: written and read, unmounted"
+# nobody may not remove root's pid file from root's directory: emptied,
+# so no stale pid is left for a later kill.
+[ ! -s "$tmpdir/aoe-fuse-$fuse_count.pid" ] ||
+    fail "aoe-fuse -u nobody left its pid in its pid file"
+say "aoe-fuse -u nobody: written and read, unmounted, pid file emptied"
 
 # An ordinary user (a copy with cap_net_raw+ep): capabilities go; the
 # bounding set stays (dropping it needs CAP_SETPCAP); fusermount3 still
