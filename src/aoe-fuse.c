@@ -820,7 +820,8 @@ main(int argc, char **argv)
 	log_debug("%s", fusefs_ended(app.fs) ? "unmounted" : "stopping");
 out:
 	/* Unmount first (we cannot); the drain below still answers. */
-	priv_unmounter_finish(unmounter);
+	if (priv_unmounter_finish(unmounter))
+		fusefs_mount_gone(app.fs);
 	fusefs_unmount(app.fs, DRAIN_NS);
 	/* Cancels what the engine still holds: answered into the void. */
 	if (app.usr1fd >= 0) {

@@ -1146,6 +1146,14 @@ fusefs_unmount(struct fusefs *fs, uint64_t drain_ns)
 }
 
 void
+fusefs_mount_gone(struct fusefs *fs)
+{
+	/* fuse_session_destroy still closes the session's fd. */
+	if (fs != NULL)
+		fs->mounted = false;
+}
+
+void
 fusefs_free(struct fusefs *fs)
 {
 	if (fs == NULL)

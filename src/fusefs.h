@@ -96,6 +96,12 @@ unsigned fusefs_inflight(const struct fusefs *fs);
  * pending after that are answered when the engine is freed.  Idempotent.
  */
 void fusefs_unmount(struct fusefs *fs, uint64_t drain_ns);
+/*
+ * The mount was removed by other means (the unmount helper): the
+ * unmount above leaves it alone (libfuse would try again, fail and say
+ * so while a file is still open).
+ */
+void fusefs_mount_gone(struct fusefs *fs);
 
 /*
  * Free the session and the front end.  Call after fusefs_unmount and after

@@ -424,15 +424,16 @@ priv_unmounter_start(struct priv_unmounter **out, const char *mountpoint)
 	return 0;
 }
 
-void
+bool
 priv_unmounter_finish(struct priv_unmounter *u)
 {
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
 	uint64_t until;
+	bool gone = false;
 	int st;
 
 	if (u == NULL)
-		return;
+		return false;
 	if (write(u->wfd, "u", 1) != 1)
 		log_debug("unmount helper: %s", strerror(errno));
 	close(u->wfd);
@@ -441,7 +442,8 @@ priv_unmounter_finish(struct priv_unmounter *u)
 		pid_t r = waitpid(u->pid, &st, WNOHANG);
 
 		if (r == u->pid) {
-			if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			gone = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+			if (!gone)
 				log_warnx("the unmount helper failed");
 			break;
 		}
@@ -458,4 +460,5 @@ priv_unmounter_finish(struct priv_unmounter *u)
 		nanosleep(&ts, NULL);
 	}
 	free(u);
+	return gone;
 }

@@ -60,7 +60,11 @@ struct priv_unmounter;
  */
 int priv_fuse_mount_dev(const char *path, char *dev, size_t devlen);
 int priv_unmounter_start(struct priv_unmounter **out, const char *mountpoint);
-/* Unmount now and wait (at most a few seconds) for the helper.  NULL-safe. */
-void priv_unmounter_finish(struct priv_unmounter *u);
+/*
+ * Unmount now and wait (at most a few seconds) for the helper; true when
+ * the mount is gone (unmounted, or found unmounted already).  NULL-safe
+ * (false).
+ */
+bool priv_unmounter_finish(struct priv_unmounter *u);
 
 #endif
