@@ -50,6 +50,12 @@
  */
 #define FUSEFS_READ_AHEAD_KB 1024
 
+/* A file's times once written to or touched (kept while we run). */
+struct file_times {
+	fuse_ino_t ino;
+	struct timespec atime, mtime, ctime;
+};
+
 struct fusefs {
 	struct fusefs_config cfg;
 	struct loop *loop;
@@ -70,7 +76,9 @@ struct fusefs {
 	int ra_fd;                /* read_ahead_kb to write after INIT, or -1 */
 	unsigned inflight;
 	uint8_t *zeroes;          /* FUSEFS_ZERO_CHUNK zero bytes, lazily */
-	struct timespec start;    /* every timestamp */
+	struct timespec start;    /* every timestamp not in times */
+	struct file_times *times; /* files written to or touched */
+	unsigned ntimes, times_cap;
 };
 
 /* One request waiting for the engine. */
@@ -103,6 +111,62 @@ fusefs_config_default(struct fusefs_config *c)
 }
 
 /* ---------------------------------------------------------------- inodes */
+
+/* ino's index in fs->times, or fs->ntimes. */
+static unsigned
+times_index(const struct fusefs *fs, fuse_ino_t ino)
+{
+	unsigned i;
+
+	for (i = 0; i < fs->ntimes; i++)
+		if (fs->times[i].ino == ino)
+			break;
+	return i;
+}
+
+static const struct file_times *
+times_find(const struct fusefs *fs, fuse_ino_t ino)
+{
+	unsigned i = times_index(fs, ino);
+
+	return i < fs->ntimes ? &fs->times[i] : NULL;
+}
+
+/* ino's times, added (at the mount's time) if new; NULL: out of memory. */
+static struct file_times *
+times_get(struct fusefs *fs, fuse_ino_t ino)
+{
+	struct file_times *ft;
+	unsigned i = times_index(fs, ino);
+
+	if (i < fs->ntimes)
+		return &fs->times[i];
+	if (fs->ntimes == fs->times_cap) {
+		unsigned cap = fs->times_cap > 0 ? 2 * fs->times_cap : 8;
+
+		ft = reallocarray(fs->times, cap, sizeof(*ft));
+		if (ft == NULL)
+			return NULL;
+		fs->times = ft;
+		fs->times_cap = cap;
+	}
+	ft = &fs->times[fs->ntimes++];
+	ft->ino = ino;
+	ft->atime = ft->mtime = ft->ctime = fs->start;
+	return ft;
+}
+
+/* Data written: mtime and ctime are now (kept as they were without memory). */
+static void
+file_modified(struct fusefs *fs, fuse_ino_t ino)
+{
+	struct file_times *ft = times_get(fs, ino);
+
+	if (ft != NULL) {
+		clock_gettime(CLOCK_REALTIME, &ft->mtime);
+		ft->ctime = ft->mtime;
+	}
+}
 
 static fuse_ino_t
 ino_of(uint16_t shelf, uint8_t slot)
@@ -161,6 +225,7 @@ static void
 file_attr(const struct fusefs *fs, const struct target *t, fuse_ino_t ino,
     struct stat *st)
 {
+	const struct file_times *ft;
 	struct target_info info;
 	mode_t mode = fs->cfg.mode & 0777;
 	uint64_t size = target_size(t);
@@ -181,7 +246,10 @@ file_attr(const struct fusefs *fs, const struct target *t, fuse_ino_t ino,
 	st->st_size = (off_t)size;
 	st->st_blksize = blksize;
 	st->st_blocks = (blkcnt_t)(size / 512);
-	st->st_atim = st->st_mtim = st->st_ctim = fs->start;
+	ft = times_find(fs, ino);
+	st->st_atim = ft != NULL ? ft->atime : fs->start;
+	st->st_mtim = ft != NULL ? ft->mtime : fs->start;
+	st->st_ctim = ft != NULL ? ft->ctime : fs->start;
 }
 
 /*
@@ -365,8 +433,12 @@ fusefs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
-	    FUSE_SET_ATTR_GID)) {
+	/* Mode and owner are the mount's: only "changes" to what they are. */
+	file_attr(fs, t, ino, &st);
+	if (((to_set & FUSE_SET_ATTR_MODE) &&
+	    (attr->st_mode & 07777) != (st.st_mode & 07777)) ||
+	    ((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != st.st_uid) ||
+	    ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != st.st_gid)) {
 		fuse_reply_err(req, EPERM);
 		return;
 	}
@@ -375,7 +447,27 @@ fusefs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		fuse_reply_err(req, is_read_only(fs, t) ? EROFS : EINVAL);
 		return;
 	}
-	file_attr(fs, t, ino, &st);
+	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+	    FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) {
+		struct file_times *ft = times_get(fs, ino);
+		struct timespec now;
+
+		if (ft == NULL) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+			ft->atime = now;
+		else if (to_set & FUSE_SET_ATTR_ATIME)
+			ft->atime = attr->st_atim;
+		if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+			ft->mtime = now;
+		else if (to_set & FUSE_SET_ATTR_MTIME)
+			ft->mtime = attr->st_mtim;
+		ft->ctime = now;
+		file_attr(fs, t, ino, &st);
+	}
 	fuse_reply_attr(req, &st, fs->cfg.attr_timeout);
 }
 
@@ -494,10 +586,12 @@ write_done(void *arg, int rc)
 {
 	struct fusefs_io *io = arg;
 
-	if (rc < 0)
+	if (rc < 0) {
 		fuse_reply_err(io->req, io_errno(rc));
-	else
+	} else {
+		file_modified(io->fs, io->ino);
 		fuse_reply_write(io->req, io->len);
+	}
 	if (rc == -EROFS)
 		learnt_read_only(io->fs, io->ino);
 	io_free(io);
@@ -690,6 +784,8 @@ zero_next(struct fusefs_io *io)
 	}
 	if (io->pending > 0)
 		return;
+	if (io->err == 0)
+		file_modified(fs, io->ino);
 	fuse_reply_err(io->req, io->err);
 	io_free(io);
 }
@@ -1172,5 +1268,6 @@ fusefs_free(struct fusefs *fs)
 	if (fs->ra_fd >= 0)
 		close(fs->ra_fd);
 	free(fs->zeroes);
+	free(fs->times);
 	free(fs);
 }

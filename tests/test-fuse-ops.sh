@@ -115,6 +115,35 @@ check(True, "200 unaligned writes read back")
 os.fsync(fd)
 check(True, "fsync")
 os.close(fd)
+# times: a write moves mtime and ctime; utime sets atime and mtime;
+# chown and chmod to what they are succeed, to anything else EPERM
+import time
+st0 = os.stat(path)
+time.sleep(0.05)
+fd = os.open(path, os.O_RDWR)
+os.pwrite(fd, b"t", 4096)
+model[4096] = ord("t")
+os.close(fd)
+st1 = os.stat(path)
+check(st1.st_mtime_ns > st0.st_mtime_ns and st1.st_ctime_ns > st0.st_ctime_ns,
+      "a write moves mtime and ctime (%d -> %d)" % (st0.st_mtime_ns, st1.st_mtime_ns))
+os.utime(path, ns=(1000000000123, 2000000000456))
+st2 = os.stat(path)
+check(st2.st_atime_ns == 1000000000123 and st2.st_mtime_ns == 2000000000456,
+      "utime sets atime and mtime (%d %d)" % (st2.st_atime_ns, st2.st_mtime_ns))
+check(st2.st_ctime_ns >= st1.st_ctime_ns, "utime moves ctime")
+os.utime(path)
+check(os.stat(path).st_mtime_ns >= st1.st_mtime_ns, "utime(NULL): now")
+os.chown(path, st2.st_uid, st2.st_gid)
+os.chmod(path, st2.st_mode & 0o7777)
+check(True, "chown and chmod to the same owner and mode")
+for what, f in (("chmod 0644", lambda: os.chmod(path, 0o644)),
+                ("chown to another user", lambda: os.chown(path, st2.st_uid + 1, -1))):
+    try:
+        f()
+        check(False, what + " succeeded")
+    except OSError as e:
+        check(e.errno == errno.EPERM, what + ": " + os.strerror(e.errno))
 # O_TRUNC is ignored as on a block device
 fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
 os.close(fd)
