@@ -67,6 +67,7 @@ struct fusefs {
 	bool stolen;              /* a write kept fbuf.mem: allocate anew */
 	bool fd_added;
 	bool mounted;
+	bool mount_gone;          /* removed by the unmount helper */
 	bool ended;               /* session over (unmounted from outside) */
 	bool unmounted;
 	bool init_done;           /* FUSE_INIT answered */
@@ -1211,6 +1212,33 @@ fusefs_inflight(const struct fusefs *fs)
 	return fs->inflight;
 }
 
+/*
+ * The mount is gone already (the unmount helper removed it), but libfuse
+ * still holds its name and the session's fd and frees them only in
+ * fuse_session_unmount, which tries to unmount again first: refused (we
+ * hold no capability), and said on stderr while a file is still open.
+ * That attempt's message goes to /dev/null.
+ */
+static void
+unmount_quietly(struct fuse_session *se)
+{
+	int err = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+	fflush(stderr);
+	if (err >= 0 && nul >= 0 && dup2(nul, STDERR_FILENO) >= 0) {
+		fuse_session_unmount(se);
+		fflush(stderr);
+		(void)dup2(err, STDERR_FILENO);
+	} else {
+		fuse_session_unmount(se);
+	}
+	if (nul >= 0)
+		close(nul);
+	if (err >= 0)
+		close(err);
+}
+
 void
 fusefs_unmount(struct fusefs *fs, uint64_t drain_ns)
 {
@@ -1237,16 +1265,17 @@ fusefs_unmount(struct fusefs *fs, uint64_t drain_ns)
 		    fs->inflight);
 	/* From here replies go nowhere, quietly. */
 	fuse_session_exit(fs->se);
-	if (fs->mounted)
+	if (fs->mounted && fs->mount_gone)
+		unmount_quietly(fs->se);
+	else if (fs->mounted)
 		fuse_session_unmount(fs->se);
 }
 
 void
 fusefs_mount_gone(struct fusefs *fs)
 {
-	/* fuse_session_destroy still closes the session's fd. */
 	if (fs != NULL)
-		fs->mounted = false;
+		fs->mount_gone = true;
 }
 
 void

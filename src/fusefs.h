@@ -98,8 +98,8 @@ unsigned fusefs_inflight(const struct fusefs *fs);
 void fusefs_unmount(struct fusefs *fs, uint64_t drain_ns);
 /*
  * The mount was removed by other means (the unmount helper): the
- * unmount above leaves it alone (libfuse would try again, fail and say
- * so while a file is still open).
+ * unmount above only has libfuse free what it holds (libfuse also tries
+ * to unmount again, and fails; that is not said).
  */
 void fusefs_mount_gone(struct fusefs *fs);
 
