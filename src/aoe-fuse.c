@@ -627,8 +627,10 @@ main(int argc, char **argv)
 		fprintf(stderr, PROG ": -g %s: no such group\n", group_arg);
 		goto out_args;
 	}
-	if (user_arg != NULL && priv_parse_user(user_arg, &ids) < 0) {
-		fprintf(stderr, PROG ": -u %s: no such user\n", user_arg);
+	if (user_arg != NULL && (rc = priv_parse_user(user_arg, &ids)) < 0) {
+		fprintf(stderr, PROG ": -u %s: %s\n", user_arg, rc == -ESRCH ?
+		    "not in the passwd file: give its group with -g" :
+		    "no such user");
 		goto out_args;
 	}
 	if (argc - optind == 2) {

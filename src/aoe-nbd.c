@@ -531,9 +531,10 @@ main(int argc, char **argv)
 		    group_arg);
 		return EXIT_USAGE;
 	}
-	if (user_arg != NULL && priv_parse_user(user_arg, &ids) < 0) {
-		fprintf(stderr, "%s: -u %s: no such user\n", log_progname(),
-		    user_arg);
+	if (user_arg != NULL && (rc = priv_parse_user(user_arg, &ids)) < 0) {
+		fprintf(stderr, "%s: -u %s: %s\n", log_progname(), user_arg,
+		    rc == -ESRCH ? "not in the passwd file: give its group "
+		    "with -g" : "no such user");
 		return EXIT_USAGE;
 	}
 

@@ -65,10 +65,14 @@ priv_parse_user(const char *s, struct priv_ids *ids)
 		pw = getpwuid((uid_t)v);
 	if (pw != NULL) {
 		ids->uid = pw->pw_uid;
-		if (!ids->set_gid)
+		if (!ids->set_gid) {
 			ids->gid = pw->pw_gid;
+			ids->set_gid = true;
+		}
 	} else if (parse_number(s, &v) == 0) {
-		/* A bare number with no passwd entry: group stays as given. */
+		/* A bare number with no passwd entry: no group of its own. */
+		if (!ids->set_gid)
+			return -ESRCH;
 		ids->uid = (uid_t)v;
 	} else {
 		return -EINVAL;

@@ -19,8 +19,9 @@ struct priv_ids {
 };
 
 /*
- * -u USER: a name or a number.  Without -g the user's primary group is
- * used too (a name from the passwd file has one).  0 or -EINVAL.
+ * -u USER: a name or a number.  Without -g (parsed first) the user's
+ * primary group is used too; a number with no passwd entry has none, so
+ * needs -g (-ESRCH).  0, -EINVAL (no such user) or -ESRCH.
  */
 int priv_parse_user(const char *s, struct priv_ids *ids);
 /* -g GROUP: a name or a number.  0 or -EINVAL. */

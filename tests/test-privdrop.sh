@@ -3,9 +3,10 @@
 # Least privilege: once their links (sockets, mounts) are open, aoe-nbd,
 # aoe-fuse and aoectl hold no capability at all (CapInh, CapPrm, CapEff,
 # CapAmb 0 in /proc/PID/status; CapBnd 0 as root, where dropping it is
-# allowed), and with -u nobody -g nogroup run as that user, while still
-# serving.  Also the safe defaults: NBD on loopback only, Unix sockets and
-# FUSE files mode 0600 owned by the right user, a root FUSE mount removed
+# allowed), and with -u nobody (-g nogroup) run as that user and group,
+# while still serving; a uid with no passwd entry needs -g.  Also the safe
+# defaults: NBD on loopback only, Unix sockets and FUSE files mode 0600
+# owned by the right user, a root FUSE mount removed
 # at exit although the daemon kept no CAP_SYS_ADMIN, aoe-fuse's pid file
 # removed (emptied as nobody, who may not remove it).
 nbd_test_timeout=240
@@ -82,12 +83,14 @@ stop_aoe_nbd
 # Let nobody reach the socket (the scratch directory is root's, 0700).
 chmod 711 "$nbd_sockdir"
 : >"$nbd_log"
-start_aoe_nbd -I "$lan_if" -w 5 -u nobody -g nogroup e1.0
-expect_no_caps "$nbd_pid" "aoe-nbd -u nobody -g nogroup"
-expect_ids "$nbd_pid" "aoe-nbd -u nobody" "$nobody_uid" "$nogroup_gid"
-[ "$(stat -c '%a %u %g' "$nbd_sock")" = "600 $nobody_uid $nogroup_gid" ] ||
+# -u alone: the user's own group as well (root's group was kept).
+start_aoe_nbd -I "$lan_if" -w 5 -u nobody e1.0
+expect_no_caps "$nbd_pid" "aoe-nbd -u nobody"
+expect_ids "$nbd_pid" "aoe-nbd -u nobody" "$nobody_uid" \
+    "$(id -g nobody)"
+[ "$(stat -c '%a %u %g' "$nbd_sock")" = "600 $nobody_uid $(id -g nobody)" ] ||
     fail "socket is $(stat -c '%a %U %G' "$nbd_sock")," \
-    "expected 600 nobody nogroup"
+    "expected 600 nobody $(id -gn nobody)"
 # Served to nobody (whose socket it is) ...
 expect_status 0 "${as_nobody[@]}" nbdinfo --size "$(nbd_uri e1.0)"
 expect_grep "$tmpdir/out" 8388608
@@ -108,6 +111,13 @@ chmod 700 "$nbd_sockdir"
 # Bad users and groups are usage errors.
 expect_status 2 aoe-nbd -I "$lan_if" -u no-such-user-$$ e1.0
 expect_status 2 aoe-nbd -I "$lan_if" -g no-such-group-$$ e1.0
+# A uid not in the passwd file has no group to take: -g is needed.
+uid=54321
+while getent passwd "$uid" >/dev/null; do uid=$((uid + 1)); done
+expect_status 2 aoe-nbd -I "$lan_if" -u "$uid" e1.0
+expect_grep "$tmpdir/err" "not in the passwd file: give its group with -g"
+expect_status 2 aoe-fuse -I "$lan_if" -u "$uid" e1.0 "$tmpdir/f0"
+expect_grep "$tmpdir/err" "not in the passwd file: give its group with -g"
 
 # ------------------------------------------------------------ TCP default
 port=$(free_tcp_port)
