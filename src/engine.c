@@ -31,6 +31,13 @@
 #define FAST_REXMIT_THRESH 3 /* initial; doubles when reordering is seen */
 #define DISCOVER_FIRST_NS (250 * NSEC_PER_MSEC) /* quick rediscovery */
 #define DISCOVER_FAST_TRIES 8
+/*
+ * A config answer this long after the latest IDENTIFY answer identifies
+ * an idle target again: one restarted or resized (vblade announces itself
+ * at start; rediscovery asks every minute) shows its new size, and a
+ * read-only state learnt from refused writes is forgotten.
+ */
+#define REIDENTIFY_NS (1 * NSEC_PER_SEC)
 #define MAX_TARGETS 4096  /* adverts beyond this are dropped (rx_bad_cfg) */
 #define MAX_FENCES 4096   /* then one fence covers the whole target */
 #define DUP_MEMORY_NS (60 * NSEC_PER_SEC) /* fence all writes this long after a late duplicate */
@@ -267,6 +274,7 @@ struct target {
 	unsigned nfences;
 	struct framelist tframes;
 	struct frame *ident_frame;
+	uint64_t ident_ns;       /* when the latest IDENTIFY was answered */
 	struct reqlist queued, active;
 	struct reqlist issuing;
 	struct fence *fences;
@@ -2047,9 +2055,13 @@ cfg_advert(struct engine *e, unsigned ifidx, const struct aoe_hdr *h,
 	if (created)
 		ev(e, t, ENGINE_EV_NEW);
 	if (t->state == TARGET_DEAD) {
-		/* Back from the dead: start afresh and identify again. */
+		/*
+		 * Back from the dead: start afresh and identify again; a
+		 * read-only state learnt from refused writes is forgotten.
+		 */
 		t->state = TARGET_NEW;
 		t->identified = false;
+		t->read_only = e->cfg.read_only;
 		t->cwnd = 0;
 		target_reset_timing(e, t);
 		target_recompute(e, t);
@@ -2070,7 +2082,9 @@ cfg_advert(struct engine *e, unsigned ifidx, const struct aoe_hdr *h,
 		t->retransmits++;
 		e->stats.retransmits++;
 		frame_send(e, t->ident_frame, now);
-	} else if (t->state == TARGET_NEW) {
+	} else if (t->state == TARGET_NEW || (t->state == TARGET_UP &&
+	    t->inflight == 0 && now - t->ident_ns >= REIDENTIFY_NS)) {
+		/* (Idle only: no frame beyond the window and bufcnt.) */
 		identify_send(e, t, now);
 	}
 	target_pump(e, t, now);
@@ -2249,7 +2263,7 @@ identify_done(struct engine *e, struct target *t, const uint8_t *data,
     size_t len, uint64_t now)
 {
 	struct ata_ident id;
-	bool was_up = t->identified;
+	bool was_up = t->identified, was_ro = t->read_only;
 	uint64_t old = t->sectors;
 
 	if (ata_ident_parse(data, len, &id) < 0 || id.sectors == 0 ||
@@ -2261,10 +2275,13 @@ identify_done(struct engine *e, struct target *t, const uint8_t *data,
 	t->ident = id;
 	t->sectors = id.sectors;
 	t->identified = true;
+	t->ident_ns = now;
 	t->state = TARGET_UP;
+	/* Identified again: writable until a write is refused again. */
+	t->read_only = e->cfg.read_only;
 	if (!was_up)
 		ev(e, t, ENGINE_EV_UP);
-	else if (old != t->sectors)
+	else if (old != t->sectors || was_ro != t->read_only)
 		ev(e, t, ENGINE_EV_CHANGED);
 	target_pump(e, t, now);
 }

@@ -1569,6 +1569,61 @@ drop_ident_hook(struct net *n, unsigned ifidx, const uint8_t *f, size_t len)
  * rounds (250 ms apart) asks again at once, so the target is up after
  * about a second, not after the backed-off timer (0.2 + 0.4 + 0.8 + 1.6 s).
  */
+/*
+ * A config answer to an idle target at least a second after its IDENTIFY
+ * identifies it again: a new size is seen (CHANGED), and a read-only
+ * state learnt from refused writes is forgotten; sooner, nothing is sent.
+ */
+Test(discovery, reidentify_size_and_read_only)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 1, 1500, 0, 61);
+	struct faketarget *a;
+	struct target *t;
+	uint8_t buf[1024];
+	unsigned changed;
+	uint64_t idents;
+
+	a = net_add_target(n, 1, 0, 4096, 1);
+	ft_set_read_only(a, true);
+	net_up(n);
+	t = net_target(n, 0);
+	memset(buf, 0x5a, sizeof(buf));
+	cr_assert_eq(do_write(n, t, buf, 0, sizeof(buf)), -EROFS);
+	cr_assert(target_read_only(t));
+	/* within a second of the IDENTIFY: no new one */
+	idents = ft_stats(a)->identifies;
+	net_discover(n);
+	net_advance(n, 100 * NSEC_PER_MSEC);
+	cr_assert_eq(ft_stats(a)->identifies, idents);
+	cr_assert(target_read_only(t));
+
+	/* restarted writable and larger */
+	ft_set_read_only(a, false);
+	ft_set_ident_sectors(a, 8192);
+	changed = count_events(n, t, ENGINE_EV_CHANGED);
+	net_advance(n, 2 * NSEC_PER_SEC);
+	net_discover(n);
+	net_advance(n, 100 * NSEC_PER_MSEC);
+	cr_assert_gt(ft_stats(a)->identifies, idents);
+	cr_assert_gt(count_events(n, t, ENGINE_EV_CHANGED), changed);
+	cr_assert_eq(target_size(t), 8192ULL * 512);
+	cr_assert_not(target_read_only(t));
+	cr_assert_eq(do_write(n, t, buf, 0, sizeof(buf)), 0);
+	cr_assert_eq(ft_stats(a)->writes, 1);
+	cr_assert_eq(count_events(n, t, ENGINE_EV_UP), 1);
+
+	/* read-only again: learnt from the next refused write again */
+	ft_set_read_only(a, true);
+	net_advance(n, 2 * NSEC_PER_SEC);
+	net_discover(n);
+	net_advance(n, 100 * NSEC_PER_MSEC);
+	cr_assert_not(target_read_only(t));
+	cr_assert_eq(do_write(n, t, buf, 0, sizeof(buf)), -EROFS);
+	cr_assert(target_read_only(t));
+	net_free(n);
+}
+
 Test(discovery, identify_lost_paced_by_adverts)
 {
 	struct engine_config c;
