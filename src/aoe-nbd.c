@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -124,6 +125,20 @@ usage_error(const char *msg)
 }
 
 /* ---------------------------------------------------------- helpers */
+
+/*
+ * -p: 0 to 65535 or a TCP service name (getaddrinfo would take 99999 as
+ * 34463, and "abc" only to fail later with a muddled message).
+ */
+static bool
+port_valid(const char *s)
+{
+	unsigned long long v;
+
+	if (s[0] >= '0' && s[0] <= '9')
+		return parse_uint(s, 0, 65535, &v) == 0;
+	return s[0] != '\0' && getservbyname(s, "tcp") != NULL;
+}
 
 /* An absolute copy of path (relative to the current directory). */
 static char *
@@ -521,6 +536,9 @@ main(int argc, char **argv)
 		usage_error("-U cannot be used with -p or -i");
 	if (unix_arg != NULL && unix_arg[0] == '\0')
 		usage_error("-U needs a path (or -)");
+	if (port != NULL && !port_valid(port))
+		usage_error("-p: a port number 0 to 65535 or a service name "
+		    "from /etc/services");
 	if (single || socket_activation || run_cmd || exit_with_parent)
 		foreground = true;
 	a.single = single;

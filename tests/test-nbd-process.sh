@@ -27,6 +27,10 @@ expect_status 2 aoe-nbd -I lo foo
 expect_grep "$tmpdir/err" "not a target name"
 expect_status 2 aoe-nbd -I lo -s -p 10809
 expect_status 2 aoe-nbd -I lo -U /tmp/x -p 10809
+for v in 99999 65536 -1 abc no-such-service ''; do
+	expect_status 2 aoe-nbd -I lo -p "$v"
+	expect_grep "$tmpdir/err" "-p: a port number 0 to 65535 or a service name"
+done
 expect_status 2 aoe-nbd --bogus
 expect_status 2 aoe-nbd --max-window=0
 for v in x -1 1000001 12us ''; do
