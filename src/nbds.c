@@ -2225,10 +2225,22 @@ again:
 	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old);
 	if (rc < 0 && errno == EADDRINUSE && tries++ == 0) {
-		/* Stale (nobody listening)?  Then it is ours to replace. */
-		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		/*
+		 * A socket nobody listens on (stale) is ours to replace;
+		 * anything else there (a file, a FIFO, a device, a symlink)
+		 * is not: refused with EEXIST.
+		 */
+		struct stat st;
+		int probe;
 		bool stale = false;
 
+		if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+			if (err != NULL)
+				*err = "not a socket, so not replaced";
+			close(fd);
+			return -EEXIST;
+		}
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (probe >= 0) {
 			stale = connect(probe, (struct sockaddr *)&sun,
 			    sizeof(sun)) < 0 && errno == ECONNREFUSED;

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # aoe-nbd as a process: --help lists every option, usage errors exit 2,
-# no CAP_NET_RAW exits 4, a busy socket exits 1; it daemonises by default
+# no CAP_NET_RAW exits 4, a busy socket exits 1 (and a file that is not a
+# socket is left alone, exit 1); it daemonises by default
 # (the pidfile names the daemon), --exit-with-parent follows its parent,
 # and SIGTERM/SIGINT let requests in flight finish and exit 0.
 nbd_test_timeout=90
@@ -66,6 +67,18 @@ expect_grep "$tmpdir/out" 67108864
 expect_status 1 aoe-nbd -f -I "$lan_if" -U "$nbd_sock" e1.0
 expect_grep "$tmpdir/err" "cannot listen"
 expect_status 0 nbdinfo --size "$(nbd_uri)"
+# Not a socket (a file, a FIFO, a symlink, a directory): left alone, exit 1.
+printf 'precious\n' >"$nbd_sockdir/file"
+mkfifo "$nbd_sockdir/fifo"
+ln -s "$nbd_sockdir/file" "$nbd_sockdir/link"
+mkdir "$nbd_sockdir/dir"
+for p in file fifo link dir; do
+	expect_status 1 aoe-nbd -f -I "$lan_if" -U "$nbd_sockdir/$p" e1.0
+	expect_grep "$tmpdir/err" "not a socket, so not replaced"
+done
+[ "$(cat "$nbd_sockdir/file")" = precious ] && [ -p "$nbd_sockdir/fifo" ] &&
+    [ -L "$nbd_sockdir/link" ] && [ -d "$nbd_sockdir/dir" ] ||
+    fail "-U replaced something that is not a socket"
 
 _gone()
 {
