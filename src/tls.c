@@ -351,10 +351,15 @@ x509_load(struct tls_creds *cr, const char *dir, char *msg, size_t msglen)
 		return rc;
 	}
 	if (access(ca, R_OK) == 0) {
+		/* It returns how many certificates it took: none is wrong. */
 		r = gnutls_certificate_set_x509_trust_file(cr->x509, ca,
 		    GNUTLS_X509_FMT_PEM);
 		if (r < 0) {
 			snprintf(msg, msglen, "%s: %s", ca, gnutls_strerror(r));
+			return -EINVAL;
+		}
+		if (r == 0) {
+			snprintf(msg, msglen, "%s: no certificate in it", ca);
 			return -EINVAL;
 		}
 	} else if (cr->verify_peer) {

@@ -249,6 +249,13 @@ expect_status 2 aoe-nbd -I "$lan_if" --tls-psk="$psk/keys.psk" e1.0
 expect_status 1 aoe-nbd -I "$lan_if" -f --tls=on \
     --tls-certificates="$pki/none" e1.0
 expect_grep "$tmpdir/err" "server-cert.pem"
+# A CA file with no certificate in it would refuse every client later.
+mkdir "$pki/emptyca"
+cp "$srv/server-cert.pem" "$srv/server-key.pem" "$pki/emptyca/"
+: >"$pki/emptyca/ca-cert.pem"
+expect_status 1 aoe-nbd -I "$lan_if" -f --tls=require --tls-verify-peer \
+    --tls-certificates="$pki/emptyca" e1.0
+expect_grep "$tmpdir/err" "ca-cert.pem: no certificate in it"
 printf 'alice:xyz\n' >"$pki/bad.psk"
 expect_status 1 aoe-nbd -I "$lan_if" -f --tls=on --tls-psk="$pki/bad.psk" e1.0
 expect_grep "$tmpdir/err" "bad.psk:1"
