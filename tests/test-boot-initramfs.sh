@@ -130,11 +130,13 @@ boot()
 # By device name and interface name (net.ifnames=0: udev in the
 # initramfs keeps eth0; ip=off: nbd-client's own local-top script acts on
 # root=/dev/nbd* too and would try DHCP for minutes), then by UUID on
-# every Ethernet interface, then by label on the interface with the
-# tap NIC's MAC address.
+# every Ethernet interface (after an aoe= with @IF: the last aoe= wins
+# whole), then by label on the interface with the tap NIC's MAC address,
+# written in upper case.
 boot "aoe=e1.0@eth0 root=/dev/nbd0 ip=off rw net.ifnames=0" 1 1280
-boot "aoe=e1.0 aoe_max_kb=512 root=UUID=$uuid rw" 2 512
-boot "aoe=e1.0@$vm_mac_tap aoe_wait=20 aoe_max_kb=0 root=LABEL=aoeroot rw" 3 \
+boot "aoe=e9.9@eth9 aoe=e1.0 aoe_max_kb=512 root=UUID=$uuid rw" 2 512
+mac_upper=$(printf %s "$vm_mac_tap" | tr a-f A-F)
+boot "aoe=e1.0@$mac_upper aoe_wait=20 aoe_max_kb=0 root=LABEL=aoeroot rw" 3 \
     128
 
 # ------------------------------------------------------------ host checks
