@@ -598,6 +598,12 @@ main(int argc, char **argv)
 			group_arg = optarg;
 			break;
 		case OPT_PIDFILE:
+			if (optarg[0] == '\0') {
+				fprintf(stderr, PROG ": --pidfile needs a file "
+				    "name\n");
+				status = EXIT_USAGE;
+				goto out_args;
+			}
 			free(pidfile);
 			pidfile = absolute_path(optarg);
 			if (pidfile == NULL) {

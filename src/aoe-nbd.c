@@ -536,6 +536,10 @@ main(int argc, char **argv)
 		usage_error("-U cannot be used with -p or -i");
 	if (unix_arg != NULL && unix_arg[0] == '\0')
 		usage_error("-U needs a path (or -)");
+	if (pidfile_arg != NULL && pidfile_arg[0] == '\0')
+		usage_error("-P needs a file name");
+	if (ipaddr != NULL && ipaddr[0] == '\0')
+		usage_error("-i needs an address (e.g. 0.0.0.0 or ::)");
 	if (port != NULL && !port_valid(port))
 		usage_error("-p: a port number 0 to 65535 or a service name "
 		    "from /etc/services");
@@ -713,10 +717,11 @@ main(int argc, char **argv)
 		    &err);
 		if (rc < 0) {
 			fprintf(stderr, "%s: cannot listen on %s port %s: "
-			    "%s: %s\n", log_progname(),
+			    "%s%s%s\n", log_progname(),
 			    ipaddr ? ipaddr : "127.0.0.1",
 			    port ? port : DEFAULT_PORT, err ? err : "",
-			    strerror(-rc));
+			    rc == -ENOENT ? "" : ": ",
+			    rc == -ENOENT ? "" : strerror(-rc));
 			status = EXIT_FAIL;
 			goto out;
 		}

@@ -2135,8 +2135,8 @@ nbds_listen_tcp(struct nbds *s, const char *addr, const char *port,
 	rc = getaddrinfo(addr, port, &hints, &res);
 	if (rc != 0) {
 		if (err != NULL)
-			*err = gai_strerror(rc);
-		return rc == EAI_SYSTEM ? -errno : -EADDRNOTAVAIL;
+			*err = rc == EAI_SYSTEM ? step : gai_strerror(rc);
+		return rc == EAI_SYSTEM ? -errno : -ENOENT;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		int fd, one = 1;

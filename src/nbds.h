@@ -92,7 +92,8 @@ void nbds_target_event(struct nbds *s, struct target *t, int event);
  * Listen on TCP: addr (NULL = 127.0.0.1) and port (a number or service
  * name; "0" = any free port), every address getaddrinfo gives.  Returns 0
  * or -errno; *err (if not NULL) gets a static text naming the failing
- * step.
+ * step, or for -ENOENT (the address does not resolve) the resolver's
+ * message.
  */
 int nbds_listen_tcp(struct nbds *s, const char *addr, const char *port,
     const char **err);

@@ -23,6 +23,8 @@ expect_status 0 aoe-fuse -V
 expect_grep "$tmpdir/out" "aoe-fuse "
 expect_status 2 aoe-fuse
 expect_status 2 aoe-fuse --no-such-option "$tmpdir"
+expect_status 2 aoe-fuse -I lo --pidfile= "$tmpdir"
+expect_grep "$tmpdir/err" "--pidfile needs a file name"
 expect_status 2 aoe-fuse -I lo ex1.0 "$tmpdir/nofile"
 expect_status 2 aoe-fuse -I lo "$tmpdir/no/such/dir"
 expect_status 2 aoe-fuse -I lo e1.0 "$tmpdir"

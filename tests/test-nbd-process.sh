@@ -32,6 +32,10 @@ for v in 99999 65536 -1 abc no-such-service ''; do
 	expect_status 2 aoe-nbd -I lo -p "$v"
 	expect_grep "$tmpdir/err" "-p: a port number 0 to 65535 or a service name"
 done
+expect_status 2 aoe-nbd -I lo -P ''
+expect_grep "$tmpdir/err" "-P needs a file name"
+expect_status 2 aoe-nbd -I lo -i '' -p 0
+expect_grep "$tmpdir/err" "-i needs an address"
 expect_status 2 aoe-nbd --bogus
 expect_status 2 aoe-nbd --max-window=0
 for v in x -1 1000001 12us ''; do
@@ -67,6 +71,10 @@ expect_grep "$tmpdir/out" 67108864
 expect_status 1 aoe-nbd -f -I "$lan_if" -U "$nbd_sock" e1.0
 expect_grep "$tmpdir/err" "cannot listen"
 expect_status 0 nbdinfo --size "$(nbd_uri)"
+# An address that does not resolve: the resolver's message alone.
+expect_status 1 aoe-nbd -f -I "$lan_if" -i 999.1.1.1 -p 0 e1.0
+expect_grep "$tmpdir/err" "cannot listen on 999.1.1.1 port 0: Name or service not known"
+! grep -q "Cannot assign" "$tmpdir/err" || fail "two error texts mixed"
 # Not a socket (a file, a FIFO, a symlink, a directory): left alone, exit 1.
 printf 'precious\n' >"$nbd_sockdir/file"
 mkfifo "$nbd_sockdir/fifo"
