@@ -235,7 +235,11 @@ psk_load(struct tls_creds *cr, const char *path, char *msg, size_t msglen)
 			break;
 		}
 		line[n] = '\0';
-		if (n == 0 || line[0] == '#')
+		/* A UTF-8 byte order mark an editor put first is no user. */
+		if (lineno == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0)
+			memmove(line, line + 3, n + 1 - 3);
+		if (line[strspn(line, " \t")] == '\0' ||
+		    line[strspn(line, " \t")] == '#')
 			continue;
 		colon = strchr(line, ':');
 		if (colon == NULL || colon == line) {
@@ -248,10 +252,23 @@ psk_load(struct tls_creds *cr, const char *path, char *msg, size_t msglen)
 		hlen = strlen(colon + 1);
 		if (hlen == 0 || hlen % 2 != 0 || hlen > 2 * 512) {
 			snprintf(msg, msglen, "--tls-psk %s:%u: the key must "
-			    "be an even number of hex digits", path, lineno);
+			    "be an even number of hex digits, 2 to 1024", path,
+			    lineno);
 			rc = -EINVAL;
 			break;
 		}
+		for (size_t i = 0; i < cr->nkeys; i++) {
+			if (strlen(cr->keys[i].user) == ulen &&
+			    memcmp(cr->keys[i].user, line, ulen) == 0) {
+				snprintf(msg, msglen, "--tls-psk %s:%u: user "
+				    "%.*s given a second time", path, lineno,
+				    (int)MIN(ulen, 64), line);
+				rc = -EINVAL;
+				break;
+			}
+		}
+		if (rc < 0)
+			break;
 		nk = realloc(cr->keys, (cr->nkeys + 1) * sizeof(*nk));
 		if (nk == NULL) {
 			rc = -ENOMEM;

@@ -231,8 +231,15 @@ expect_grep "$nbd_log" "TLS (PSK): (TLS1.3"
 stop_aoe_nbd
 
 # ------------------------------------------------------------ on and off
+# (The PSK file as an editor may leave it: a byte order mark, blank lines
+# of spaces, an indented comment, another user.)
+{
+	printf '\357\273\277# keys\n  \n\t# indented comment\n'
+	cat "$psk/keys.psk"
+	printf 'bob:00112233445566778899aabbccddeeff\n'
+} >"$pki/edited.psk"
 : >"$nbd_log"
-start_aoe_nbd -I "$lan_if" -w 5 --tls=on --tls-psk="$psk/keys.psk" e1.0
+start_aoe_nbd -I "$lan_if" -w 5 --tls=on --tls-psk="$pki/edited.psk" e1.0
 expect_status 0 "$py" "$srcdir/tests/nbd-tls-raw.py" "$nbd_sock" on
 expect_status 0 nbdinfo --is tls "$(psk_uri)"
 stop_aoe_nbd
@@ -256,6 +263,9 @@ cp "$srv/server-cert.pem" "$srv/server-key.pem" "$pki/emptyca/"
 expect_status 1 aoe-nbd -I "$lan_if" -f --tls=require --tls-verify-peer \
     --tls-certificates="$pki/emptyca" e1.0
 expect_grep "$tmpdir/err" "ca-cert.pem: no certificate in it"
+cat "$psk/keys.psk" "$psk/keys.psk" >"$pki/twice.psk"
+expect_status 1 aoe-nbd -I "$lan_if" -f --tls=on --tls-psk="$pki/twice.psk" e1.0
+expect_grep "$tmpdir/err" "twice.psk:2: user alice given a second time"
 printf 'alice:xyz\n' >"$pki/bad.psk"
 expect_status 1 aoe-nbd -I "$lan_if" -f --tls=on --tls-psk="$pki/bad.psk" e1.0
 expect_grep "$tmpdir/err" "bad.psk:1"
