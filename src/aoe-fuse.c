@@ -156,6 +156,15 @@ usage(FILE *f)
 	    "1 s, or up\nto 5 s for the named TARGET; SIGUSR1 logs the "
 	    "counters that -v logs at exit)\n");
 	rt_usage_common(f);
+	fprintf(f, "\nExit status: 0 mounted (with -f: ended cleanly), 1 "
+	    "failure, 2 usage error,\n3 the named TARGET did not answer, 4 "
+	    "no permission (CAP_NET_RAW).\n");
+}
+
+static void
+usage_hint(void)
+{
+	fprintf(stderr, "Try '" PROG " --help' for more information.\n");
 }
 
 static void
@@ -622,7 +631,7 @@ main(int argc, char **argv)
 			status = EXIT_OK;
 			goto out_args;
 		default:
-			usage(stderr);
+			usage_hint();
 			status = EXIT_USAGE;
 			goto out_args;
 		}
@@ -653,7 +662,7 @@ main(int argc, char **argv)
 	} else {
 		fprintf(stderr, PROG ": expected MOUNTPOINT, or TARGET and "
 		    "FILE\n");
-		usage(stderr);
+		usage_hint();
 		goto out_args;
 	}
 	/* Absolute: the daemon leaves the working directory. */

@@ -19,10 +19,16 @@ requires dd cmp timeout python3 fallocate truncate tshark
 # ------------------------------------------------ usage errors (no network)
 expect_status 0 aoe-fuse --help
 expect_grep "$tmpdir/out" "usage: aoe-fuse"
+expect_grep "$tmpdir/out" "Exit status: 0 mounted"
 expect_status 0 aoe-fuse -V
 expect_grep "$tmpdir/out" "aoe-fuse "
+# A usage error says what is wrong and where help is, not the whole help.
 expect_status 2 aoe-fuse
+expect_grep "$tmpdir/err" "expected MOUNTPOINT, or TARGET and FILE"
+expect_grep "$tmpdir/err" "Try 'aoe-fuse --help'"
+! grep -q "usage:" "$tmpdir/err" || fail "the whole help on a usage error"
 expect_status 2 aoe-fuse --no-such-option "$tmpdir"
+expect_grep "$tmpdir/err" "Try 'aoe-fuse --help'"
 expect_status 2 aoe-fuse -I lo --pidfile= "$tmpdir"
 expect_grep "$tmpdir/err" "--pidfile needs a file name"
 expect_status 2 aoe-fuse -I lo ex1.0 "$tmpdir/nofile"
