@@ -467,31 +467,10 @@ absolute_path(const char *p)
 }
 
 /*
- * Write our pid to path; returns the file, kept open (-1: failed, said).
- * Run as another user (-u), we may not remove it at exit: remove_pidfile
- * then empties it, so no stale pid is left to kill.
+ * Run as another user (-u), we may not remove the pid file at exit: then
+ * it is emptied through fd (from pidfile_write), so no stale pid is left
+ * to kill.
  */
-static int
-write_pidfile(const char *path)
-{
-	char buf[32];
-	int fd, n;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		log_warn("%s", path);
-		return -1;
-	}
-	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (write(fd, buf, (size_t)n) != n) {
-		log_warn("%s", path);
-		close(fd);
-		unlink(path);
-		return -1;
-	}
-	return fd;
-}
-
 static void
 remove_pidfile(const char *path, int fd)
 {
@@ -805,9 +784,11 @@ main(int argc, char **argv)
 	/* Before the privileges go: the sysfs file is root's. */
 	fusefs_set_read_ahead(app.fs, mnt);
 	if (pidfile != NULL) {
-		pidfd = write_pidfile(pidfile);
-		if (pidfd < 0)
+		pidfd = pidfile_write(pidfile);
+		if (pidfd < 0) {
+			log_warnx("%s: %s", pidfile, strerror(-pidfd));
 			goto out;
+		}
 	}
 	/*
 	 * Mounted, links open: no capability is needed any more.  Root

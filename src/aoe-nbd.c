@@ -177,35 +177,6 @@ uri_append(char *out, size_t len, const char *s, bool keep_slash)
 	out[o] = '\0';
 }
 
-static int
-write_pidfile(const char *path)
-{
-	char tmp[PATH_MAX], buf[32];
-	int fd, n;
-
-	/* Written whole and renamed, so a reader never sees half of it. */
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path,
-	    (long)getpid()) >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (write(fd, buf, (size_t)n) != n || close(fd) < 0) {
-		int rc = -errno;
-
-		unlink(tmp);
-		return rc;
-	}
-	if (rename(tmp, path) < 0) {
-		int rc = -errno;
-
-		unlink(tmp);
-		return rc;
-	}
-	return 0;
-}
-
 static void
 daemonise(void)
 {
@@ -751,13 +722,14 @@ main(int argc, char **argv)
 		}
 	}
 	if (pidfile != NULL) {
-		rc = write_pidfile(pidfile);
+		rc = pidfile_write(pidfile);
 		if (rc < 0) {
 			log_warnx("cannot write %s: %s", pidfile,
 			    strerror(-rc));
 			status = EXIT_FAIL;
 			goto out;
 		}
+		close(rc); /* the file is left behind at exit */
 	}
 
 	if (run_cmd != NULL) {

@@ -225,7 +225,7 @@ psk_load(struct tls_creds *cr, const char *path, char *msg, size_t msglen)
 	while (fgets(line, sizeof(line), f) != NULL) {
 		size_t n = strcspn(line, "\r\n"), ulen, hlen;
 		struct psk_key *k, *nk;
-		char *colon;
+		char *colon, first;
 
 		lineno++;
 		if (line[n] == '\0' && !feof(f)) {
@@ -238,8 +238,8 @@ psk_load(struct tls_creds *cr, const char *path, char *msg, size_t msglen)
 		/* A UTF-8 byte order mark an editor put first is no user. */
 		if (lineno == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0)
 			memmove(line, line + 3, n + 1 - 3);
-		if (line[strspn(line, " \t")] == '\0' ||
-		    line[strspn(line, " \t")] == '#')
+		first = line[strspn(line, " \t")];
+		if (first == '\0' || first == '#')
 			continue;
 		colon = strchr(line, ':');
 		if (colon == NULL || colon == line) {

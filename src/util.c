@@ -5,11 +5,13 @@
  * no allocation, no globals; the parsers accept the whole string or nothing.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -224,4 +226,34 @@ size_fmt_gb(char *buf, size_t len, uint64_t bytes)
 	}
 	snprintf(buf, len, "%" PRIu64 ".%03" PRIu64 "GB", gb, milli);
 	return buf;
+}
+
+int
+pidfile_write(const char *path)
+{
+	char tmp[PATH_MAX], buf[32];
+	ssize_t w;
+	int fd, n, rc;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path,
+	    (long)getpid()) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	w = write(fd, buf, (size_t)n);
+	if (w != n) {
+		rc = w < 0 ? -errno : -EIO;
+		goto fail;
+	}
+	if (rename(tmp, path) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	unlink(tmp);
+	return rc;
 }

@@ -135,6 +135,14 @@ int parse_uint(const char *s, unsigned long long min, unsigned long long max,
  */
 int parse_seconds_ms(const char *s, uint64_t max_ms, uint64_t *out_ms);
 
+/*
+ * Write this process's id to path, whole: into a temporary file renamed
+ * over path, so that a reader never sees half of it.  Returns the file,
+ * still open (O_CLOEXEC) for a caller that may have to empty it at exit,
+ * or -errno.
+ */
+int pidfile_write(const char *path);
+
 /* True when environment variable NAME is "0" (a feature turned off). */
 bool env_is_zero(const char *name);
 

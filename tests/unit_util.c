@@ -4,11 +4,14 @@
  * formatting and parsing, number and duration parsing, size formatting.
  * Table-driven, good and bad inputs side by side.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -502,4 +505,42 @@ Test(bufpool, limits)
 #endif
 	bufpool_drain();
 	cr_assert_eq(bufpool_kept(), 0);
+}
+
+/* The pid, whole, renamed into place; the file stays open for the caller. */
+Test(pidfile, write)
+{
+	char dir[] = "/tmp/unit-pidfile.XXXXXX", path[64], text[32];
+	struct dirent *de;
+	unsigned files = 0;
+	FILE *f;
+	DIR *d;
+	int fd;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/x.pid", dir);
+	fd = pidfile_write(path);
+	cr_assert_geq(fd, 0, "pidfile_write: %s", strerror(-fd));
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	cr_assert_not_null(fgets(text, sizeof(text), f));
+	fclose(f);
+	cr_assert_eq(atol(text), (long)getpid());
+	/* emptied through the descriptor, as aoe-fuse does at exit */
+	cr_assert_eq(ftruncate(fd, 0), 0);
+	close(fd);
+	f = fopen(path, "r");
+	cr_assert_null(fgets(text, sizeof(text), f));
+	fclose(f);
+	/* no temporary file left */
+	d = opendir(dir);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			files++;
+	closedir(d);
+	cr_assert_eq(files, 1);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/no/such/dir.pid", dir);
+	cr_assert_eq(pidfile_write(path), -ENOENT);
+	rmdir(dir);
 }
