@@ -275,6 +275,7 @@ struct target {
 	struct framelist tframes;
 	struct frame *ident_frame;
 	uint64_t ident_ns;       /* when the latest IDENTIFY was answered */
+	bool reident;            /* identify again when the window has room */
 	struct reqlist queued, active;
 	struct reqlist issuing;
 	struct fence *fences;
@@ -1543,6 +1544,8 @@ send:
 	return 1;
 }
 
+static void identify_send(struct engine *e, struct target *t, uint64_t now);
+
 /* Send frames while the window has room. */
 static void
 target_pump(struct engine *e, struct target *t, uint64_t now)
@@ -1551,7 +1554,13 @@ target_pump(struct engine *e, struct target *t, uint64_t now)
 
 	if (t->state != TARGET_UP)
 		return;
-	while (t->inflight < t->cwnd && (r = TAILQ_FIRST(&t->issuing)) != NULL) {
+	if (t->reident && t->inflight < t->cwnd) {
+		t->reident = false;
+		identify_send(e, t, now);
+	}
+	/* An IDENTIFY in flight takes one of the window's frames. */
+	while (t->inflight + (t->ident_frame != NULL) < t->cwnd &&
+	    (r = TAILQ_FIRST(&t->issuing)) != NULL) {
 		int rc = req_issue_one(e, t, r, now);
 
 		if (rc == 0)
@@ -2061,6 +2070,7 @@ cfg_advert(struct engine *e, unsigned ifidx, const struct aoe_hdr *h,
 		 */
 		t->state = TARGET_NEW;
 		t->identified = false;
+		t->reident = false;
 		t->read_only = e->cfg.read_only;
 		t->cwnd = 0;
 		target_reset_timing(e, t);
@@ -2082,10 +2092,17 @@ cfg_advert(struct engine *e, unsigned ifidx, const struct aoe_hdr *h,
 		t->retransmits++;
 		e->stats.retransmits++;
 		frame_send(e, t->ident_frame, now);
-	} else if (t->state == TARGET_NEW || (t->state == TARGET_UP &&
-	    t->inflight == 0 && now - t->ident_ns >= REIDENTIFY_NS)) {
-		/* (Idle only: no frame beyond the window and bufcnt.) */
+	} else if (t->state == TARGET_NEW) {
 		identify_send(e, t, now);
+	} else if (t->state == TARGET_UP && t->ident_frame == NULL &&
+	    now - t->ident_ns >= REIDENTIFY_NS) {
+		/*
+		 * It may have restarted with another size or writable again:
+		 * identify it again, as one of the window's frames (at once
+		 * when it is idle, else when a frame of the window is
+		 * answered: target_pump).
+		 */
+		t->reident = true;
 	}
 	target_pump(e, t, now);
 }

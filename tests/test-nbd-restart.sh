@@ -6,7 +6,9 @@
 # seconds (vblade's start-up advert, then IDENTIFY again) new NBD clients
 # see the new size and a writable export that writes reach, and the FUSE
 # file shows the new size and mode.  Before, the first size and the learnt
-# read-only state stayed until aoe-nbd was restarted.
+# read-only state stayed until aoe-nbd was restarted.  Last, the same
+# while a reader keeps the target busy (it was identified again only when
+# idle).
 nbd_test_timeout=120
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/nbd-functions.sh"
@@ -87,5 +89,36 @@ start_vblade 1 0 "$tmpdir/disk.img"
 wait_for -t 15 size_is 4194304 ||
     fail "size $(nbdinfo --size "$(nbd_uri)") / $(stat -c %s "$file")," \
     "expected 4194304"
+
+# A reader keeps the target busy (frames always in flight) while it is
+# restarted at twice the size: it is identified again all the same (as
+# one of its window's frames), and the reader sees no error.
+say "restarted at twice the size while a reader keeps it busy"
+nbdsh_run -u "$(nbd_uri)" -c - >"$tmpdir/reader" 2>&1 <<PY &
+import os
+n = 0
+while not os.path.exists("$tmpdir/stop"):
+    h.pread(65536, (n % 64) * 65536)
+    n += 1
+print("reads", n)
+PY
+reader=$!
+cleanup_fn kill "$reader"
+sleep 0.5
+kill -0 "$reader" 2>/dev/null || fail "the reader stopped: $(cat "$tmpdir/reader")"
+stop_vblade "$vblade_pid"
+truncate -s 8M "$tmpdir/disk.img"
+start_vblade 1 0 "$tmpdir/disk.img"
+t0=$(now_s)
+wait_for -t 15 size_is 8388608 ||
+    fail "size $(nbdinfo --size "$(nbd_uri)") / $(stat -c %s "$file")," \
+    "expected 8388608 (reader: $(cat "$tmpdir/reader"))"
+say "new size seen after $(elapsed_since "$t0") s"
+kill -0 "$reader" 2>/dev/null ||
+    fail "the reader stopped early: $(cat "$tmpdir/reader")"
+touch "$tmpdir/stop"
+wait "$reader" || fail "the reader failed: $(cat "$tmpdir/reader")"
+sed 's/^/  reader| /' "$tmpdir/reader"
+expect_grep "$tmpdir/reader" "reads "
 nbd_alive
 say "ok"

@@ -2797,6 +2797,65 @@ Test(window, grows_shrinks_bounded)
 	net_free(n);
 }
 
+/*
+ * A target that announces itself while its window is full (restarted with
+ * a larger image under load) is identified again as one of the window's
+ * frames: never more on the wire than its buffer count, no request lost.
+ */
+Test(window, reidentify_busy_target)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n;
+	struct win_ctx wc = { .min_window_seen = UINT32_MAX };
+	struct stream s = { .depth = 48 };
+	struct faketarget *a;
+	uint64_t idents, done;
+	unsigned changed;
+
+	c.discover_ns = 0; /* only the net_discover() below */
+	n = net_new(&c, 1, 1500, 0, 33);
+	s.n = n;
+	/* an image of 8192 sectors that says 4096 until "restarted" */
+	a = net_add_target(n, 1, 0, 8192, 1);
+	ft_set_ident_sectors(a, 4096);
+	ft_set_bufcnt(a, 8);
+	n->delay_ns = NSEC_PER_MSEC;
+	net_up(n);
+	wc.t = s.t = net_target(n, 0);
+	cr_assert_eq(target_size(wc.t), 4096ULL * 512);
+	n->on_step = win_step;
+	n->hook_arg = &wc;
+	n->track = true;
+	stream_fill(&s);
+	cr_assert(net_run(n, 60 * NSEC_PER_SEC, pred_window_at, &wc),
+	    "window never reached window_max");
+	net_advance(n, 2 * NSEC_PER_SEC);
+	cr_assert_eq(n->out_max[0], 8);
+
+	ft_set_ident_sectors(a, 8192);
+	idents = ft_stats(a)->identifies;
+	changed = count_events(n, wc.t, ENGINE_EV_CHANGED);
+	done = s.completed;
+	net_discover(n);
+	net_advance(n, 100 * NSEC_PER_MSEC);
+	cr_assert_eq(ft_stats(a)->identifies, idents + 1);
+	cr_assert_eq(count_events(n, wc.t, ENGINE_EV_CHANGED), changed + 1);
+	cr_assert_eq(target_size(wc.t), 8192ULL * 512);
+	cr_assert_gt(s.completed, done + 100, "the stream stalled");
+	cr_assert_eq(n->out_max[0], 8, "most frames on the wire: %u",
+	    n->out_max[0]);
+
+	/* within a second of it: not again */
+	net_discover(n);
+	net_advance(n, 100 * NSEC_PER_MSEC);
+	cr_assert_eq(ft_stats(a)->identifies, idents + 1);
+	s.stop = true;
+	cr_assert(net_run(n, 30 * NSEC_PER_SEC, pred_stream_idle, &s));
+	cr_assert_eq(s.failed, 0);
+	cr_assert_eq(engine_stats(n->e)->timeouts, 0);
+	net_free(n);
+}
+
 Test(window, bounded_by_config_and_bufcnt)
 {
 	for (unsigned k = 0; k < 2; k++) {
