@@ -450,22 +450,6 @@ daemonise(int *ready_fd)
 	*ready_fd = p[1];
 }
 
-/* Absolute, as the daemon leaves the working directory; NULL on error. */
-static char *
-absolute_path(const char *p)
-{
-	char cwd[PATH_MAX], *out;
-
-	if (p[0] == '/')
-		return strdup(p);
-	if (getcwd(cwd, sizeof(cwd)) == NULL)
-		return NULL;
-	out = malloc(strlen(cwd) + strlen(p) + 2);
-	if (out != NULL)
-		sprintf(out, "%s/%s", cwd, p);
-	return out;
-}
-
 /*
  * Run as another user (-u), we may not remove the pid file at exit: then
  * it is emptied through fd (from pidfile_write), so no stale pid is left

@@ -140,24 +140,6 @@ port_valid(const char *s)
 	return s[0] != '\0' && getservbyname(s, "tcp") != NULL;
 }
 
-/* An absolute copy of path (relative to the current directory). */
-static char *
-absolute_path(const char *path)
-{
-	char cwd[PATH_MAX], *out;
-	size_t n;
-
-	if (path[0] == '/')
-		return strdup(path);
-	if (getcwd(cwd, sizeof(cwd)) == NULL)
-		return NULL;
-	n = strlen(cwd) + 1 + strlen(path) + 1;
-	out = malloc(n);
-	if (out != NULL)
-		snprintf(out, n, "%s/%s", cwd, path);
-	return out;
-}
-
 /* Percent-encode s for an NBD URI path or query (RFC 3986 unreserved). */
 static void
 uri_append(char *out, size_t len, const char *s, bool keep_slash)

@@ -228,6 +228,23 @@ size_fmt_gb(char *buf, size_t len, uint64_t bytes)
 	return buf;
 }
 
+char *
+absolute_path(const char *path)
+{
+	char cwd[PATH_MAX], *out;
+	size_t n;
+
+	if (path[0] == '/')
+		return strdup(path);
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return NULL;
+	n = strlen(cwd) + 1 + strlen(path) + 1;
+	out = malloc(n);
+	if (out != NULL)
+		snprintf(out, n, "%s/%s", cwd, path);
+	return out;
+}
+
 int
 pidfile_write(const char *path)
 {

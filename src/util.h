@@ -136,6 +136,12 @@ int parse_uint(const char *s, unsigned long long min, unsigned long long max,
 int parse_seconds_ms(const char *s, uint64_t max_ms, uint64_t *out_ms);
 
 /*
+ * An absolute copy of path, relative to the current directory (daemons
+ * leave it); malloc'd, NULL with errno set on failure.
+ */
+char *absolute_path(const char *path);
+
+/*
  * Write this process's id to path, whole: into a temporary file renamed
  * over path, so that a reader never sees half of it.  Returns the file,
  * still open (O_CLOEXEC) for a caller that may have to empty it at exit,

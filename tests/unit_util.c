@@ -507,6 +507,24 @@ Test(bufpool, limits)
 	cr_assert_eq(bufpool_kept(), 0);
 }
 
+Test(util, absolute_path)
+{
+	char cwd[PATH_MAX], want[PATH_MAX + 16], *p;
+
+	cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
+	p = absolute_path("/run/x.pid");
+	cr_assert_str_eq(p, "/run/x.pid");
+	free(p);
+	p = absolute_path("x.pid");
+	snprintf(want, sizeof(want), "%s/x.pid", cwd);
+	cr_assert_str_eq(p, want);
+	free(p);
+	p = absolute_path("../y/x.sock");
+	snprintf(want, sizeof(want), "%s/../y/x.sock", cwd);
+	cr_assert_str_eq(p, want);
+	free(p);
+}
+
 /* The pid, whole, renamed into place; the file stays open for the caller. */
 Test(pidfile, write)
 {
