@@ -115,6 +115,18 @@ usage(FILE *f)
 
 static void usage_error(const char *msg) __attribute__((noreturn));
 
+/* EXIT_OK, or EXIT_FAIL with a message if stdout could not be written. */
+static int
+stdout_status(void)
+{
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "%s: write error on standard output: %s\n",
+		    log_progname(), strerror(errno));
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
 static void
 usage_error(const char *msg)
 {
@@ -209,6 +221,17 @@ on_conn_closed(void *arg, unsigned open_conns)
 	}
 }
 
+/* A shell's way: the exit status, or 128 plus the signal that killed it. */
+static int
+run_exit_status(int st)
+{
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return EXIT_FAIL;
+}
+
 static void
 reap_run(struct app *a)
 {
@@ -219,12 +242,7 @@ reap_run(struct app *a)
 	if (waitpid(a->run_pid, &st, WNOHANG) != a->run_pid)
 		return;
 	a->run_done = true;
-	if (WIFEXITED(st))
-		a->run_status = WEXITSTATUS(st);
-	else if (WIFSIGNALED(st))
-		a->run_status = 128 + WTERMSIG(st);
-	else
-		a->run_status = EXIT_FAIL;
+	a->run_status = run_exit_status(st);
 	log_debug("--run command exited with status %d", a->run_status);
 	a->stop = true;
 	loop_stop(a->loop);
@@ -291,6 +309,13 @@ spawn_run(struct app *a, const char *cmd, const sigset_t *oldmask,
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
+		/*
+		 * Its own process group, so that stopping it stops whatever
+		 * it started too; not at a terminal, where it may be
+		 * interactive (nbdsh) and must stay in the foreground.
+		 */
+		if (!isatty(STDIN_FILENO))
+			(void)setpgid(0, 0);
 		signal(SIGPIPE, SIG_DFL);
 		sigprocmask(SIG_SETMASK, oldmask, NULL);
 		setenv("uri", uri, 1);
@@ -304,8 +329,48 @@ spawn_run(struct app *a, const char *cmd, const sigset_t *oldmask,
 		    strerror(errno));
 		_exit(127);
 	}
+	if (!isatty(STDIN_FILENO))
+		(void)setpgid(pid, pid); /* (whichever of us runs first) */
 	a->run_pid = pid;
 	return 0;
+}
+
+/*
+ * Stop the --run command (we were signalled): SIGTERM to its process
+ * group, SIGKILL if it has not ended within GRACE_NS.
+ */
+static void
+stop_run(struct app *a)
+{
+	pid_t who = getpgid(a->run_pid) == a->run_pid ? -a->run_pid :
+	    a->run_pid;
+	uint64_t deadline = loop_now() + GRACE_NS;
+	bool killed = false;
+	int st;
+
+	(void)kill(who, SIGTERM);
+	for (;;) {
+		pid_t r = waitpid(a->run_pid, &st, WNOHANG);
+
+		if (r == a->run_pid) {
+			a->run_status = run_exit_status(st);
+			break;
+		}
+		if (r < 0 && errno != EINTR) {
+			a->run_status = EXIT_FAIL;
+			break;
+		}
+		if (!killed && loop_now() >= deadline) {
+			log_warnx("--run command still running: killing it");
+			(void)kill(who, SIGKILL);
+			killed = true;
+		}
+		(void)usleep(10000);
+	}
+	/* Whatever it left behind in its group. */
+	if (who < 0)
+		(void)kill(who, SIGTERM);
+	a->run_done = true;
 }
 
 /* ---------------------------------------------------------- main */
@@ -400,7 +465,7 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return EXIT_OK;
+			return stdout_status();
 		case 'i':
 			ipaddr = optarg;
 			break;
@@ -421,7 +486,7 @@ main(int argc, char **argv)
 			break;
 		case 'V':
 			printf("aoe-nbd %s\n", PACKAGE_VERSION);
-			return EXIT_OK;
+			return stdout_status();
 		case OPT_RUN:
 			run_cmd = optarg;
 			break;
@@ -614,8 +679,10 @@ main(int argc, char **argv)
 	} else if (single) {
 		rc = nbds_serve_fds(a.s, 0, 1);
 		if (rc < 0) {
-			fprintf(stderr, "%s: stdin/stdout: %s\n",
-			    log_progname(), strerror(-rc));
+			fprintf(stderr, "%s: stdin/stdout: %s%s\n",
+			    log_progname(), strerror(-rc), rc == -EPERM ?
+			    " (-s serves a socket or a pipe, not a file or "
+			    "a device)" : "");
 			status = EXIT_FAIL;
 			goto out;
 		}
@@ -680,6 +747,10 @@ main(int argc, char **argv)
 		}
 	}
 
+	/* Else nobody would know where to connect. */
+	if (private_dir != NULL && run_cmd == NULL)
+		fprintf(stderr, "%s: listening on %s\n", log_progname(),
+		    unix_path);
 	if (pidfile_arg != NULL) {
 		pidfile = absolute_path(pidfile_arg);
 		if (pidfile == NULL) {
@@ -728,10 +799,11 @@ main(int argc, char **argv)
 			const char *h = ipaddr ? ipaddr : "127.0.0.1";
 			bool v6 = strchr(h, ':') != NULL;
 
-			if (strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0) {
-				h = "localhost";
-				v6 = false;
-			}
+			/* A wildcard address: reach it by its loopback. */
+			if (strcmp(h, "0.0.0.0") == 0)
+				h = "127.0.0.1";
+			else if (strcmp(h, "::") == 0)
+				h = "::1";
 			snprintf(uri, sizeof(uri), "%s://%s%s%s:%u/",
 			    tls ? "nbds" : "nbd", v6 ? "[" : "", h,
 			    v6 ? "]" : "",
@@ -780,6 +852,12 @@ main(int argc, char **argv)
 			break;
 	}
 
+	/*
+	 * Signalled while the --run command runs: stop it first, or its
+	 * connections would hold the grace period below to the end.
+	 */
+	if (run_cmd != NULL && !a.run_done && a.run_pid > 0)
+		stop_run(&a);
 	/* Stop accepting; let requests in flight finish, within reason. */
 	nbds_shutdown(a.s);
 	deadline = loop_now() + GRACE_NS;
@@ -788,20 +866,8 @@ main(int argc, char **argv)
 		if (loop_run_once(a.loop, deadline) < 0)
 			break;
 	}
-	if (run_cmd != NULL) {
-		/* The command may still run if we were signalled. */
-		if (!a.run_done && a.run_pid > 0) {
-			kill(a.run_pid, SIGTERM);
-			while (!a.run_done && waitpid(a.run_pid, NULL, 0) < 0 &&
-			    errno == EINTR)
-				;
-			if (!a.run_done)
-				a.run_status = EXIT_FAIL;
-			a.run_done = true;
-		}
-		if (status == EXIT_OK)
-			status = a.run_status;
-	}
+	if (run_cmd != NULL && status == EXIT_OK)
+		status = a.run_status;
 
 out:
 	if (a.s != NULL)

@@ -2141,6 +2141,18 @@ nbds_listen_tcp(struct nbds *s, const char *addr, const char *port,
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		int fd, one = 1;
 
+		/*
+		 * Port 0 (any): every address of the name gets the port the
+		 * first one got, the one a --run command is told.
+		 */
+		if (s->tcp_port != 0 && ai->ai_family == AF_INET &&
+		    ((struct sockaddr_in *)ai->ai_addr)->sin_port == 0)
+			((struct sockaddr_in *)ai->ai_addr)->sin_port =
+			    htons((uint16_t)s->tcp_port);
+		else if (s->tcp_port != 0 && ai->ai_family == AF_INET6 &&
+		    ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port == 0)
+			((struct sockaddr_in6 *)ai->ai_addr)->sin6_port =
+			    htons((uint16_t)s->tcp_port);
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
 		    SOCK_CLOEXEC, ai->ai_protocol);
 		if (fd < 0) {

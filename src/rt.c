@@ -118,12 +118,12 @@ rt_usage_common(FILE *f)
 "      --backend=packet|pcap    link backend (default packet = Linux "
 	    "AF_PACKET)\n"
 "      --trace=FILE             write every AoE frame sent/received as pcap\n"
-"  -w, --wait=SECS              how long one-shot commands wait for discovery\n"
-"                               answers (default 1)\n"
+"  -w, --wait=SECS              how long to wait for targets to answer\n"
+"                               discovery (default 1)\n"
 "      --dead-timeout=SECS      fail I/O after a target is silent this long\n"
-"                               (default 180; 0 = never)\n"
-"      --discover-interval=SECS re-broadcast Query Config (default 60; "
-	    "0 = off)\n"
+"                               (default 180; 0 = never, else >= 1)\n"
+"      --discover-interval=SECS re-broadcast Query Config (default 60;\n"
+"                               0 = off, else >= 1)\n"
 "      --max-window=N           cap frames in flight per target\n"
 "      --max-sectors=N          cap sectors per frame\n"
 "      --busy-poll=USEC         after activity, poll this long before\n"
@@ -134,7 +134,7 @@ rt_usage_common(FILE *f)
 "                               queued) before taking answers, in batches\n"
 "                               (less CPU; default 100, 0 = off; off with "
 	    "--busy-poll)\n"
-"  -v, --verbose                more log output (repeat for per-frame)\n",
+"  -v, --verbose                more log output and counters at exit\n",
 	    f);
 }
 
@@ -220,6 +220,20 @@ parse_duration(int opt, const char *arg, uint64_t *out_ns)
 	return 1;
 }
 
+/* 0 (off) or a duration of a second or more. */
+static int
+parse_duration_off(int opt, const char *arg, uint64_t *out_ns)
+{
+	uint64_t ns = 0;
+
+	if (parse_duration(opt, arg, &ns) < 0)
+		return -1;
+	if (ns != 0 && ns < NSEC_PER_SEC)
+		return bad_value(opt, arg, "0 (off) or 1 second or more");
+	*out_ns = ns;
+	return 1;
+}
+
 /* An integer in [min, max] ("what, min to max" when it is not). */
 static int
 parse_range(int opt, const char *arg, const char *what, unsigned min,
@@ -277,9 +291,10 @@ rt_parse_option(struct rt_options *o, int opt, const char *arg)
 	case RT_OPT_WAIT:
 		return parse_duration(opt, arg, &o->wait_ns);
 	case RT_OPT_DEAD:
-		return parse_duration(opt, arg, &o->ecfg.dead_ns);
+		return parse_duration_off(opt, arg, &o->ecfg.dead_ns);
 	case RT_OPT_DISCOVER:
-		return parse_duration(opt, arg, &o->ecfg.discover_ns);
+		/* Every target on the LAN answers each broadcast. */
+		return parse_duration_off(opt, arg, &o->ecfg.discover_ns);
 	case RT_OPT_MAXWIN:
 		/* The buffer count on the wire is 16 bits (AoEr11 3.2). */
 		return parse_count(opt, arg, 65535, &o->ecfg.max_window);

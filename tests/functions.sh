@@ -380,6 +380,16 @@ expect_status()
 	    fail "'$*' exited with $st, expected $want"
 }
 
+# elapsed_since T0: seconds (with fraction) since T0 from now_s.
+now_s()
+{
+	date +%s.%N
+}
+elapsed_since()
+{
+	awk -v a="$1" -v b="$(now_s)" 'BEGIN { printf "%.2f", b - a }'
+}
+
 # Fail unless FILE contains the fixed string STR.
 expect_grep()
 {

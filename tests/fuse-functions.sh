@@ -167,13 +167,3 @@ make_pattern()
 	[ "$(stat -c %s "$1")" = $(($2 * 1048576)) ] ||
 	    fail "could not make a $2 MiB pattern"
 }
-
-# elapsed_since T0: seconds (with fraction) since T0 from now_s.
-now_s()
-{
-	date +%s.%N
-}
-elapsed_since()
-{
-	awk -v a="$1" -v b="$(now_s)" 'BEGIN { printf "%.2f", b - a }'
-}

@@ -36,5 +36,14 @@ for p in "${progs[@]}"; do
 	say "$p with an unknown option: exit 2 with a message"
 	expect_status 2 "$p" --no-such-option
 	[ -s "$tmpdir/err" ] || fail "$p: no message for an unknown option"
+
+	# Each broadcast is answered by every target on the LAN.
+	say "$p: --discover-interval and --dead-timeout 0 or >= 1 s"
+	for o in --discover-interval --dead-timeout; do
+		expect_status 2 "$p" "$o=0.001" --help
+		expect_grep "$tmpdir/err" "0 (off) or 1 second or more"
+		expect_status 0 "$p" "$o=0" --help
+		expect_status 0 "$p" "$o=1" --help
+	done
 done
 say "ok"
