@@ -276,6 +276,7 @@ struct target {
 	struct frame *ident_frame;
 	uint64_t ident_ns;       /* when the latest IDENTIFY was answered */
 	bool reident;            /* identify again when the window has room */
+	bool restarted;          /* it announced itself: forget learnt state */
 	struct reqlist queued, active;
 	struct reqlist issuing;
 	struct fence *fences;
@@ -2104,6 +2105,12 @@ cfg_advert(struct engine *e, unsigned ifidx, const struct aoe_hdr *h,
 		 */
 		t->reident = true;
 	}
+	/*
+	 * Not the answer to our broadcast: it announced itself (vblade
+	 * does as it starts), so it may be writable again.
+	 */
+	if (t->state == TARGET_UP && h->tag != TAG_DISCOVER)
+		t->restarted = true;
 	target_pump(e, t, now);
 }
 
@@ -2294,8 +2301,15 @@ identify_done(struct engine *e, struct target *t, const uint8_t *data,
 	t->identified = true;
 	t->ident_ns = now;
 	t->state = TARGET_UP;
-	/* Identified again: writable until a write is refused again. */
-	t->read_only = e->cfg.read_only;
+	/*
+	 * Restarted (announced itself) or resized: writable until a write
+	 * is refused again.  Our own rediscovery's answers keep what was
+	 * learnt: AoE cannot tell a read-only target, so forgetting it
+	 * each time would make every new client's first write fail.
+	 */
+	if (!was_up || t->restarted || old != id.sectors)
+		t->read_only = e->cfg.read_only;
+	t->restarted = false;
 	if (!was_up)
 		ev(e, t, ENGINE_EV_UP);
 	else if (old != t->sectors || was_ro != t->read_only)

@@ -6,7 +6,8 @@
 # seconds (vblade's start-up advert, then IDENTIFY again) new NBD clients
 # see the new size and a writable export that writes reach, and the FUSE
 # file shows the new size and mode.  Before, the first size and the learnt
-# read-only state stayed until aoe-nbd was restarted.  Last, the same
+# read-only state stayed until aoe-nbd was restarted.  Our own periodic
+# rediscovery keeps the read-only state learnt.  Last, the same
 # while a reader keeps the target busy (it was identified again only when
 # idle).
 nbd_test_timeout=120
@@ -22,7 +23,7 @@ requires_fuse
 setup_lan
 make_image "$tmpdir/disk.img" 8
 start_vblade 1 0 "$tmpdir/disk.img" -r
-start_aoe_nbd -I "$lan_if" -w 5 e1.0
+start_aoe_nbd -I "$lan_if" -w 5 --discover-interval 1 e1.0
 file=$tmpdir/file
 : >"$file"
 start_fuse "$file" -I "$lan_if" -w 5 -o mode=0644 e1.0 "$file"
@@ -51,6 +52,12 @@ say "read-only target: the write is refused, the export turns read-only"
 try_write >"$tmpdir/out" || fail "nbdsh failed"
 sed 's/^/  out| /' "$tmpdir/out"
 expect_grep "$tmpdir/out" "error 1 False"
+try_write >"$tmpdir/out" || fail "nbdsh failed"
+sed 's/^/  out| /' "$tmpdir/out"
+expect_grep "$tmpdir/out" "error 1 True"
+# Rediscovery (every second here) identifies it again, the same size:
+# the read-only state learnt stays (it was forgotten each time).
+sleep 2.5
 try_write >"$tmpdir/out" || fail "nbdsh failed"
 sed 's/^/  out| /' "$tmpdir/out"
 expect_grep "$tmpdir/out" "error 1 True"

@@ -1624,6 +1624,52 @@ Test(discovery, reidentify_size_and_read_only)
 	net_free(n);
 }
 
+/*
+ * A read-only state learnt from a refused write outlives our own
+ * rediscovery (the same size: nothing says it changed) and is forgotten
+ * when the target announces itself (restarted) or comes back resized.
+ */
+Test(discovery, read_only_kept_until_restart)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 1, 1500, 0, 62);
+	struct faketarget *a;
+	struct target *t;
+	uint8_t buf[1024], f[FRAME_CAP];
+	uint64_t idents;
+	size_t len;
+
+	a = net_add_target(n, 1, 0, 4096, 1);
+	ft_set_read_only(a, true);
+	net_up(n);
+	t = net_target(n, 0);
+	memset(buf, 0x5a, sizeof(buf));
+	cr_assert_eq(do_write(n, t, buf, 0, sizeof(buf)), -EROFS);
+	cr_assert(target_read_only(t));
+
+	/* rediscovery, identified again, the same size: still read-only */
+	idents = ft_stats(a)->identifies;
+	net_advance(n, 2 * NSEC_PER_SEC);
+	net_discover(n);
+	net_advance(n, 100 * NSEC_PER_MSEC);
+	cr_assert_gt(ft_stats(a)->identifies, idents);
+	cr_assert(target_read_only(t), "forgotten at rediscovery");
+	cr_assert_eq(ft_stats(a)->writes, 0);
+
+	/* restarted writable: its start-up advert */
+	ft_set_read_only(a, false);
+	idents = ft_stats(a)->identifies;
+	net_advance(n, 2 * NSEC_PER_SEC);
+	len = ft_advert(a, f, sizeof(f));
+	cr_assert_gt(len, 0);
+	net_input(n, 0, f, len);
+	net_advance(n, 100 * NSEC_PER_MSEC);
+	cr_assert_gt(ft_stats(a)->identifies, idents);
+	cr_assert_not(target_read_only(t), "kept after the target restarted");
+	cr_assert_eq(do_write(n, t, buf, 0, sizeof(buf)), 0);
+	net_free(n);
+}
+
 Test(discovery, identify_lost_paced_by_adverts)
 {
 	struct engine_config c;
