@@ -35,6 +35,9 @@
 #include "util.h"
 
 #define DEFAULT_PORT "10809"
+#ifndef PR_SET_IO_FLUSHER
+#define PR_SET_IO_FLUSHER 57 /* Linux 5.6 */
+#endif
 #define GRACE_NS (10 * NSEC_PER_SEC)   /* in-flight requests at exit */
 #define LISTEN_FDS_START 3
 
@@ -821,6 +824,14 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
+
+	/*
+	 * The kernel's NBD client (a root or swap device) writes back
+	 * through us: reclaim must not wait on our own I/O (needs
+	 * CAP_SYS_RESOURCE, dropped below; best effort).
+	 */
+	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0)
+		log_debug("PR_SET_IO_FLUSHER: %s", strerror(errno));
 
 	/*
 	 * Everything is open (links, sockets, key files; the --run command

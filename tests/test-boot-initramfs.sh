@@ -87,7 +87,8 @@ echo "AOE-ROOT-MAXKB $(cat /sys/block/nbd0/queue/max_sectors_kb)"
 echo "AOE-ROOT-MOUNT $(awk '$2 == "/" { print $1, $3, $4 }' /proc/mounts)"
 for p in /proc/[0-9]*; do
 	case $(tr '\0' ' ' <$p/cmdline 2>/dev/null) in
-	@aoe-nbd*) echo "AOE-ROOT-SERVER ${p#/proc/}" ;;
+	@aoe-nbd*) echo "AOE-ROOT-SERVER ${p#/proc/}"
+		echo "AOE-ROOT-OOMADJ $(cat $p/oom_score_adj)" ;;
 	esac
 done
 echo "$(cat /etc/aoe-root-id) $(cat /proc/cmdline)" >>/var/boots
@@ -123,6 +124,9 @@ boot()
 	v=$(vm_console_value AOE-ROOT-MAXKB)
 	[ "$v" = "$kb" ] || fail "boot $n: nbd0 max_sectors_kb $v, not $kb"
 	vm_expect "AOE-ROOT-SERVER"
+	# The root's server is the last process the OOM killer may pick.
+	v=$(vm_console_value AOE-ROOT-OOMADJ)
+	[ "$v" = -1000 ] || fail "boot $n: aoe-nbd's oom_score_adj $v, not -1000"
 	vm_expect "AOE-ROOT-DONE"
 	say "boot $n: /sbin/init of the AoE root ran ($vm_seconds s)"
 }
