@@ -1702,6 +1702,13 @@ mode_of(const char *name)
 #define CHECK_ROUNDS 3                        /* sends of each probe */
 #define CHECK_ROUND_NS (300 * NSEC_PER_MSEC)  /* wait after each */
 
+/* What became of one probe. */
+enum probe_state {
+	PROBE_WAIT = 0,    /* no answer yet */
+	PROBE_OK,          /* answered, whole */
+	PROBE_REFUSED,     /* answered with an error (pc_refused) */
+};
+
 /* The probes of one target's paths and what came back. */
 struct check {
 	uint16_t shelf;
@@ -1711,7 +1718,10 @@ struct check {
 	uint8_t mac[ENGINE_MAX_PATHS][6];
 	unsigned want[ENGINE_MAX_PATHS][2];   /* sectors probed: 1..want */
 	unsigned use[ENGINE_MAX_PATHS];       /* sectors a frame carries */
-	bool got[ENGINE_MAX_PATHS][2][PC_MAX_SECTORS + 1];
+	uint8_t got[ENGINE_MAX_PATHS][2][PC_MAX_SECTORS + 1];
+	/* each way, the fewest sectors refused (0: none) and why */
+	struct pc_refusal why[ENGINE_MAX_PATHS][2];
+	unsigned refused[ENGINE_MAX_PATHS][2];
 	unsigned left;                        /* probes unanswered */
 	bool all;
 };
@@ -1721,17 +1731,29 @@ static bool
 check_tap(void *arg, unsigned ifidx, const uint8_t *p, size_t len)
 {
 	struct check *k = arg;
+	struct pc_refusal why;
+	enum probe_state st;
 	enum pc_dir d;
 	unsigned path, n;
 	uint32_t tag;
 
-	if (!pc_answer(p, len, k->shelf, k->slot, &tag) ||
-	    !pc_tag_decode(tag, &path, &d, &n))
+	if (pc_answer(p, len, k->shelf, k->slot, &tag))
+		st = PROBE_OK;
+	else if (pc_refused(p, len, k->shelf, k->slot, &tag, &why))
+		st = PROBE_REFUSED;
+	else
+		return false;
+	if (!pc_tag_decode(tag, &path, &d, &n))
 		return false;
 	if (path < k->npaths && ifidx == k->ifidx[path] &&
 	    memcmp(p + 6, k->mac[path], 6) == 0 && n <= k->want[path][d] &&
-	    !k->got[path][d][n]) {
-		k->got[path][d][n] = true;
+	    k->got[path][d][n] == PROBE_WAIT) {
+		k->got[path][d][n] = (uint8_t)st;
+		if (st == PROBE_REFUSED && (k->refused[path][d] == 0 ||
+		    n < k->refused[path][d])) {
+			k->why[path][d] = why;
+			k->refused[path][d] = n;
+		}
 		if (--k->left == 0)
 			k->all = true;
 	}
@@ -1749,7 +1771,7 @@ check_send(struct ctl *c, struct check *k, uint8_t *buf, size_t cap)
 			for (unsigned n = 1; n <= k->want[p][d]; n++) {
 				struct iovec v;
 
-				if (k->got[p][d][n])
+				if (k->got[p][d][n] != PROBE_WAIT)
 					continue;
 				v.iov_base = buf;
 				v.iov_len = pc_build(buf, cap, k->mac[p], l->mac,
@@ -1764,16 +1786,64 @@ check_send(struct ctl *c, struct check *k, uint8_t *buf, size_t cap)
 	}
 }
 
-/* The most sectors answered on path p, way d. */
+/* The most sectors answered whole on path p, way d. */
 static unsigned
 check_max(const struct check *k, unsigned p, enum pc_dir d)
 {
 	unsigned m = 0;
 
 	for (unsigned n = 1; n <= k->want[p][d]; n++)
-		if (k->got[p][d][n])
+		if (k->got[p][d][n] == PROBE_OK)
 			m = n;
 	return m;
+}
+
+/* What an ATA error status says, in a few words. */
+static const char *
+ata_err_str(uint8_t status, uint8_t error)
+{
+	if (status & ATA_ST_DF)
+		return "device fault";
+	if (!(status & ATA_ST_ERR))
+		return "device busy";
+	if (error & ATA_ER_IDNF)
+		return "sector not found";
+	if (error & ATA_ER_UNC)
+		return "uncorrectable read error";
+	if (error & ATA_ER_ABRT)
+		return "command aborted";
+	return "device error";
+}
+
+/* Why the target refused probes, as "AoE error 6: ..." */
+static const char *
+refusal_str(const struct pc_refusal *w, char *buf, size_t len)
+{
+	if (!w->aoe)
+		snprintf(buf, len, "ATA error: %s, status 0x%02x, "
+		    "error 0x%02x", ata_err_str(w->ata_status, w->ata_error),
+		    w->ata_status, w->ata_error);
+	else if (w->aoe_error == AOE_ERR_RESERVED)
+		/* the target is reserved, and not for us */
+		snprintf(buf, len, "AoE error %u: target reserved by another "
+		    "initiator", w->aoe_error);
+	else
+		snprintf(buf, len, "AoE error %u: %s", w->aoe_error,
+		    aoe_error_str(w->aoe_error));
+	return buf;
+}
+
+/* "the reads", "the reads of 3 sectors or more" ... */
+static void
+print_refused(const struct check *k, unsigned p, enum pc_dir d)
+{
+	char why[96];
+
+	printf("the target refused the %s", d == PC_BACK ? "reads" :
+	    "padded IDENTIFY requests");
+	if (k->refused[p][d] > 1)
+		printf(" of %u sectors or more", k->refused[p][d]);
+	printf(" (%s)", refusal_str(&k->why[p][d], why, sizeof(why)));
 }
 
 /*
@@ -1827,12 +1897,17 @@ check_target(struct ctl *c, struct check *k, const struct target_info *ti,
 		unsigned to = check_max(k, p, PC_TOWARD);
 		unsigned back = check_max(k, p, PC_BACK);
 		unsigned use = k->use[p], most = k->want[p][PC_BACK];
+		bool ref_to = k->refused[p][PC_TOWARD] != 0;
+		bool ref_back = k->refused[p][PC_BACK] != 0;
+		/* A refused probe says nothing of the frames that pass. */
+		bool lost_to = to < use && !ref_to;
+		bool lost_back = back < most && !ref_back;
 
 		if (l == NULL)
 			continue;
 		printf("e%u.%u %s %s: ", ti->shelf, ti->slot, l->ifname,
 		    mac_fmt(mac, k->mac[p]));
-		if (to == 0 && back == 0) {
+		if (to == 0 && back == 0 && !ref_to && !ref_back) {
 			printf("no answer\n");
 			ok = false;
 			continue;
@@ -1842,15 +1917,23 @@ check_target(struct ctl *c, struct check *k, const struct target_info *ti,
 		if (most < use) /* the disk is smaller than a frame */
 			printf(" of the disk's %u", most);
 		printf(", %u used: ", use);
-		if (to >= use && back >= most) {
+		if (!lost_to && !lost_back && !ref_to && !ref_back) {
 			printf("ok\n");
 			continue;
 		}
 		ok = false;
-		printf("larger frames are lost %s (a switch or bridge "
-		    "without jumbo frames?)\n", to < use && back < most ?
-		    "both ways" : to < use ? "on the way to the target" :
-		    "on the way back");
+		if (lost_to || lost_back)
+			printf("larger frames are lost %s (a switch or bridge "
+			    "without jumbo frames?)%s", lost_to && lost_back ?
+			    "both ways" : lost_to ? "on the way to the target" :
+			    "on the way back", ref_to || ref_back ? "; " : "");
+		if (ref_to)
+			print_refused(k, p, PC_TOWARD);
+		if (ref_to && ref_back)
+			printf("; ");
+		if (ref_back)
+			print_refused(k, p, PC_BACK);
+		printf("\n");
 	}
 	return ok ? EXIT_OK : EXIT_FAIL;
 }

@@ -91,3 +91,32 @@ pc_answer(const uint8_t *p, size_t len, uint16_t shelf, uint8_t slot,
 	*tag = h.tag;
 	return true;
 }
+
+bool
+pc_refused(const uint8_t *p, size_t len, uint16_t shelf, uint8_t slot,
+    uint32_t *tag, struct pc_refusal *why)
+{
+	struct aoe_hdr h;
+	struct aoe_ata a;
+	enum pc_dir d;
+	unsigned path, n;
+
+	if (aoe_hdr_decode(p, len, &h) < 0 || h.version != AOE_VERSION ||
+	    !(h.flags & AOE_FLAG_RSP) || h.cmd != AOE_CMD_ATA ||
+	    h.shelf != shelf || h.slot != slot ||
+	    !pc_tag_decode(h.tag, &path, &d, &n))
+		return false;
+	memset(why, 0, sizeof(*why));
+	if (h.flags & AOE_FLAG_ERR) {
+		why->aoe = true;
+		why->aoe_error = h.error;
+	} else {
+		if (aoe_ata_decode(p, len, &a) < 0 ||
+		    ata_status_errno(a.cmd_status, a.err_feature, false) == 0)
+			return false;
+		why->ata_status = a.cmd_status;
+		why->ata_error = a.err_feature;
+	}
+	*tag = h.tag;
+	return true;
+}

@@ -48,4 +48,21 @@ size_t pc_build(uint8_t *buf, size_t cap, const uint8_t dst[6],
 bool pc_answer(const uint8_t *p, size_t len, uint16_t shelf, uint8_t slot,
     uint32_t *tag);
 
+/* Why the target refused a probe. */
+struct pc_refusal {
+	bool aoe;              /* an AoE error (E flag set): its code */
+	uint8_t aoe_error;
+	uint8_t ata_status;    /* else an ATA error: status, error registers */
+	uint8_t ata_error;
+};
+
+/*
+ * Whether frame p (len bytes) is an error answer of shelf.slot to one of
+ * our probes: an AoE error (E flag), or an ATA status that reports one.
+ * If so, *tag is the probe's tag and *why says which.  Such an answer says
+ * nothing of the frame sizes the path carries (pc_answer: false).
+ */
+bool pc_refused(const uint8_t *p, size_t len, uint16_t shelf, uint8_t slot,
+    uint32_t *tag, struct pc_refusal *why);
+
 #endif
