@@ -1718,6 +1718,7 @@ struct check {
 	uint8_t mac[ENGINE_MAX_PATHS][6];
 	unsigned want[ENGINE_MAX_PATHS][2];   /* sectors probed: 1..want */
 	unsigned use[ENGINE_MAX_PATHS];       /* sectors a frame carries */
+	unsigned disk[ENGINE_MAX_PATHS];      /* reads cut to the disk's */
 	uint8_t got[ENGINE_MAX_PATHS][2][PC_MAX_SECTORS + 1];
 	/* each way, the fewest sectors refused (0: none) and why */
 	struct pc_refusal why[ENGINE_MAX_PATHS][2];
@@ -1864,7 +1865,8 @@ check_target(struct ctl *c, struct check *k, const struct target_info *ti,
 	k->slot = ti->slot;
 	for (unsigned p = 0; p < ti->npaths && p < ENGINE_MAX_PATHS; p++) {
 		const struct link *l = rt_link_of(c->rt, ti->paths[p].ifidx);
-		unsigned n;
+		unsigned n, tgt;
+		uint64_t disk;
 
 		if (l == NULL)
 			continue;
@@ -1873,11 +1875,18 @@ check_target(struct ctl *c, struct check *k, const struct target_info *ti,
 		n = MIN(MAX(ata_mtu_sectors(l->mtu), 1u),
 		    (unsigned)PC_MAX_SECTORS);
 		k->want[p][PC_TOWARD] = n;
-		k->use[p] = MIN(n, MAX(ti->scnt, 1u));
+		/* The most the target takes in one read, on this path. */
+		tgt = MIN(n, MAX(ti->scnt, 1u));
+		/*
+		 * What the engine puts in a frame: every path's MTU, the
+		 * target's sector count and --max-sectors allow it.
+		 */
+		k->use[p] = MIN(n, MAX(ti->sectors_per_frame_full, 1u));
 		/* A read past the disk's end fails: no larger probe back. */
-		k->want[p][PC_BACK] = !ti->identified ? k->use[p] :
-		    (unsigned)MIN((uint64_t)k->use[p],
-		    MAX(ti->size / ATA_SECTOR_SIZE, (uint64_t)1));
+		disk = ti->identified ? MAX(ti->size / ATA_SECTOR_SIZE,
+		    (uint64_t)1) : tgt;
+		k->want[p][PC_BACK] = (unsigned)MIN((uint64_t)tgt, disk);
+		k->disk[p] = disk < tgt ? (unsigned)disk : 0;
 		k->left += k->want[p][PC_TOWARD] + k->want[p][PC_BACK];
 		k->npaths = p + 1;
 	}
@@ -1896,7 +1905,8 @@ check_target(struct ctl *c, struct check *k, const struct target_info *ti,
 		const struct link *l = rt_link_of(c->rt, k->ifidx[p]);
 		unsigned to = check_max(k, p, PC_TOWARD);
 		unsigned back = check_max(k, p, PC_BACK);
-		unsigned use = k->use[p], most = k->want[p][PC_BACK];
+		unsigned use = k->use[p];
+		unsigned most = MIN(use, k->want[p][PC_BACK]);
 		bool ref_to = k->refused[p][PC_TOWARD] != 0;
 		bool ref_back = k->refused[p][PC_BACK] != 0;
 		/* A refused probe says nothing of the frames that pass. */
@@ -1914,8 +1924,8 @@ check_target(struct ctl *c, struct check *k, const struct target_info *ti,
 		}
 		printf("to the target %u sectors (%zu-byte frames), back %u "
 		    "(%zu)", to, pc_frame_len(to), back, pc_frame_len(back));
-		if (most < use) /* the disk is smaller than a frame */
-			printf(" of the disk's %u", most);
+		if (k->disk[p] != 0) /* the disk is smaller than a frame */
+			printf(" of the disk's %u", k->disk[p]);
 		printf(", %u used: ", use);
 		if (!lost_to && !lost_back && !ref_to && !ref_back) {
 			printf("ok\n");
