@@ -1502,15 +1502,90 @@ alloc_reqs(struct ctl *c, unsigned n)
 	return EXIT_OK;
 }
 
+/*
+ * The most mask directives or reserve MACs that one frame carries at mtu
+ * (AoEr11 3.3: 8 bytes a directive; 3.4: 6 a MAC), at most 255.
+ */
+static unsigned
+admin_max(enum cmd cmd, unsigned mtu)
+{
+	size_t room = (size_t)mtu + ETH_HLEN_, hdr, each, n;
+
+	hdr = cmd == CMD_MASK ? AOE_MASK_HDR_LEN : AOE_RESV_HDR_LEN;
+	each = cmd == CMD_MASK ? 8 : 6;
+	n = room > hdr ? (room - hdr) / each : 0;
+	return (unsigned)MIN(n, (size_t)(cmd == CMD_MASK ? AOE_MASK_MAX :
+	    AOE_RESV_MAX));
+}
+
+/*
+ * Whether the mask or reserve command fits in one frame at mtu on ifname
+ * (the send fails with EMSGSIZE else); -1 if so, else EXIT_USAGE.
+ */
+static int
+admin_fits(const struct ctl *c, const char *name, unsigned mtu,
+    const char *ifname)
+{
+	unsigned n, max;
+
+	if (c->cmd == CMD_MASK && c->mreq.mcmd == AOE_MCMD_EDIT)
+		n = c->mreq.ndir;
+	else if (c->cmd == CMD_RESERVE && c->rreq.rcmd != AOE_RCMD_READ)
+		n = c->rreq.nmacs;
+	else
+		return -1;
+	max = admin_max(c->cmd, mtu);
+	if (n <= max)
+		return -1;
+	errmsg("%s: %s %s: %u %s do not fit in one frame at MTU %u (%s): "
+	    "at most %u", name, cmd_str(c->cmd), c->action, n,
+	    c->cmd == CMD_MASK ? "directives" : "MAC addresses", mtu, ifname,
+	    max);
+	return EXIT_USAGE;
+}
+
+/* admin_fits on each of r's target's paths. */
+static int
+path_fits(struct ctl *c, const struct req *r)
+{
+	struct target_info *ti = malloc(sizeof(*ti));
+	int st = -1;
+
+	if (ti == NULL) {
+		errmsg("out of memory");
+		return EXIT_FAIL;
+	}
+	engine_target_info(r->t, ti);
+	for (unsigned p = 0; p < info_npaths(ti) && st < 0; p++) {
+		const struct link *l = rt_link_of(c->rt, ti->paths[p].ifidx);
+
+		if (l != NULL)
+			st = admin_fits(c, r->name, l->mtu, l->ifname);
+	}
+	free(ti);
+	return st;
+}
+
 /* config, mask, reserve: one command to one named target. */
 static int
 run_admin(struct ctl *c)
 {
 	const struct named *n = &c->named[0];
+	const struct link *big = NULL;
 	char ifs[IFLIST_LEN];
 	struct req *r;
 	int st, rc;
 
+	/* Too large for every interface: say so before any wait. */
+	for (unsigned i = 0; i < rt_nlinks(c->rt); i++) {
+		const struct link *l = rt_link(c->rt, i);
+
+		if (big == NULL || l->mtu > big->mtu)
+			big = l;
+	}
+	st = big != NULL ? admin_fits(c, n->name, big->mtu, big->ifname) : -1;
+	if (st >= 0)
+		return st;
 	st = wait_targets(c, WAIT_FIND);
 	if (st != EXIT_OK)
 		return st;
@@ -1527,6 +1602,10 @@ run_admin(struct ctl *c)
 	}
 	if (c->cmd == CMD_RESERVE && c->resv_self)
 		own_macs(c, r->t, &c->rreq);
+	/* The command may go out on any path: it must fit on each. */
+	st = path_fits(c, r);
+	if (st >= 0)
+		return st;
 	rc = req_submit(c, r, &c->rreq);
 	if (rc < 0) {
 		errmsg("%s: %s %s: %s", r->name, cmd_str(c->cmd), c->action,

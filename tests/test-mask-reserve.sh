@@ -6,9 +6,12 @@
 # entries, then memmoves a negative length: it aborts) and adds every MAC
 # after the first at index 1, so this test adds two MACs in one edit and
 # deletes only a MAC that is not listed (a no-op for any target).
+# At MTU 1500 a frame holds 185 mask directives or 248 reserve MACs: more
+# is a usage error (exit 2) before the command is sent (the send would fail
+# with EMSGSIZE); the most that fit go through.
 . "$(dirname "$0")/functions.sh"
 requires_root
-requires truncate
+requires python3 truncate
 
 setup_lan
 truncate -s 16M "$tmpdir/disk.img"
@@ -18,6 +21,31 @@ me=$(if_mac "$lan_if")
 other=02:00:5e:00:53:01
 
 lower() { tr 'A-F' 'a-f' <"$1"; }
+
+# macs N: N distinct MACs 02:00:5e:10:XX:YY, none of them ours.
+macs()
+{
+	local i
+	for ((i = 1; i <= $1; i++)); do
+		printf '02:00:5e:10:%02x:%02x\n' $((i / 256)) $((i % 256))
+	done
+}
+
+# aoe_cmds PCAP: the AoE commands (decimal) of the requests in PCAP.
+aoe_cmds()
+{
+	python3 -c '
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+o = 24
+while o + 16 <= len(d):
+    n = struct.unpack_from("<I", d, o + 8)[0]
+    f = d[o + 16:o + 16 + n]
+    o += 16 + n
+    if len(f) >= 20 and f[12:14] == b"\x88\xa2" and not f[14] & 0x08:
+        print(f[19])
+' "$1"
+}
 
 say "mask read of a fresh target: empty"
 expect_status 0 aoectl "${A[@]}" mask e1.0 read
@@ -38,6 +66,18 @@ expect_status 0 aoectl "${A[@]}" mask e1.0 del 02:00:5e:00:53:99
 expect_status 0 aoectl "${A[@]}" mask e1.0 edit -02:00:5e:00:53:98
 [ "$(lower "$tmpdir/out")" = "$(printf '%s\n%s' "$other" "$me")" ] ||
     fail "mask edit output"
+
+say "mask: 186 directives do not fit at MTU 1500: exit 2, not sent"
+mapfile -t many < <(macs 255)
+expect_status 2 aoectl "${A[@]}" --trace "$tmpdir/mask.pcap" \
+    mask e1.0 del "${many[@]:0:186}"
+expect_grep "$tmpdir/err" \
+    "e1.0: mask del: 186 directives do not fit in one frame at MTU 1500 ($lan_if): at most 185"
+! aoe_cmds "$tmpdir/mask.pcap" | grep -qx 2 || fail "a mask frame was sent"
+say "mask: 185 directives (deletes of MACs not listed) go through"
+expect_status 0 aoectl "${A[@]}" mask e1.0 del "${many[@]:0:185}"
+[ "$(lower "$tmpdir/out")" = "$(printf '%s\n%s' "$other" "$me")" ] ||
+    fail "mask del of 185 MACs not listed"
 
 say "reserve read of a fresh target: empty"
 expect_status 0 aoectl "${A[@]}" reserve e1.0 read
@@ -64,6 +104,20 @@ expect_status 1 timeout 60 aoe-rw -I "$lan_if" --mode read \
     --out "$tmpdir/read.img" e1.0
 grep -qi "permission denied\|reserved" "$tmpdir/err" ||
     fail "aoe-rw on a target reserved by another host: no EACCES"
+
+say "reserve: 249 MACs do not fit at MTU 1500: exit 2, not sent"
+expect_status 2 aoectl "${A[@]}" --trace "$tmpdir/resv.pcap" \
+    reserve e1.0 fset "${many[@]:0:249}"
+expect_grep "$tmpdir/err" \
+    "e1.0: reserve fset: 249 MAC addresses do not fit in one frame at MTU 1500 ($lan_if): at most 248"
+! aoe_cmds "$tmpdir/resv.pcap" | grep -qx 3 || fail "a reserve frame was sent"
+expect_status 0 aoectl "${A[@]}" reserve e1.0 read
+[ "$(lower "$tmpdir/out")" = "$other" ] || fail "refused fset changed it"
+say "reserve: 248 MACs go through"
+expect_status 0 aoectl "${A[@]}" --trace "$tmpdir/resv.pcap" \
+    reserve e1.0 fset "${many[@]:0:248}"
+[ "$(wc -l <"$tmpdir/out")" = 248 ] || fail "reserve fset of 248 MACs"
+aoe_cmds "$tmpdir/resv.pcap" | grep -qx 3 || fail "no reserve frame seen"
 
 say "fset ours, then release: empty"
 expect_status 0 aoectl "${A[@]}" reserve e1.0 fset "$me"
