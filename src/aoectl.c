@@ -97,7 +97,9 @@ struct ctl {
 	struct aoe_mask mreq;
 	struct aoe_resv rreq;
 	bool resv_self;    /* reserve set/fset without MACs: our own */
-	bool cfg_one;      /* aoecfg with SHELF SLOT */
+	bool cfg_one;      /* aoecfg with SHELF SLOT, neither a wildcard */
+	uint16_t cfg_shelf; /* aoecfg: the shelf, or AOE_SHELF_ANY */
+	uint8_t cfg_slot;  /* and the slot, or AOE_SLOT_ANY */
 	/* run time */
 	struct loop *loop;
 	struct rt *rt;
@@ -179,7 +181,8 @@ usage_help(enum mode m)
 		fputs(
 "Send an AoE config string command to every target found (or to SHELF SLOT)\n"
 "and print each answer, as aoetools' aoecfg does, from user space.\n"
-"NETIF is the same as -I NETIF.\n\n"
+"SHELF 65535 (0xffff) is any shelf, SLOT 255 (0xff) any slot.\n"
+"NETIF is the same as -I NETIF; without it, every Ethernet interface is used.\n\n"
 "Options:\n"
 "  -c CMD                       read (default), test, prefix, set or fset\n"
 "  -s STR                       the config string for the command\n"
@@ -577,6 +580,39 @@ parse_reserve_args(struct ctl *c, char **args, int n)
 	return -1;
 }
 
+/*
+ * aoecfg's shelf or slot: decimal, or hexadecimal after 0x (aoetools reads
+ * them with strtoul, so 0xffff works there), 0..max.
+ */
+static int
+parse_cfg_num(const char *s, unsigned long long max, unsigned long long *out)
+{
+	unsigned long long v = 0;
+	const char *p;
+
+	if (s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
+		return parse_uint(s, 0, max, out);
+	for (p = s + 2; *p != '\0'; p++) {
+		unsigned d;
+
+		if (*p >= '0' && *p <= '9')
+			d = (unsigned)(*p - '0');
+		else if (*p >= 'a' && *p <= 'f')
+			d = (unsigned)(*p - 'a') + 10;
+		else if (*p >= 'A' && *p <= 'F')
+			d = (unsigned)(*p - 'A') + 10;
+		else
+			return -EINVAL;
+		v = v * 16 + d;
+		if (v > max)
+			return -ERANGE;
+	}
+	if (p == s + 2)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
 static int
 parse_aoecfg_operands(struct ctl *c)
 {
@@ -595,21 +631,30 @@ parse_aoecfg_operands(struct ctl *c)
 		    "bytes, at most %u)", c->str_len, AOE_CFG_STR_MAX);
 	if (n > 3)
 		return usage_error("too many arguments");
+	c->cfg_shelf = AOE_SHELF_ANY;
+	c->cfg_slot = AOE_SLOT_ANY;
 	if (n >= 2) {
 		struct named *t = &c->named[0];
 
-		if (parse_uint(c->ops[0], 0, AOE_SHELF_ANY - 1, &v) < 0)
+		/* As aoetools: 0xffff and 0xff are the wildcards (any). */
+		if (parse_cfg_num(c->ops[0], AOE_SHELF_ANY, &v) < 0)
 			return usage_error("invalid shelf '%s' "
-			    "(0-65534)", c->ops[0]);
-		t->shelf = (uint16_t)v;
-		if (parse_uint(c->ops[1], 0, AOE_SLOT_ANY - 1, &v) < 0)
+			    "(0-65535, 65535 any)", c->ops[0]);
+		c->cfg_shelf = (uint16_t)v;
+		if (parse_cfg_num(c->ops[1], AOE_SLOT_ANY, &v) < 0)
 			return usage_error("invalid slot '%s' "
-			    "(0-254)", c->ops[1]);
-		t->slot = (uint8_t)v;
-		target_name_fmt(t->name, sizeof(t->name), t->shelf, t->slot);
-		c->nnamed = 1;
-		c->cfg_one = true;
+			    "(0-255, 255 any)", c->ops[1]);
+		c->cfg_slot = (uint8_t)v;
 		i = 2;
+		if (c->cfg_shelf != AOE_SHELF_ANY &&
+		    c->cfg_slot != AOE_SLOT_ANY) {
+			t->shelf = c->cfg_shelf;
+			t->slot = c->cfg_slot;
+			target_name_fmt(t->name, sizeof(t->name), t->shelf,
+			    t->slot);
+			c->nnamed = 1;
+			c->cfg_one = true;
+		}
 	}
 	if (i < n) {
 		const char *netif = c->ops[i];
@@ -1631,13 +1676,37 @@ static const char *const aoecfg_errtab[] = {
 	"*GOK*",
 };
 
-/* aoecfg: one config command to every target (or SHELF SLOT). */
+/* Whether t is one of aoecfg's SHELF SLOT (either may be a wildcard). */
+static bool
+cfg_match(const struct ctl *c, const struct target *t)
+{
+	uint16_t shelf;
+	uint8_t slot;
+
+	if (target_name_parse(target_name(t), &shelf, &slot) < 0)
+		return false;
+	return (c->cfg_shelf == AOE_SHELF_ANY || shelf == c->cfg_shelf) &&
+	    (c->cfg_slot == AOE_SLOT_ANY || slot == c->cfg_slot);
+}
+
+/* A shelf or slot, or "*" for the wildcard. */
+static const char *
+cfg_part(char *buf, size_t len, unsigned v, unsigned any)
+{
+	if (v == any)
+		snprintf(buf, len, "*");
+	else
+		snprintf(buf, len, "%u", v);
+	return buf;
+}
+
+/* aoecfg: one config command to every target (or those of SHELF SLOT). */
 static int
 run_aoecfg(struct ctl *c)
 {
 	bool match_cmd = c->sub == AOE_CCMD_TEST || c->sub == AOE_CCMD_PREFIX;
 	unsigned n = 0, ok = 0, failed = 0;
-	char ifs[IFLIST_LEN];
+	char ifs[IFLIST_LEN], sh[8], sl[8];
 	struct target *t;
 	int st;
 
@@ -1645,19 +1714,20 @@ run_aoecfg(struct ctl *c)
 	st = wait_targets(c, c->cfg_one ? WAIT_FIND : WAIT_ALL);
 	if (st != EXIT_OK)
 		return st;
-	if (c->cfg_one) {
-		if (engine_target_find(c->e, c->named[0].shelf,
-		    c->named[0].slot) != NULL)
-			n = 1;
-	} else {
-		for (t = engine_target_next(c->e, NULL); t != NULL;
-		    t = engine_target_next(c->e, t))
+	for (t = engine_target_next(c->e, NULL); t != NULL;
+	    t = engine_target_next(c->e, t))
+		if (cfg_match(c, t))
 			n++;
-	}
 	if (n == 0) {
 		if (c->cfg_one)
 			errmsg("%s: target not found on %s", c->named[0].name,
 			    ifs);
+		else if (c->cfg_shelf != AOE_SHELF_ANY ||
+		    c->cfg_slot != AOE_SLOT_ANY)
+			errmsg("no AoE targets e%s.%s found on %s",
+			    cfg_part(sh, sizeof(sh), c->cfg_shelf,
+			    AOE_SHELF_ANY), cfg_part(sl, sizeof(sl),
+			    c->cfg_slot, AOE_SLOT_ANY), ifs);
 		else
 			errmsg("no AoE targets found on %s", ifs);
 		return EXIT_NOTFOUND;
@@ -1665,16 +1735,10 @@ run_aoecfg(struct ctl *c)
 	st = alloc_reqs(c, n);
 	if (st != EXIT_OK)
 		return st;
-	if (c->cfg_one) {
-		c->reqs[0].t = engine_target_find(c->e, c->named[0].shelf,
-		    c->named[0].slot);
-	} else {
-		unsigned i = 0;
-
-		for (t = engine_target_next(c->e, NULL); t != NULL && i < n;
-		    t = engine_target_next(c->e, t))
-			c->reqs[i++].t = t;
-	}
+	for (t = engine_target_next(c->e, NULL), n = 0; t != NULL;
+	    t = engine_target_next(c->e, t))
+		if (cfg_match(c, t) && n < c->nreqs)
+			c->reqs[n++].t = t;
 	for (unsigned i = 0; i < n; i++) {
 		struct req *r = &c->reqs[i];
 		int rc;

@@ -3,7 +3,8 @@
 # The AoE config string (AoEr11 3.2) against vblade: read, set, a refused
 # second set, fset, test and prefix matching, the 1024-byte maximum, an
 # over-long string refused before any frame is sent, the string in
-# stat --json, and the aoetools aoecfg syntax.
+# stat --json, and the aoetools aoecfg syntax, with its wildcards: shelf
+# 65535 (0xffff) and slot 255 (0xff) are any, as in aoetools.
 . "$(dirname "$0")/functions.sh"
 requires_root
 requires python3 truncate
@@ -92,4 +93,29 @@ expect_status 0 aoecfg -c test -s "via aoecfg" -t 1 1 0 "$lan_if"
 expect_grep "$tmpdir/out" "via aoecfg"
 expect_status 0 aoectl "${A[@]}" config e1.0 read
 [ "$(cat "$tmpdir/out")" = "via aoecfg" ] || fail "aoecfg fset"
+
+say "aoecfg wildcards: shelf 65535 and slot 255 are any"
+truncate -s 16M "$tmpdir/disk2.img"
+start_vblade 2 1 "$tmpdir/disk2.img"
+expect_status 0 aoectl "${A[@]}" config e2.1 fset "two one"
+both=$(printf '1.0\tvia aoecfg\n2.1\ttwo one')
+expect_status 0 aoecfg -t 1 65535 255 "$lan_if"
+[ "$(cat "$tmpdir/out")" = "$both" ] || fail "aoecfg 65535 255"
+expect_status 0 aoecfg -t 1 0xffff 0xff "$lan_if"
+[ "$(cat "$tmpdir/out")" = "$both" ] || fail "aoecfg 0xffff 0xff"
+expect_status 0 aoecfg -t 1 1 255 "$lan_if"
+[ "$(cat "$tmpdir/out")" = "$(printf '1.0\tvia aoecfg')" ] ||
+    fail "aoecfg 1 255: shelf 1 only"
+expect_status 0 aoecfg -t 1 65535 1 "$lan_if"
+[ "$(cat "$tmpdir/out")" = "$(printf '2.1\ttwo one')" ] ||
+    fail "aoecfg 65535 1: slot 1 only"
+expect_status 0 aoecfg -c test -s "two one" -t 1 65535 255 "$lan_if"
+[ "$(cat "$tmpdir/out")" = "$(printf '2.1\ttwo one')" ] ||
+    fail "aoecfg -c test with wildcards"
+expect_status 3 aoecfg -t 1 3 255 "$lan_if"
+expect_grep "$tmpdir/err" "no AoE targets e3.* found"
+expect_status 2 aoecfg -t 1 65536 0 "$lan_if"
+expect_grep "$tmpdir/err" "invalid shelf '65536'"
+expect_status 2 aoecfg -t 1 1 256 "$lan_if"
+expect_grep "$tmpdir/err" "invalid slot '256'"
 say "ok"
