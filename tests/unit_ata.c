@@ -571,6 +571,44 @@ pc_reply(size_t req_len, enum pc_dir d, unsigned n)
 	return len;
 }
 
+/* An error answer to a probe is a refusal, with its cause; others not. */
+Test(pathcheck, refusals)
+{
+	struct pc_refusal why;
+	uint32_t tag = 0;
+	size_t len;
+
+	len = pc_reply(pc_build(pc_buf, sizeof(pc_buf), pc_dst, pc_src, 7, 3,
+	    1, PC_BACK, 4), PC_BACK, 4);
+	/* answered whole: not refused */
+	cr_assert_not(pc_refused(pc_buf, len, 7, 3, &tag, &why));
+	/* AoE error 6 (reserved), as vblade answers: only the header */
+	pc_buf[14] |= AOE_FLAG_ERR;
+	pc_buf[15] = 6;
+	cr_assert(pc_refused(pc_buf, AOE_ATA_HDR_LEN, 7, 3, &tag, &why));
+	cr_assert(why.aoe);
+	cr_assert_eq(why.aoe_error, 6);
+	cr_assert_eq(tag, pc_tag(1, PC_BACK, 4));
+	/* ... of another target, or too short for a header: not ours */
+	cr_assert_not(pc_refused(pc_buf, AOE_ATA_HDR_LEN, 7, 4, &tag, &why));
+	cr_assert_not(pc_refused(pc_buf, 20, 7, 3, &tag, &why));
+	pc_buf[14] &= (uint8_t)~AOE_FLAG_ERR;
+	pc_buf[15] = 0;
+	/* ATA error: status ERR, error ABRT */
+	pc_buf[27] = ATA_ST_DRDY | ATA_ST_ERR;
+	pc_buf[25] = 0x04;
+	cr_assert(pc_refused(pc_buf, AOE_ATA_HDR_LEN, 7, 3, &tag, &why));
+	cr_assert_not(why.aoe);
+	cr_assert_eq(why.ata_status, ATA_ST_DRDY | ATA_ST_ERR);
+	cr_assert_eq(why.ata_error, 0x04);
+	pc_buf[27] = ATA_ST_DRDY;
+	pc_buf[25] = 0;
+	/* our own request (R clear): not an answer */
+	pc_buf[14] &= (uint8_t)~AOE_FLAG_RSP;
+	pc_buf[14] |= AOE_FLAG_ERR;
+	cr_assert_not(pc_refused(pc_buf, len, 7, 3, &tag, &why));
+}
+
 Test(pathcheck, answers)
 {
 	uint32_t tag = 0;
