@@ -820,6 +820,14 @@ out:
 out_args:
 	fuse_opt_free_args(&args);
 	free(pidfile);
+	/* --help and -V are all we print there: a lost line is a failure. */
+	rc = stream_flush(stdout);
+	if (rc < 0) {
+		fprintf(stderr, PROG ": write error on standard output: %s\n",
+		    strerror(-rc));
+		if (status == EXIT_OK)
+			status = EXIT_FAIL;
+	}
 	return status;
 nomem_args:
 	status = EXIT_FAIL;

@@ -3,6 +3,8 @@
  * Small pure helpers: MAC and target-name formatting and parsing, strict
  * number and duration parsing, and aoe-stat style size formatting.  No I/O,
  * no allocation, no globals; the parsers accept the whole string or nothing.
+ * At the end, the few the programs share that do: absolute_path,
+ * pidfile_write, stream_flush.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -273,4 +275,13 @@ fail:
 	close(fd);
 	unlink(tmp);
 	return rc;
+}
+
+int
+stream_flush(FILE *f)
+{
+	errno = 0;
+	if (fflush(f) == 0 && !ferror(f))
+		return 0;
+	return errno != 0 ? -errno : -EIO;
 }

@@ -2,7 +2,8 @@
 /*
  * Small helpers shared by every layer: byte-order get/put on byte arrays,
  * MAC and target-name formatting and parsing, number parsing.  Pure: no I/O,
- * no allocation, no globals.
+ * no allocation, no globals; but for the few helpers of the programs
+ * (absolute_path, pidfile_write, stream_flush).
  */
 #ifndef AOE_UTIL_H
 #define AOE_UTIL_H
@@ -10,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -148,6 +150,14 @@ char *absolute_path(const char *path);
  * or -errno.
  */
 int pidfile_write(const char *path);
+
+/*
+ * Flush f and say whether everything written to it got out: 0, or the
+ * -errno of a failed write (-EIO where stdio kept no errno), now or
+ * earlier (a full buffer written out during the printing).  For a
+ * program's last look at stdout, so that `--help >/dev/full` fails.
+ */
+int stream_flush(FILE *f);
 
 /* True when environment variable NAME is "0" (a feature turned off). */
 bool env_is_zero(const char *name);

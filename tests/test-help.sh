@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Every program answers --help (exit 0, every common option listed) and
 # -V/--version (exit 0, the package version), and rejects an unknown
-# option with the usage exit status 2.  Needs no network.
+# option with the usage exit status 2; output that cannot be written
+# (/dev/full) is an error.  Needs no network.
 . "$(dirname "$0")/functions.sh"
 
 version=$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"$/\1/p' \
@@ -44,6 +45,19 @@ for p in "${progs[@]}"; do
 		expect_grep "$tmpdir/err" "0 (off) or 1 second or more"
 		expect_status 0 "$p" "$o=0" --help
 		expect_status 0 "$p" "$o=1" --help
+	done
+
+	# Not done by the test tool aoe-rw.
+	case $p in
+	aoe-rw) continue ;;
+	esac
+	say "$p --help, -V, --version >/dev/full: exit 1, a write error"
+	for o in --help -V --version; do
+		st=0
+		"$p" "$o" >/dev/full 2>"$tmpdir/err" || st=$?
+		sed 's/^/  err| /' "$tmpdir/err"
+		[ "$st" = 1 ] || fail "$p $o >/dev/full: exit $st, expected 1"
+		expect_grep "$tmpdir/err" "write error"
 	done
 done
 say "ok"

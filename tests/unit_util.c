@@ -562,3 +562,34 @@ Test(pidfile, write)
 	cr_assert_eq(pidfile_write(path), -ENOENT);
 	rmdir(dir);
 }
+
+/* A failed write is reported, whether fflush or an earlier write met it. */
+Test(util, stream_flush)
+{
+	char big[2 * BUFSIZ];
+	FILE *f;
+
+	f = fopen("/dev/null", "w");
+	cr_assert_not_null(f);
+	fputs("help\n", f);
+	cr_assert_eq(stream_flush(f), 0);
+	cr_assert_eq(stream_flush(f), 0);
+	fclose(f);
+
+	f = fopen("/dev/full", "w");
+	cr_assert_not_null(f);
+	cr_assert_eq(stream_flush(f), 0, "nothing written: nothing lost");
+	fputs("help\n", f);
+	cr_assert_eq(stream_flush(f), -ENOSPC);
+	/* the buffer was dropped, the error stays */
+	cr_assert_lt(stream_flush(f), 0);
+	fclose(f);
+
+	/* more than a buffer: the write fails while printing */
+	f = fopen("/dev/full", "w");
+	cr_assert_not_null(f);
+	memset(big, 'x', sizeof(big));
+	fwrite(big, 1, sizeof(big), f);
+	cr_assert_lt(stream_flush(f), 0);
+	fclose(f);
+}
