@@ -113,6 +113,53 @@ enum {
 
 static struct loop *g_loop;
 
+/* find_targets() as --help tells it; the default is set in main(). */
+static const char wait_help[] =
+"  -w, --wait=SECS              how long to look for targets before "
+    "mounting:\n"
+"                               the named TARGET until it answers, at most\n"
+"                               SECS (default 5); in the directory form SECS\n"
+"                               (default 1), then up to 3 s more for "
+    "IDENTIFY\n";
+
+/*
+ * The options common to the AoE programs, with our own --wait entry in
+ * place of rt's (written for one-shot commands, default 1 s).
+ */
+static void
+usage_common(FILE *f)
+{
+	char *buf = NULL, *line, *end;
+	size_t len = 0;
+	bool in_wait = false;
+	FILE *m;
+
+	m = open_memstream(&buf, &len);
+	if (m == NULL) {
+		rt_usage_common(f);
+		return;
+	}
+	rt_usage_common(m);
+	if (fclose(m) != 0) {
+		free(buf);
+		rt_usage_common(f);
+		return;
+	}
+	for (line = buf; *line != '\0'; line = end) {
+		end = strchr(line, '\n');
+		end = end != NULL ? end + 1 : line + strlen(line);
+		/* An entry goes on in lines indented past the options. */
+		if (in_wait && strspn(line, " ") > 8)
+			continue;
+		in_wait = strncmp(line, "  -w, --wait=", 13) == 0;
+		if (in_wait)
+			fputs(wait_help, f);
+		else
+			fwrite(line, 1, (size_t)(end - line), f);
+	}
+	free(buf);
+}
+
 static void
 usage(FILE *f)
 {
@@ -152,10 +199,8 @@ usage(FILE *f)
 	    "  -g, --group=GROUP            run as GROUP once mounted\n"
 	    "  -h, --help                   this help\n"
 	    "  -V, --version                print the version\n"
-	    "(--wait: how long to look for targets before mounting; default "
-	    "1 s, or up\nto 5 s for the named TARGET; SIGUSR1 logs the "
-	    "counters that -v logs at exit)\n");
-	rt_usage_common(f);
+	    "(SIGUSR1 logs the counters that -v logs at exit)\n");
+	usage_common(f);
 	fprintf(f, "\nExit status: 0 mounted (with -f: ended cleanly), 1 "
 	    "failure, 2 usage error,\n3 the named TARGET did not answer, 4 "
 	    "no permission (CAP_NET_RAW).\n");

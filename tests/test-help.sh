@@ -3,7 +3,8 @@
 # Every program answers --help (exit 0, every common option listed) and
 # -V/--version (exit 0, the package version), and rejects an unknown
 # option with the usage exit status 2; output that cannot be written
-# (/dev/full) is an error.  Needs no network.
+# (/dev/full) is an error.  aoe-fuse --help gives its own --wait
+# defaults.  Needs no network.
 . "$(dirname "$0")/functions.sh"
 
 version=$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"$/\1/p' \
@@ -60,4 +61,23 @@ for p in "${progs[@]}"; do
 		expect_grep "$tmpdir/err" "write error"
 	done
 done
+
+# The single form waits up to 5 s by default, the directory form 1 s:
+# --help's --wait entry (rt's common one said 1) must say both.
+if [ -x "$top_builddir/src/aoe-fuse" ]; then
+	say "aoe-fuse --help: the --wait defaults of both forms"
+	expect_status 0 aoe-fuse --help
+	awk '/^  -w, --wait=/ { on = 1; print; next }
+	    on && /^        / { print; next } { on = 0 }' "$tmpdir/out" \
+	    >"$tmpdir/wait"
+	sed 's/^/  wait| /' "$tmpdir/wait"
+	expect_grep "$tmpdir/wait" "TARGET until it answers, at most"
+	expect_grep "$tmpdir/wait" "SECS (default 5)"
+	expect_grep "$tmpdir/wait" "directory form SECS"
+	expect_grep "$tmpdir/wait" "(default 1)"
+	! grep -q "one-shot" "$tmpdir/wait" ||
+	    fail "aoe-fuse --help: --wait described for one-shot commands"
+	[ "$(grep -c -- '--wait' "$tmpdir/out")" = 1 ] ||
+	    fail "aoe-fuse --help: --wait described more than once"
+fi
 say "ok"
