@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -203,7 +204,9 @@ usage(FILE *f)
 	usage_common(f);
 	fprintf(f, "\nExit status: 0 mounted (with -f: ended cleanly), 1 "
 	    "failure, 2 usage error,\n3 the named TARGET did not answer, 4 "
-	    "no permission (CAP_NET_RAW).\n");
+	    "no permission (CAP_NET_RAW).\nInterrupted before the mount is "
+	    "ready (SIGINT, SIGTERM, SIGHUP): nothing stays\nmounted and "
+	    PROG " dies of that signal (a shell says 130, 143, 129).\n");
 }
 
 static void
@@ -462,34 +465,106 @@ find_targets(struct app *app, uint64_t wait_ns)
 }
 
 /*
- * Fork: the parent waits for the child to say the mount is ready (one
- * byte) and exits 0, or exits with the child's status when it fails
- * first.  Returns in the child with *ready_fd to write to.
+ * The parent of daemonise(), until the child is ready or gone.  A
+ * SIGINT, SIGTERM or SIGHUP is passed on to the child, which gives up
+ * (unmounting if it had mounted): a ready byte after one does not count,
+ * the parent waits for the child's end and then dies of that signal, as
+ * an interrupted command does (a shell says 128 + its number).  Without
+ * one it exits 0 on the ready byte, or with the child's status.
  */
-static void
-daemonise(int *ready_fd)
+static void __attribute__((noreturn))
+parent_wait(pid_t pid, int ready_rd, int sfd)
 {
-	int p[2], st;
-	pid_t pid;
+	struct signalfd_siginfo si;
+	struct pollfd pfd[2] = {
+		{ .fd = ready_rd, .events = POLLIN },
+		{ .fd = sfd, .events = POLLIN },
+	};
+	struct sigaction sa;
+	sigset_t mask;
+	int sig = 0, st = 0;
 	char c;
 	ssize_t n;
 
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(EXIT_FAIL);
+		}
+		/* Signals first: one that came with the ready byte counts. */
+		if (pfd[1].revents != 0) {
+			if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+				continue;
+			if (si.ssi_signo != SIGCHLD) {
+				sig = (int)si.ssi_signo;
+				kill(pid, sig);
+			} else if (waitpid(pid, &st, WNOHANG) == pid) {
+				break;
+			}
+			continue;
+		}
+		if (pfd[0].revents != 0) {
+			n = read(ready_rd, &c, 1);
+			if (n == 1 && sig == 0)
+				_exit(EXIT_OK);
+			/* Interrupted, or the child failed: await its end. */
+			if (n >= 0)
+				pfd[0].fd = -1;
+		}
+	}
+	if (sig == 0)
+		_exit(WIFEXITED(st) ? WEXITSTATUS(st) : EXIT_FAIL);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigaction(sig, &sa, NULL);
+	raise(sig);
+	sigemptyset(&mask);
+	sigaddset(&mask, sig);
+	sigprocmask(SIG_UNBLOCK, &mask, NULL);
+	_exit(128 + sig);
+}
+
+/*
+ * Fork: the parent waits for the child to say the mount is ready (one
+ * byte) and exits 0, exits with the child's status when it fails first,
+ * or passes a SIGINT, SIGTERM or SIGHUP on (parent_wait).  Those signals
+ * are blocked from before the fork, so that none is lost while the child
+ * has no handler yet: it returns in the child with them still blocked
+ * (*old_mask: the mask to restore once the handlers are in place) and
+ * *ready_fd to write to.
+ */
+static void
+daemonise(int *ready_fd, sigset_t *old_mask)
+{
+	struct sigaction sa;
+	sigset_t mask;
+	int p[2], sfd;
+	pid_t pid;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
+	/* An inherited SIG_IGN would reap the child before we could. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigprocmask(SIG_BLOCK, &mask, old_mask);
 	if (pipe2(p, O_CLOEXEC) < 0)
 		fatal(EXIT_FAIL, "pipe");
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0)
+		fatal(EXIT_FAIL, "signalfd");
 	pid = fork();
 	if (pid < 0)
 		fatal(EXIT_FAIL, "fork");
 	if (pid > 0) {
 		close(p[1]);
-		do {
-			n = read(p[0], &c, 1);
-		} while (n < 0 && errno == EINTR);
-		if (n == 1)
-			_exit(EXIT_OK);
-		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-			;
-		_exit(WIFEXITED(st) ? WEXITSTATUS(st) : EXIT_FAIL);
+		parent_wait(pid, p[0], sfd);
 	}
+	close(sfd);
 	close(p[0]);
 	setsid();
 	*ready_fd = p[1];
@@ -555,6 +630,7 @@ main(int argc, char **argv)
 	struct app app;
 	struct loop *loop = NULL;
 	struct sigaction sa;
+	sigset_t old_mask;
 	struct stat st;
 	const char *mnt_arg;
 	char *pidfile = NULL;
@@ -748,7 +824,7 @@ main(int argc, char **argv)
 
 	/* The epoll instance is the child's alone: the parent only waits. */
 	if (!foreground)
-		daemonise(&ready_fd);
+		daemonise(&ready_fd, &old_mask);
 
 	g_loop = loop;
 	memset(&sa, 0, sizeof(sa));
@@ -759,6 +835,9 @@ main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	/* One that came since the fork (passed on by the parent) stops us. */
+	if (!foreground)
+		sigprocmask(SIG_SETMASK, &old_mask, NULL);
 
 	status = rt_new(&app.rt, &o, loop, &front_ops, &app);
 	if (status != EXIT_OK)
@@ -835,6 +914,11 @@ main(int argc, char **argv)
 	if (rc < 0) {
 		log_warnx("cannot drop privileges: %s: %s", perr,
 		    strerror(-rc));
+		goto out;
+	}
+	/* Interrupted while mounting: the parent waits for our end. */
+	if (loop_stopped(loop)) {
+		log_info("interrupted: unmounting");
 		goto out;
 	}
 	ready(ready_fd);

@@ -5,12 +5,13 @@
 # unaligned I/O, fsync as ATA FLUSH (seen in a --trace), fallocate
 # punch-hole/zero-range as zeroes and EOPNOTSUPP otherwise, O_TRUNC
 # ignored, truncate refused, statfs, -o uid/gid/mode, -o ro, -o
-# direct_io, SIGINT in the foreground (a file open), and SIGKILL
-# leaving no stale mount (auto_unmount).
+# direct_io, SIGINT in the foreground (a file open), SIGKILL leaving no
+# stale mount (auto_unmount), and SIGINT/SIGTERM/SIGHUP during start-up
+# leaving neither mount nor daemon.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${srcdir:-$(dirname "$0")/..}/tests/functions.sh"
 . "$top_srcdir/tests/fuse-functions.sh"
-fuse_watchdog 300
+fuse_watchdog 600
 
 requires_root
 requires_fuse
@@ -291,4 +292,100 @@ if ! wait_for -t 10 eval '! is_mounted "$file"'; then
 	fail "stale mount left after SIGKILL (auto_unmount)"
 fi
 say "SIGKILL: auto_unmount removed the mount"
+
+# ------------------------------------------------ start-up interrupted
+# A signal to aoe-fuse while it starts (the parent, waiting for the
+# daemon it forked to mount) is passed on: the daemon gives up, unmounting
+# if it had mounted, and the parent dies of the signal.  Nothing may stay:
+# it used to exit at once while the daemon mounted and ran on, orphaned.
+
+# aoe-fuse processes serving PATH (an argument of theirs: our scratch
+# paths are ours alone).
+fuse_procs_on()
+{
+	local d
+	for d in /proc/[0-9]*; do
+		[ "$(cat "$d/comm" 2>/dev/null)" = aoe-fuse ] || continue
+		tr '\0' '\n' <"$d/cmdline" 2>/dev/null | grep -qxF -- "$1" &&
+		    echo "${d#/proc/}"
+	done
+	return 0
+}
+no_fuse_procs_on()
+{
+	[ -z "$(fuse_procs_on "$1")" ]
+}
+
+# interrupt_start SIG DELAY MNT ARGS...: aoe-fuse ARGS in the background,
+# SIGINT not ignored (as at a terminal), SIG after DELAY seconds.  Sets
+# st to its exit status.  A start that got through (0) is left mounted.
+interrupt_start()
+{
+	local sig=$1 delay=$2 mnt=$3 p left
+	shift 3
+	env --default-signal=INT aoe-fuse "$@" </dev/null \
+	    2>>"$tmpdir/int.err" &
+	p=$!
+	cleanup_fn _kill_wait "$p"
+	sleep "$delay"
+	kill -"$sig" "$p" 2>/dev/null || true
+	wait_gone -t 60 "$p" || fail "SIG$sig at ${delay}s: still running"
+	st=0
+	wait "$p" || st=$?
+	[ "$st" = 0 ] && return 0
+	left=$(fuse_procs_on "$mnt")
+	if [ -n "$left" ]; then
+		# shellcheck disable=SC2086
+		kill -KILL $left 2>/dev/null
+		fail "SIG$sig at ${delay}s: exit $st, daemon $left left running"
+	fi
+	! is_mounted "$mnt" ||
+	    fail "SIG$sig at ${delay}s: exit $st, $mnt still mounted"
+}
+
+dir=$tmpdir/dir
+mkdir "$dir"
+: >"$tmpdir/int.err"
+cleanup_fn _fuse_stop "$dir" /dev/null
+cleanup_fn _fuse_stop "$file" /dev/null
+# While it waits for targets (-w 3: the tester's case), and at once.
+for sig in TERM INT HUP; do
+	interrupt_start $sig 0.5 "$dir" -I "$lan_if" -w 3 "$dir"
+	want=$((128 + $(kill -l $sig)))
+	[ "$st" = "$want" ] ||
+	    fail "SIG$sig while looking for targets: exit $st, expected $want"
+	say "SIG$sig while looking for targets: exit $st, nothing left"
+done
+interrupt_start TERM 0 "$dir" -I "$lan_if" -w 3 "$dir"
+[ "$st" = 143 ] || fail "SIGTERM at once: exit $st, expected 143"
+# Around the mount: either it was ready first (0: mounted, a daemon runs)
+# or it was interrupted (143: nothing left).  The signal comes at 0 to
+# 120 % of the time a start takes here, in 24 steps.
+t0=$(now_s)
+start_fuse "$file" -I "$lan_if" e1.0 "$file"
+took=$(elapsed_since "$t0")
+stop_fuse "$file" "$fuse_pid"
+say "a start takes ${took}s"
+n0=0 n143=0
+for delay in $(awk -v t="$took" \
+    'BEGIN { for (i = 0; i < 24; i++) printf "%.3f ", t * 1.2 * i / 23 }'); do
+	interrupt_start TERM "$delay" "$file" -v -I "$lan_if" \
+	    --pidfile="$tmpdir/int.pid" e1.0 "$file"
+	case $st in
+	0)
+		is_mounted "$file" || fail "exit 0 at ${delay}s but no mount"
+		stop_fuse "$file" "$(cat "$tmpdir/int.pid")"
+		n0=$((n0 + 1))
+		;;
+	143) n143=$((n143 + 1)) ;;
+	*) fail "SIGTERM at ${delay}s: exit $st" ;;
+	esac
+done
+# -v logs each mount: those beyond the n0 were undone by the signal.
+mounts=$(grep -c 'mounted on ' "$tmpdir/int.err" || true)
+say "SIGTERM around the mount: $n143 interrupted (nothing left;" \
+    "$((mounts - n0)) of them after mounting), $n0 mounted first"
+# An interrupted daemon's status is not seen: look for its sanitizer.
+! grep -E 'Sanitizer|runtime error' "$tmpdir/int.err" ||
+    fail "a sanitizer report from an interrupted start"
 say "ok"
