@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "bufpool.h"
+#include "daemon.h"
 #include "engine.h"
 #include "fusefs.h"
 #include "log.h"
@@ -43,10 +44,6 @@
 #define READ_AHEAD_MAX_KB 65536u          /* -o read_ahead_kb: 64 MiB */
 #define MAX_READ_MIN 4096u                /* -o max_read: a page ... */
 #define MAX_READ_MAX (1024u * 1024)       /* ... to a whole request */
-
-#ifndef PR_SET_IO_FLUSHER
-#define PR_SET_IO_FLUSHER 57
-#endif
 
 struct app {
 	struct fusefs *fs;
@@ -114,7 +111,7 @@ enum {
 
 static struct loop *g_loop;
 
-/* find_targets() as --help tells it; the default is set in main(). */
+/* -w as find_targets() does it (the defaults are set in main()). */
 static const char wait_help[] =
 "  -w, --wait=SECS              how long to look for targets before "
     "mounting:\n"
@@ -122,44 +119,6 @@ static const char wait_help[] =
 "                               SECS (default 5); in the directory form SECS\n"
 "                               (default 1), then up to 3 s more for "
     "IDENTIFY\n";
-
-/*
- * The options common to the AoE programs, with our own --wait entry in
- * place of rt's (written for one-shot commands, default 1 s).
- */
-static void
-usage_common(FILE *f)
-{
-	char *buf = NULL, *line, *end;
-	size_t len = 0;
-	bool in_wait = false;
-	FILE *m;
-
-	m = open_memstream(&buf, &len);
-	if (m == NULL) {
-		rt_usage_common(f);
-		return;
-	}
-	rt_usage_common(m);
-	if (fclose(m) != 0) {
-		free(buf);
-		rt_usage_common(f);
-		return;
-	}
-	for (line = buf; *line != '\0'; line = end) {
-		end = strchr(line, '\n');
-		end = end != NULL ? end + 1 : line + strlen(line);
-		/* An entry goes on in lines indented past the options. */
-		if (in_wait && strspn(line, " ") > 8)
-			continue;
-		in_wait = strncmp(line, "  -w, --wait=", 13) == 0;
-		if (in_wait)
-			fputs(wait_help, f);
-		else
-			fwrite(line, 1, (size_t)(end - line), f);
-	}
-	free(buf);
-}
 
 static void
 usage(FILE *f)
@@ -201,7 +160,7 @@ usage(FILE *f)
 	    "  -h, --help                   this help\n"
 	    "  -V, --version                print the version\n"
 	    "(SIGUSR1 logs the counters that -v logs at exit)\n");
-	usage_common(f);
+	rt_usage_common(f, wait_help);
 	fprintf(f, "\nExit status: 0 mounted (with -f: ended cleanly), 1 "
 	    "failure, 2 usage error,\n3 the named TARGET did not answer, 4 "
 	    "no permission (CAP_NET_RAW).\nInterrupted before the mount is "
@@ -465,112 +424,6 @@ find_targets(struct app *app, uint64_t wait_ns)
 }
 
 /*
- * The parent of daemonise(), until the child is ready or gone.  A
- * SIGINT, SIGTERM or SIGHUP is passed on to the child, which gives up
- * (unmounting if it had mounted): a ready byte after one does not count,
- * the parent waits for the child's end and then dies of that signal, as
- * an interrupted command does (a shell says 128 + its number).  Without
- * one it exits 0 on the ready byte, or with the child's status.
- */
-static void __attribute__((noreturn))
-parent_wait(pid_t pid, int ready_rd, int sfd)
-{
-	struct signalfd_siginfo si;
-	struct pollfd pfd[2] = {
-		{ .fd = ready_rd, .events = POLLIN },
-		{ .fd = sfd, .events = POLLIN },
-	};
-	struct sigaction sa;
-	sigset_t mask;
-	int sig = 0, st = 0;
-	char c;
-	ssize_t n;
-
-	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			_exit(EXIT_FAIL);
-		}
-		/* Signals first: one that came with the ready byte counts. */
-		if (pfd[1].revents != 0) {
-			if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
-				continue;
-			if (si.ssi_signo != SIGCHLD) {
-				sig = (int)si.ssi_signo;
-				kill(pid, sig);
-			} else if (waitpid(pid, &st, WNOHANG) == pid) {
-				break;
-			}
-			continue;
-		}
-		if (pfd[0].revents != 0) {
-			n = read(ready_rd, &c, 1);
-			if (n == 1 && sig == 0)
-				_exit(EXIT_OK);
-			/* Interrupted, or the child failed: await its end. */
-			if (n >= 0)
-				pfd[0].fd = -1;
-		}
-	}
-	if (sig == 0)
-		_exit(WIFEXITED(st) ? WEXITSTATUS(st) : EXIT_FAIL);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigaction(sig, &sa, NULL);
-	raise(sig);
-	sigemptyset(&mask);
-	sigaddset(&mask, sig);
-	sigprocmask(SIG_UNBLOCK, &mask, NULL);
-	_exit(128 + sig);
-}
-
-/*
- * Fork: the parent waits for the child to say the mount is ready (one
- * byte) and exits 0, exits with the child's status when it fails first,
- * or passes a SIGINT, SIGTERM or SIGHUP on (parent_wait).  Those signals
- * are blocked from before the fork, so that none is lost while the child
- * has no handler yet: it returns in the child with them still blocked
- * (*old_mask: the mask to restore once the handlers are in place) and
- * *ready_fd to write to.
- */
-static void
-daemonise(int *ready_fd, sigset_t *old_mask)
-{
-	struct sigaction sa;
-	sigset_t mask;
-	int p[2], sfd;
-	pid_t pid;
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGCHLD);
-	/* An inherited SIG_IGN would reap the child before we could. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGCHLD, &sa, NULL);
-	sigprocmask(SIG_BLOCK, &mask, old_mask);
-	if (pipe2(p, O_CLOEXEC) < 0)
-		fatal(EXIT_FAIL, "pipe");
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	if (sfd < 0)
-		fatal(EXIT_FAIL, "signalfd");
-	pid = fork();
-	if (pid < 0)
-		fatal(EXIT_FAIL, "fork");
-	if (pid > 0) {
-		close(p[1]);
-		parent_wait(pid, p[0], sfd);
-	}
-	close(sfd);
-	close(p[0]);
-	setsid();
-	*ready_fd = p[1];
-}
-
-/*
  * Run as another user (-u), we may not remove the pid file at exit: then
  * it is emptied through fd (from pidfile_write), so no stale pid is left
  * to kill.
@@ -581,30 +434,6 @@ remove_pidfile(const char *path, int fd)
 	if (unlink(path) < 0 && errno != ENOENT && ftruncate(fd, 0) < 0)
 		log_warn("%s: neither removed nor emptied", path);
 	close(fd);
-}
-
-/* The mount is up: detach from the terminal and release the parent. */
-static void
-ready(int ready_fd)
-{
-	int fd;
-
-	if (ready_fd < 0)
-		return;
-	if (chdir("/") < 0)
-		log_warn("chdir /");
-	fd = open("/dev/null", O_RDWR);
-	if (fd >= 0) {
-		dup2(fd, STDIN_FILENO);
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		if (fd > STDERR_FILENO)
-			close(fd);
-	}
-	log_init(PROG, false);
-	if (write(ready_fd, "", 1) != 1)
-		log_warn("telling the parent");
-	close(ready_fd);
 }
 
 static const struct option own_options[] = {
@@ -824,7 +653,7 @@ main(int argc, char **argv)
 
 	/* The epoll instance is the child's alone: the parent only waits. */
 	if (!foreground)
-		daemonise(&ready_fd, &old_mask);
+		daemon_fork(&ready_fd, &old_mask);
 
 	g_loop = loop;
 	memset(&sa, 0, sizeof(sa));
@@ -921,7 +750,7 @@ main(int argc, char **argv)
 		log_info("interrupted: unmounting");
 		goto out;
 	}
-	ready(ready_fd);
+	daemon_ready(ready_fd, PROG);
 	ready_fd = -1;
 
 	rc = loop_run(loop, UINT64_MAX);

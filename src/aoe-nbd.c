@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "bufpool.h"
+#include "daemon.h"
 #include "engine.h"
 #include "log.h"
 #include "loop.h"
@@ -35,9 +36,6 @@
 #include "util.h"
 
 #define DEFAULT_PORT "10809"
-#ifndef PR_SET_IO_FLUSHER
-#define PR_SET_IO_FLUSHER 57 /* Linux 5.6 */
-#endif
 #define GRACE_NS (10 * NSEC_PER_SEC)   /* in-flight requests at exit */
 #define LISTEN_FDS_START 3
 
@@ -105,7 +103,9 @@ usage(FILE *f)
 "                               DIR/ca-cert.pem\n"
 "\n"
 "AoE (-w: how long a client waits for a target not yet up):\n");
-	rt_usage_common(f);
+	rt_usage_common(f,
+"  -w, --wait=SECS              how long a client waits for a target that\n"
+"                               has not answered yet (default 1)\n");
 	fprintf(f,
 "\n"
 "  -h, --help                   this help\n"
@@ -122,9 +122,11 @@ static void usage_error(const char *msg) __attribute__((noreturn));
 static int
 stdout_status(void)
 {
-	if (fflush(stdout) == EOF || ferror(stdout)) {
+	int rc = stream_flush(stdout);
+
+	if (rc < 0) {
 		fprintf(stderr, "%s: write error on standard output: %s\n",
-		    log_progname(), strerror(errno));
+		    log_progname(), strerror(-rc));
 		return EXIT_FAIL;
 	}
 	return EXIT_OK;
@@ -172,30 +174,6 @@ uri_append(char *out, size_t len, const char *s, bool keep_slash)
 			o += (size_t)snprintf(out + o, len - o, "%%%02X", ch);
 	}
 	out[o] = '\0';
-}
-
-static void
-daemonise(void)
-{
-	pid_t pid = fork();
-	int fd;
-
-	if (pid < 0)
-		fatal(EXIT_FAIL, "fork");
-	if (pid > 0)
-		_exit(EXIT_OK);
-	setsid();
-	if (chdir("/") < 0)
-		log_warn("chdir /");
-	fd = open("/dev/null", O_RDWR);
-	if (fd >= 0) {
-		dup2(fd, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		if (fd > 2)
-			close(fd);
-	}
-	log_init(NULL, false);
 }
 
 /* ---------------------------------------------------------- events */
@@ -424,10 +402,10 @@ main(int argc, char **argv)
 	bool foreground = false, readonly = false, single = false,
 	    exit_with_parent = false, socket_activation = false;
 	unsigned listen_fds = 0;
-	sigset_t mask, oldmask;
+	sigset_t mask, oldmask, daemon_mask;
 	pid_t ppid = getppid();
 	uint64_t deadline;
-	int opt, rc, status = EXIT_OK;
+	int opt, rc, status = EXIT_OK, ready_fd = -1;
 
 	log_init(argv[0], true);
 	memset(&a, 0, sizeof(a));
@@ -765,7 +743,7 @@ main(int argc, char **argv)
 	if (!foreground) {
 		/* The daemon carries on with the links' rings. */
 		rt_fork_inherit(a.rt, true);
-		daemonise();
+		daemon_fork(&ready_fd, &daemon_mask);
 		rt_fork_inherit(a.rt, false);
 		/*
 		 * A signalfd polled through epoll waits on the signal queue
@@ -849,6 +827,9 @@ main(int argc, char **argv)
 		log_debug("privileges dropped%s%s", prep.bounding_dropped ?
 		    "" : " (bounding set kept: no CAP_SETPCAP)",
 		    ids.set_uid || ids.set_gid ? "; user changed" : "");
+		/* Serving: the parent may go (its failures came first). */
+		daemon_ready(ready_fd, NULL);
+		ready_fd = -1;
 	}
 
 	/* ------------------------------------------------ serve */

@@ -226,7 +226,7 @@ usage_help(enum mode m)
 	fputs(
 "  -h, --help                   print this help and exit\n"
 "  -V, --version                print the version and exit\n", f);
-	rt_usage_common(f);
+	rt_usage_common(f, NULL);
 	fputs(
 "\nExit status: 0 ok, 1 failure, 2 usage error, 3 no target found or no\n"
 "answer, 4 no permission (CAP_NET_RAW missing).\n", f);
@@ -2135,7 +2135,7 @@ main(int argc, char **argv)
 	static struct ctl ctl;
 	struct ctl *c = &ctl;
 	const char *slash;
-	int st;
+	int st, rc;
 
 	if (argc > 0 && argv[0] != NULL && argv[0][0] != '\0') {
 		slash = strrchr(argv[0], '/');
@@ -2169,8 +2169,9 @@ out:
 	free(c->reqs);
 	free(c->named);
 	free(c->ops);
-	if (fflush(stdout) == EOF || ferror(stdout)) {
-		errmsg("write error on standard output: %s", strerror(errno));
+	rc = stream_flush(stdout);
+	if (rc < 0) {
+		errmsg("write error on standard output: %s", strerror(-rc));
 		if (st == EXIT_OK)
 			st = EXIT_FAIL;
 	}

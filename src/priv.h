@@ -10,6 +10,11 @@
 #define AOE_PRIV_H
 
 #include <stdbool.h>
+
+/* For a program the kernel writes back through (prctl; Linux 5.6). */
+#ifndef PR_SET_IO_FLUSHER
+#define PR_SET_IO_FLUSHER 57
+#endif
 #include <sys/types.h>
 
 struct priv_ids {

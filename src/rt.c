@@ -108,7 +108,7 @@ const struct option rt_long_options[RT_LONG_OPTIONS_COUNT + 1] = {
 };
 
 void
-rt_usage_common(FILE *f)
+rt_usage_common(FILE *f, const char *wait_help)
 {
 	fputs(
 "  -I, --interface=IF[,IF...]   interfaces to use (repeatable; comma or space\n"
@@ -117,9 +117,13 @@ rt_usage_common(FILE *f)
 "                               later (as aoe.ko).\n"
 "      --backend=packet|pcap    link backend (default packet = Linux "
 	    "AF_PACKET)\n"
-"      --trace=FILE             write every AoE frame sent/received as pcap\n"
+"      --trace=FILE             write every AoE frame sent/received as pcap\n",
+	    f);
+	fputs(wait_help != NULL ? wait_help :
 "  -w, --wait=SECS              how long to wait for targets to answer\n"
-"                               discovery (default 1)\n"
+"                               discovery (default 1)\n",
+	    f);
+	fputs(
 "      --dead-timeout=SECS      fail I/O after a target is silent this long\n"
 "                               (default 180; 0 = never, else >= 1)\n"
 "      --discover-interval=SECS re-broadcast Query Config (default 60;\n"

@@ -60,8 +60,11 @@ enum {
 };
 extern const struct option rt_long_options[];
 #define RT_LONG_OPTIONS_COUNT 11
-/* Print the common options' help lines. */
-void rt_usage_common(FILE *f);
+/*
+ * Print the common options' help lines; wait_help: the program's own -w
+ * entry (NULL: the default one).
+ */
+void rt_usage_common(FILE *f, const char *wait_help);
 
 void rt_options_init(struct rt_options *o);
 /*

@@ -1175,7 +1175,7 @@ usage(FILE *f)
 	    "  -V, --version                print the version\n"
 	    "(aoe-rw waits up to 5 s for TARGET unless --wait says "
 	    "otherwise)\n");
-	rt_usage_common(f);
+	rt_usage_common(f, NULL);
 }
 
 static void

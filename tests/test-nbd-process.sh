@@ -96,6 +96,13 @@ _gone()
 kill -TERM "$dpid"
 wait_for -t 15 _gone "$dpid" || fail "the daemon ignored SIGTERM"
 [ ! -e "$nbd_sock" ] || fail "the daemon left its socket behind"
+# A failure in the daemon before it serves (its pid file cannot be
+# written): the parent says so and exits 1 (it exited 0 at the fork, and
+# the message went nowhere).
+expect_status 1 aoe-nbd -I "$lan_if" -w 5 -U "$nbd_sock" \
+    -P "$nbd_sockdir/no/such/dir.pid" e1.0
+expect_grep "$tmpdir/err" "cannot write $nbd_sockdir/no/such/dir.pid"
+[ ! -e "$nbd_sock" ] || fail "the failed daemon left its socket behind"
 
 # ------------------------------------------------------------ exit with parent
 rm -f "$pidfile"
