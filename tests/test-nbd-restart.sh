@@ -48,6 +48,22 @@ except nbd.Error as e:
 PY
 }
 
+# restart_at MIB [WHY]: vblade restarted on the image grown or shrunk to
+# MIB MiB; new clients and the file see the new size within 15 s.
+restart_at()
+{
+	local bytes=$(($1 * 1048576)) t0
+
+	stop_vblade "$vblade_pid"
+	truncate -s "${1}M" "$tmpdir/disk.img"
+	start_vblade 1 0 "$tmpdir/disk.img"
+	t0=$(now_s)
+	wait_for -t 15 size_is "$bytes" ||
+	    fail "size $(nbdinfo --size "$(nbd_uri)") / $(stat -c %s "$file")," \
+	    "expected $bytes${2:+ ($2)}"
+	say "new size seen after $(elapsed_since "$t0") s"
+}
+
 say "read-only target: the write is refused, the export turns read-only"
 try_write >"$tmpdir/out" || fail "nbdsh failed"
 sed 's/^/  out| /' "$tmpdir/out"
@@ -71,14 +87,7 @@ expect_grep "$tmpdir/out" "error 1 True"
 }
 
 say "restarted writable and twice the size"
-stop_vblade "$vblade_pid"
-truncate -s 16M "$tmpdir/disk.img"
-start_vblade 1 0 "$tmpdir/disk.img"
-t0=$(now_s)
-wait_for -t 15 size_is 16777216 ||
-    fail "size $(nbdinfo --size "$(nbd_uri)") / $(stat -c %s "$file")," \
-    "expected 16777216"
-say "new size seen after $(elapsed_since "$t0") s"
+restart_at 16
 try_write >"$tmpdir/out" || fail "nbdsh failed"
 sed 's/^/  out| /' "$tmpdir/out"
 expect_grep "$tmpdir/out" "ok False"
@@ -90,12 +99,7 @@ dd if=/dev/zero of="$file" bs=4096 seek=4000 count=1 conv=notrunc \
     status=none || fail "cannot write past the old end through FUSE"
 
 say "restarted at half the size"
-stop_vblade "$vblade_pid"
-truncate -s 4M "$tmpdir/disk.img"
-start_vblade 1 0 "$tmpdir/disk.img"
-wait_for -t 15 size_is 4194304 ||
-    fail "size $(nbdinfo --size "$(nbd_uri)") / $(stat -c %s "$file")," \
-    "expected 4194304"
+restart_at 4
 
 # A reader keeps the target busy (frames always in flight) while it is
 # restarted at twice the size: it is identified again all the same (as
@@ -113,14 +117,7 @@ reader=$!
 cleanup_fn kill "$reader"
 sleep 0.5
 kill -0 "$reader" 2>/dev/null || fail "the reader stopped: $(cat "$tmpdir/reader")"
-stop_vblade "$vblade_pid"
-truncate -s 8M "$tmpdir/disk.img"
-start_vblade 1 0 "$tmpdir/disk.img"
-t0=$(now_s)
-wait_for -t 15 size_is 8388608 ||
-    fail "size $(nbdinfo --size "$(nbd_uri)") / $(stat -c %s "$file")," \
-    "expected 8388608 (reader: $(cat "$tmpdir/reader"))"
-say "new size seen after $(elapsed_since "$t0") s"
+restart_at 8 "reader: $(cat "$tmpdir/reader")"
 kill -0 "$reader" 2>/dev/null ||
     fail "the reader stopped early: $(cat "$tmpdir/reader")"
 touch "$tmpdir/stop"

@@ -1569,6 +1569,22 @@ drop_ident_hook(struct net *n, unsigned ifidx, const uint8_t *f, size_t len)
  * rounds (250 ms apart) asks again at once, so the target is up after
  * about a second, not after the backed-off timer (0.2 + 0.4 + 0.8 + 1.6 s).
  */
+/* Up, read-only: a write refused, which it learnt; buf holds 1 KiB. */
+static struct target *
+read_only_target(struct net *n, struct faketarget **a, uint8_t *buf)
+{
+	struct target *t;
+
+	*a = net_add_target(n, 1, 0, 4096, 1);
+	ft_set_read_only(*a, true);
+	net_up(n);
+	t = net_target(n, 0);
+	memset(buf, 0x5a, 1024);
+	cr_assert_eq(do_write(n, t, buf, 0, 1024), -EROFS);
+	cr_assert(target_read_only(t));
+	return t;
+}
+
 /*
  * A config answer to an idle target at least a second after its IDENTIFY
  * identifies it again: a new size is seen (CHANGED), and a read-only
@@ -1584,13 +1600,7 @@ Test(discovery, reidentify_size_and_read_only)
 	unsigned changed;
 	uint64_t idents;
 
-	a = net_add_target(n, 1, 0, 4096, 1);
-	ft_set_read_only(a, true);
-	net_up(n);
-	t = net_target(n, 0);
-	memset(buf, 0x5a, sizeof(buf));
-	cr_assert_eq(do_write(n, t, buf, 0, sizeof(buf)), -EROFS);
-	cr_assert(target_read_only(t));
+	t = read_only_target(n, &a, buf);
 	/* within a second of the IDENTIFY: no new one */
 	idents = ft_stats(a)->identifies;
 	net_discover(n);
@@ -1639,13 +1649,7 @@ Test(discovery, read_only_kept_until_restart)
 	uint64_t idents;
 	size_t len;
 
-	a = net_add_target(n, 1, 0, 4096, 1);
-	ft_set_read_only(a, true);
-	net_up(n);
-	t = net_target(n, 0);
-	memset(buf, 0x5a, sizeof(buf));
-	cr_assert_eq(do_write(n, t, buf, 0, sizeof(buf)), -EROFS);
-	cr_assert(target_read_only(t));
+	t = read_only_target(n, &a, buf);
 
 	/* rediscovery, identified again, the same size: still read-only */
 	idents = ft_stats(a)->identifies;
