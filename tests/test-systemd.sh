@@ -136,17 +136,23 @@ as_dynamic=(setpriv --reuid=$dyn_uid --regid=$dyn_uid --clear-groups
 # check_sandbox PID UID CAPS: the process runs as UID with no_new_privs
 # and the bounding set CAPS (hex) the unit gave it, and holds no
 # capability any more (the programs drop them once their sockets and
-# mounts are open): CapEff, CapPrm, CapInh and CapAmb are 0.
+# mounts are open): CapEff, CapPrm, CapInh and CapAmb are 0.  The mount
+# or socket is seen a moment before the drop (longer under ASan): the
+# capabilities get a few seconds to go.
+_caps_dropped()
+{
+	awk -v c="$2" '/^CapBnd:/ && $2 != c { bad = 1 }
+	    /^(CapEff|CapPrm|CapInh|CapAmb):/ && $2 != "0000000000000000" {
+		bad = 1
+	    }
+	    /^NoNewPrivs:/ && $2 != 1 { bad = 1 } END { exit bad }' "$1"
+}
 check_sandbox()
 {
 	local pid=$1 want_uid=$2 caps=$3 f=/proc/$1/status
 	awk -v u="$want_uid" '/^Uid:/ { exit !($2 == u) }' "$f" ||
 	    fail "pid $pid: not uid $want_uid"
-	awk -v c="$caps" '/^CapBnd:/ && $2 != c { bad = 1 }
-	    /^(CapEff|CapPrm|CapInh|CapAmb):/ && $2 != "0000000000000000" {
-		bad = 1
-	    }
-	    /^NoNewPrivs:/ && $2 != 1 { bad = 1 } END { exit bad }' "$f" ||
+	wait_for -t 5 _caps_dropped "$f" "$caps" ||
 	    fail "pid $pid: $(grep -E '^(Cap|NoNew)' "$f" | tr '\n' ' ')"
 	say "pid $pid: uid $want_uid, CapBnd=$caps, no capability left," \
 	    "NoNewPrivs 1"

@@ -276,9 +276,14 @@ check_rt(void)
 		case 'w':
 		case RT_OPT_WAIT:
 		case RT_OPT_DEAD:
-		case RT_OPT_DISCOVER:
-			CHECK((rc == 1) ==
-			    (ref_seconds(str, RT_MAX_MS_REF, &ms) == 0));
+		case RT_OPT_DISCOVER: {
+			bool ok = ref_seconds(str, RT_MAX_MS_REF, &ms) == 0;
+
+			/* 0 (off) or at least a second */
+			if (opt != 'w' && opt != RT_OPT_WAIT && ok && ms != 0 &&
+			    ms < 1000)
+				ok = false;
+			CHECK((rc == 1) == ok);
 			if (rc != 1)
 				break;
 			if (opt == RT_OPT_DEAD)
@@ -288,6 +293,7 @@ check_rt(void)
 			else
 				CHECK(o.wait_ns == ms * NSEC_PER_MSEC);
 			break;
+		}
 		case RT_OPT_MAXWIN:
 			CHECK((rc == 1) == (ref_uint(str, 1, 65535, &v) == 0));
 			if (rc == 1)
