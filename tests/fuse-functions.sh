@@ -128,8 +128,8 @@ fuse_dev()
 # SIGTERM.
 unmounted_exit()
 {
-	local dev=$1 pid=$2
-	wait_gone -t 10 "$pid" 2>/dev/null && return 0
+	local dev=$1 pid=$2 t
+	wait_gone -t 20 "$pid" 2>/dev/null && return 0
 	if [ -n "$dev" ] &&
 	    grep -qs -- " $dev " /proc/[0-9]*/mountinfo; then
 		say "note: $dev is still mounted in another mount namespace" \
@@ -139,6 +139,16 @@ unmounted_exit()
 		    fail "aoe-fuse $pid did not exit on SIGTERM"
 		return 0
 	fi
+	# Where it is stuck, for the log (its own messages went to syslog).
+	say "aoe-fuse $pid: $(grep -E '^(State|SigBlk|SigPnd|ShdPnd)' \
+	    "/proc/$pid/status" 2>/dev/null | tr '\n' ' ')"
+	for t in /proc/"$pid"/task/*; do
+		say "  task ${t##*/}: $(cat "$t/comm" 2>/dev/null)" \
+		    "wchan $(cat "$t/wchan" 2>/dev/null)" \
+		    "syscall $(cut -d' ' -f1 "$t/syscall" 2>/dev/null)"
+		sed 's/^/    /' "$t/stack" 2>/dev/null | head -n 12
+	done
+	grep -s -- " $dev " /proc/self/mountinfo | sed 's/^/  still: /'
 	fail "aoe-fuse $pid did not exit after its file system was unmounted"
 }
 
