@@ -325,29 +325,13 @@ stop_run(struct app *a)
 {
 	pid_t who = getpgid(a->run_pid) == a->run_pid ? -a->run_pid :
 	    a->run_pid;
-	uint64_t deadline = loop_now() + GRACE_NS;
-	bool killed = false;
-	int st;
+	int st, rc;
 
 	(void)kill(who, SIGTERM);
-	for (;;) {
-		pid_t r = waitpid(a->run_pid, &st, WNOHANG);
-
-		if (r == a->run_pid) {
-			a->run_status = run_exit_status(st);
-			break;
-		}
-		if (r < 0 && errno != EINTR) {
-			a->run_status = EXIT_FAIL;
-			break;
-		}
-		if (!killed && loop_now() >= deadline) {
-			log_warnx("--run command still running: killing it");
-			(void)kill(who, SIGKILL);
-			killed = true;
-		}
-		(void)usleep(10000);
-	}
+	rc = child_wait(a->run_pid, who, GRACE_NS, &st);
+	if (rc == 1)
+		log_warnx("--run command still running: killed it");
+	a->run_status = rc < 0 ? EXIT_FAIL : run_exit_status(st);
 	/* Whatever it left behind in its group. */
 	if (who < 0)
 		(void)kill(who, SIGTERM);

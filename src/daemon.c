@@ -16,10 +16,10 @@
 /*
  * The parent of daemon_fork(), until the child is ready or gone.  A
  * SIGINT, SIGTERM or SIGHUP is passed on to the child, which gives up
- * (unmounting, closing what it opened): a ready byte after one does not count,
- * the parent waits for the child's end and then dies of that signal, as
- * an interrupted command does (a shell says 128 + its number).  Without
- * one it exits 0 on the ready byte, or with the child's status.
+ * (unmounting, closing what it opened): a ready byte after one does not
+ * count, the parent waits for the child's end and then dies of that
+ * signal, as an interrupted command does (a shell says 128 + its number).
+ * Without one it exits 0 on the ready byte, or with the child's status.
  */
 static void __attribute__((noreturn))
 parent_wait(pid_t pid, int ready_rd, int sfd)

@@ -2117,6 +2117,17 @@ listener_free(struct nbds *s, struct listener *ls)
 	free(ls);
 }
 
+/* The port field of an IPv4 or IPv6 address (network order), or NULL. */
+static in_port_t *
+sockaddr_port(struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return &((struct sockaddr_in *)(void *)sa)->sin_port;
+	if (sa->sa_family == AF_INET6)
+		return &((struct sockaddr_in6 *)(void *)sa)->sin6_port;
+	return NULL;
+}
+
 int
 nbds_listen_tcp(struct nbds *s, const char *addr, const char *port,
     const char **err)
@@ -2139,20 +2150,16 @@ nbds_listen_tcp(struct nbds *s, const char *addr, const char *port,
 		return rc == EAI_SYSTEM ? -errno : -ENOENT;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		in_port_t *pp;
 		int fd, one = 1;
 
 		/*
 		 * Port 0 (any): every address of the name gets the port the
 		 * first one got, the one a --run command is told.
 		 */
-		if (s->tcp_port != 0 && ai->ai_family == AF_INET &&
-		    ((struct sockaddr_in *)ai->ai_addr)->sin_port == 0)
-			((struct sockaddr_in *)ai->ai_addr)->sin_port =
-			    htons((uint16_t)s->tcp_port);
-		else if (s->tcp_port != 0 && ai->ai_family == AF_INET6 &&
-		    ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port == 0)
-			((struct sockaddr_in6 *)ai->ai_addr)->sin6_port =
-			    htons((uint16_t)s->tcp_port);
+		pp = sockaddr_port(ai->ai_addr);
+		if (s->tcp_port != 0 && pp != NULL && *pp == 0)
+			*pp = htons((uint16_t)s->tcp_port);
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
 		    SOCK_CLOEXEC, ai->ai_protocol);
 		if (fd < 0) {
@@ -2180,14 +2187,9 @@ nbds_listen_tcp(struct nbds *s, const char *addr, const char *port,
 			struct sockaddr_storage ss;
 			socklen_t sl = sizeof(ss);
 
-			if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
-				if (ss.ss_family == AF_INET)
-					s->tcp_port = ntohs(((struct
-					    sockaddr_in *)&ss)->sin_port);
-				else if (ss.ss_family == AF_INET6)
-					s->tcp_port = ntohs(((struct
-					    sockaddr_in6 *)&ss)->sin6_port);
-			}
+			if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 &&
+			    (pp = sockaddr_port((struct sockaddr *)&ss)) != NULL)
+				s->tcp_port = ntohs(*pp);
 		}
 		rc = listener_add(s, fd, NULL);
 		if (rc < 0) {

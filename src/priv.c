@@ -428,40 +428,48 @@ priv_unmounter_start(struct priv_unmounter **out, const char *mountpoint)
 	return 0;
 }
 
+int
+child_wait(pid_t pid, pid_t kill_who, uint64_t timeout_ns, int *st)
+{
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	uint64_t until = loop_now() + timeout_ns;
+
+	for (;;) {
+		pid_t r = waitpid(pid, st, WNOHANG);
+
+		if (r == pid)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (loop_now() >= until)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	kill(kill_who, SIGKILL);
+	while (waitpid(pid, st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 1;
+}
+
 bool
 priv_unmounter_finish(struct priv_unmounter *u)
 {
-	struct timespec ts = { 0, 10 * 1000 * 1000 };
-	uint64_t until;
 	bool gone = false;
-	int st;
+	int st, rc;
 
 	if (u == NULL)
 		return false;
 	if (write(u->wfd, "u", 1) != 1)
 		log_debug("unmount helper: %s", strerror(errno));
 	close(u->wfd);
-	until = loop_now() + UNMOUNT_WAIT_NS;
-	for (;;) {
-		pid_t r = waitpid(u->pid, &st, WNOHANG);
-
-		if (r == u->pid) {
-			gone = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-			if (!gone)
-				log_warnx("the unmount helper failed");
-			break;
-		}
-		if (r < 0 && errno != EINTR)
-			break;
-		if (loop_now() >= until) {
-			log_warnx("the unmount helper did not finish: "
-			    "killing it");
-			kill(u->pid, SIGKILL);
-			while (waitpid(u->pid, &st, 0) < 0 && errno == EINTR)
-				;
-			break;
-		}
-		nanosleep(&ts, NULL);
+	rc = child_wait(u->pid, u->pid, UNMOUNT_WAIT_NS, &st);
+	if (rc == 1) {
+		log_warnx("the unmount helper did not finish: killed it");
+	} else if (rc == 0) {
+		gone = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+		if (!gone)
+			log_warnx("the unmount helper failed");
 	}
 	free(u);
 	return gone;

@@ -10,6 +10,7 @@
 #define AOE_PRIV_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* For a program the kernel writes back through (prctl; Linux 5.6). */
 #ifndef PR_SET_IO_FLUSHER
@@ -72,5 +73,13 @@ int priv_unmounter_start(struct priv_unmounter **out, const char *mountpoint);
  * (false).
  */
 bool priv_unmounter_finish(struct priv_unmounter *u);
+
+/*
+ * Wait for child pid to end, at most timeout_ns (polling); then SIGKILL
+ * kill_who (the child, or -its process group) and wait for it.  *st gets
+ * its wait status.  Returns 0 when it ended by itself, 1 when it was
+ * killed, -errno when it cannot be waited for.
+ */
+int child_wait(pid_t pid, pid_t kill_who, uint64_t timeout_ns, int *st);
 
 #endif
