@@ -1277,6 +1277,35 @@ is_named(const struct ctl *c, const struct target_info *ti)
 }
 
 /* The next target after prev that the command names (any when none). */
+/* Order by interface name, then MAC: the same listing on every run. */
+static int
+path_cmp(const struct ctl *c, const struct target_path *a,
+    const struct target_path *b)
+{
+	int d = strcmp(path_ifname(c, a), path_ifname(c, b));
+
+	return d != 0 ? d : memcmp(a->mac, b->mac, 6);
+}
+
+/*
+ * The engine keeps a target's paths in the order they answered first,
+ * which varies from run to run; list them sorted (a few, insertion sort).
+ */
+static void
+sort_paths(const struct ctl *c, struct target_info *ti)
+{
+	unsigned n = info_npaths(ti);
+
+	for (unsigned i = 1; i < n; i++) {
+		struct target_path p = ti->paths[i];
+		unsigned j = i;
+
+		for (; j > 0 && path_cmp(c, &ti->paths[j - 1], &p) > 0; j--)
+			ti->paths[j] = ti->paths[j - 1];
+		ti->paths[j] = p;
+	}
+}
+
 static struct target *
 next_named(struct ctl *c, struct target *prev, struct target_info *ti)
 {
@@ -1284,8 +1313,10 @@ next_named(struct ctl *c, struct target *prev, struct target_info *ti)
 	    t = engine_target_next(c->e, t)) {
 		memset(ti, 0, sizeof(*ti));
 		engine_target_info(t, ti);
-		if (is_named(c, ti))
+		if (is_named(c, ti)) {
+			sort_paths(c, ti);
 			return t;
+		}
 	}
 	return NULL;
 }

@@ -31,8 +31,9 @@ two_paths()
 import json, sys
 d = json.load(open(sys.argv[1]))
 t = d["targets"][0]
-paths = sorted(p["interface"] for p in t["paths"])
+paths = [p["interface"] for p in t["paths"]]
 print("paths:", paths)
+# Listed by interface name, whichever answered first.
 assert paths == sorted(sys.argv[2:4]), paths
 EOF
 }
@@ -45,6 +46,13 @@ done
 expect_status 0 aoectl -I "$ifs" -w 1 stat -l
 expect_grep "$tmpdir/out" "$if1"
 expect_grep "$tmpdir/out" "$if2"
+sorted_ifs=$(printf '%s\n' "$if1" "$if2" | LC_ALL=C sort | paste -sd,)
+for i in 1 2 3; do
+	expect_status 0 aoectl -I "$if2,$if1" -w 1 stat
+	awk -v e="$sorted_ifs" '$1 == "e1.0" && $3 == e { ok = 1 }
+	    END { exit !ok }' "$tmpdir/out" ||
+	    fail "stat does not list $sorted_ifs: $(cat "$tmpdir/out")"
+done
 
 step "traffic uses both paths"
 run_rw "$tmpdir/rw-both.log" -I "$ifs" --seed 41 --dead-timeout 30 \
