@@ -1135,6 +1135,19 @@ parse_size(const char *arg, uint64_t *out)
 	return 0;
 }
 
+/* After --help or -V: a lost line is a failure, as in the programs. */
+static int
+flushed_status(void)
+{
+	int rc = stream_flush(stdout);
+
+	if (rc == 0)
+		return EXIT_OK;
+	fprintf(stderr, "aoe-rw: write error on standard output: %s\n",
+	    strerror(-rc));
+	return EXIT_FAIL;
+}
+
 static void
 usage(FILE *f)
 {
@@ -1318,10 +1331,10 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return EXIT_OK;
+			return flushed_status();
 		case 'V':
 			printf("aoe-rw %s\n", PACKAGE_VERSION);
-			return EXIT_OK;
+			return flushed_status();
 		default:
 			usage(stderr);
 			return EXIT_USAGE;

@@ -48,10 +48,6 @@ for p in "${progs[@]}"; do
 		expect_status 0 "$p" "$o=1" --help
 	done
 
-	# Not done by the test tool aoe-rw.
-	case $p in
-	aoe-rw) continue ;;
-	esac
 	say "$p --help, -V, --version >/dev/full: exit 1, a write error"
 	for o in --help -V --version; do
 		st=0
