@@ -50,6 +50,7 @@ packages=(
 	qemu-utils libcriterion-dev
 	vblade iproute2 nftables tcpdump tshark mandoc
 	e2fsprogs util-linux gzip libcap2-bin systemd bash-completion
+	procps man-db
 	qemu-system-x86 busybox-static cpio kmod initramfs-tools-core
 	clang libclang-rt-14-dev
 	libgnutls28-dev gnutls-bin valgrind fio

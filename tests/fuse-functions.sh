@@ -6,7 +6,7 @@
 
 requires_fuse()
 {
-	requires fusermount3
+	requires fusermount3 ps
 	[ -c /dev/fuse ] || skip_or_fail "/dev/fuse missing"
 	grep -qw fuse /proc/filesystems ||
 	    skip_or_fail "no fuse in /proc/filesystems (modprobe fuse)"

@@ -9,7 +9,7 @@ nbd_test_timeout=90
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/nbd-functions.sh"
 
-requires aoe-nbd nbdinfo
+requires aoe-nbd nbdinfo ps
 requires_root
 py=${nbd_python:-python3}
 requires "$py"

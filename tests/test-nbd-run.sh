@@ -8,7 +8,7 @@ nbd_test_timeout=90
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/nbd-functions.sh"
 
-requires aoe-nbd nbdcopy nbdinfo cmp
+requires aoe-nbd nbdcopy nbdinfo cmp pgrep
 requires_root
 
 setup_lan

@@ -14,7 +14,7 @@ nbd_test_timeout=240
 . "$(dirname "$0")/nbd-functions.sh"
 . "$(dirname "$0")/fuse-functions.sh"
 
-requires aoe-nbd aoectl nbdinfo nbdcopy cmp setpriv ss stat
+requires aoe-nbd aoectl nbdinfo nbdcopy cmp setpriv ss stat ps
 requires_root
 id nobody >/dev/null 2>&1 || skip_or_fail "no user nobody"
 getent group nogroup >/dev/null || skip_or_fail "no group nogroup"
@@ -224,7 +224,10 @@ if command -v setcap >/dev/null 2>&1; then
 		    keep-bounding
 		expect_ids "$upid" "aoe-fuse as nobody" "$nobody_uid" \
 		    "$nogroup_gid"
-		"${as_nobody[@]}" cmp "$udir/mnt/e1.0" "$tmpdir/d0.img" ||
+		# A copy nobody can read: the build tree may not be
+		# (a clone in /root, 0700 on Debian).
+		install -m 644 "$tmpdir/d0.img" "$udir/d0.img"
+		"${as_nobody[@]}" cmp "$udir/mnt/e1.0" "$udir/d0.img" ||
 		    fail "nobody's FUSE file differs"
 		# (root itself may not look into nobody's mount.)
 		[ "$("${as_nobody[@]}" stat -c '%a %u' "$udir/mnt/e1.0")" = \
