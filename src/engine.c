@@ -218,6 +218,12 @@ struct target {
 	struct ata_ident ident;
 	uint64_t sectors;
 	bool read_only;
+	/*
+	 * It accepted a write since it was last (re)identified after a
+	 * start: a refused write (ATA ABRT) is then an I/O error, not a
+	 * sign that it is read-only (see ata_response).
+	 */
+	bool wrote;
 	bool no_flush_ext;
 	struct target_path paths[ENGINE_MAX_PATHS];
 	unsigned npaths;
@@ -2073,6 +2079,7 @@ cfg_advert(struct engine *e, unsigned ifidx, const struct aoe_hdr *h,
 		t->identified = false;
 		t->reident = false;
 		t->read_only = e->cfg.read_only;
+		t->wrote = false;
 		t->cwnd = 0;
 		target_reset_timing(e, t);
 		target_recompute(e, t);
@@ -2307,8 +2314,10 @@ identify_done(struct engine *e, struct target *t, const uint8_t *data,
 	 * learnt: AoE cannot tell a read-only target, so forgetting it
 	 * each time would make every new client's first write fail.
 	 */
-	if (!was_up || t->restarted || old != id.sectors)
+	if (!was_up || t->restarted || old != id.sectors) {
 		t->read_only = e->cfg.read_only;
+		t->wrote = false;
+	}
 	t->restarted = false;
 	if (!was_up)
 		ev(e, t, ENGINE_EV_UP);
@@ -2397,8 +2406,22 @@ ata_response(struct engine *e, struct frame *f, unsigned pi,
 		frame_send(e, f, now);
 		return;
 	}
-	if (rc == -EROFS)
+	if (rc == 0 && f->write) {
+		t->wrote = true;
+	} else if (rc == -EROFS && t->wrote) {
+		/*
+		 * ABRT on a write from a target that took writes before:
+		 * vblade answers ABRT for any failed write to its backing
+		 * file (ENOSPC on a thin image's full filesystem, EIO), and
+		 * a target cannot turn read-only without a restart (which
+		 * it announces).  An I/O error, not learnt: learning it
+		 * would refuse every later write from every client until
+		 * the target restarts, long after the space was freed.
+		 */
+		rc = -EIO;
+	} else if (rc == -EROFS) {
 		t->read_only = true;
+	}
 	if (f->nsent > 1)
 		r->retransmitted = true;
 	if (f->write) {

@@ -1596,9 +1596,10 @@ Test(discovery, reidentify_size_and_read_only)
 	struct net *n = net_new(&c, 1, 1500, 0, 61);
 	struct faketarget *a;
 	struct target *t;
-	uint8_t buf[1024];
+	uint8_t buf[1024], f[FRAME_CAP];
 	unsigned changed;
 	uint64_t idents;
+	size_t len;
 
 	t = read_only_target(n, &a, buf);
 	/* within a second of the IDENTIFY: no new one */
@@ -1623,14 +1624,62 @@ Test(discovery, reidentify_size_and_read_only)
 	cr_assert_eq(ft_stats(a)->writes, 1);
 	cr_assert_eq(count_events(n, t, ENGINE_EV_UP), 1);
 
-	/* read-only again: learnt from the next refused write again */
+	/*
+	 * Writes refused from now on without a restart (identified again
+	 * by rediscovery only): it took a write since it started, so that
+	 * is an I/O error (vblade's backing file could not be written, e.g.
+	 * a full filesystem), not learnt: it stays writable.
+	 */
 	ft_set_read_only(a, true);
 	net_advance(n, 2 * NSEC_PER_SEC);
 	net_discover(n);
 	net_advance(n, 100 * NSEC_PER_MSEC);
 	cr_assert_not(target_read_only(t));
+	cr_assert_eq(do_write(n, t, buf, 0, sizeof(buf)), -EIO);
+	cr_assert_not(target_read_only(t));
+
+	/* restarted read-only (its advert): learnt from a refused write */
+	idents = ft_stats(a)->identifies;
+	net_advance(n, 2 * NSEC_PER_SEC);
+	len = ft_advert(a, f, sizeof(f));
+	cr_assert_gt(len, 0);
+	net_input(n, 0, f, len);
+	net_advance(n, 100 * NSEC_PER_MSEC);
+	cr_assert_gt(ft_stats(a)->identifies, idents);
+	cr_assert_not(target_read_only(t));
 	cr_assert_eq(do_write(n, t, buf, 0, sizeof(buf)), -EROFS);
 	cr_assert(target_read_only(t));
+	net_free(n);
+}
+
+/*
+ * A target that took writes and then refuses one (vblade: ATA ABRT for any
+ * failed write to its file, e.g. ENOSPC on a thin image's filesystem):
+ * -EIO, not learnt as read-only, and writes work again once the target
+ * takes them (the space freed), without a restart.
+ */
+Test(errors, refused_after_writes_is_io_error)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 1, 1500, 0, 63);
+	struct faketarget *a;
+	struct target *t;
+	uint8_t buf[1024];
+
+	a = net_add_target(n, 1, 0, 4096, 1);
+	net_up(n);
+	t = net_target(n, 0);
+	memset(buf, 0x5a, sizeof(buf));
+	cr_assert_eq(do_write(n, t, buf, 0, sizeof(buf)), 0);
+	ft_set_read_only(a, true);      /* its writes now fail (ABRT) */
+	cr_assert_eq(do_write(n, t, buf, 1024, sizeof(buf)), -EIO);
+	cr_assert_eq(do_write(n, t, buf, 0, sizeof(buf)), -EIO);
+	cr_assert_not(target_read_only(t));
+	cr_assert_eq(do_read(n, t, buf, 0, sizeof(buf)), 0);
+	ft_set_read_only(a, false);     /* space freed */
+	cr_assert_eq(do_write(n, t, buf, 1024, sizeof(buf)), 0);
+	cr_assert_not(target_read_only(t));
+	cr_assert_eq(count_events(n, t, ENGINE_EV_DEAD), 0);
 	net_free(n);
 }
 
