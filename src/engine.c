@@ -17,12 +17,21 @@
 
 /*
  * Tags: bit 31 set (aoe.ko drops such responses, so we coexist with it),
- * bits 30..16 a generation counter bumped at every send, bits 15..0 the
- * index of the frame in the pool.  A response names its frame directly and
- * an answer to an earlier send of the same frame (or to an earlier use of
- * the slot) no longer matches.  Index 0xffff is the discovery broadcast.
+ * bits 30..28 the instance (engine_config.tag_instance), bits 27..16 a
+ * generation counter bumped at every send, bits 15..0 the index of the
+ * frame in the pool.  A response names its frame directly and an answer to
+ * an earlier send of the same frame (or to an earlier use of the slot) no
+ * longer matches.  Index 0xffff is the discovery broadcast.
+ *
+ * The instance keeps apart the initiators of one host: they share the
+ * interface's MAC address, so each receives the answers to all of them.
+ * Two engines with the same history (started together, the same targets)
+ * issue the same tags for the same frames, and without the instance one
+ * took the other's answer (another sector's data) for its own.
  */
 #define TAG_INDEX_MASK 0xffffu
+#define TAG_GEN_MASK 0x0fffu
+#define TAG_INSTANCE_SHIFT 28
 #define TAG_DISCOVER (AOE_TAG_USER | TAG_INDEX_MASK)
 #define POOL_MAX 0xffffu
 
@@ -302,6 +311,7 @@ struct engine {
 	struct engine_config cfg;
 	struct engine_ops ops;
 	void *ctx;
+	uint32_t tag_instance;   /* cfg.tag_instance, in place in a tag */
 	struct eif ifs[ENGINE_MAX_IFS];
 	unsigned nifs;
 	struct target **targets; /* sorted by shelf.slot */
@@ -417,6 +427,8 @@ engine_new(const struct engine_config *cfg, const struct engine_ops *ops,
 		e->cfg.rto_init_ns = e->cfg.rto_min_ns;
 	if (e->cfg.rto_init_ns > e->cfg.rto_max_ns)
 		e->cfg.rto_init_ns = e->cfg.rto_max_ns;
+	e->cfg.tag_instance &= ENGINE_TAG_INSTANCES - 1;
+	e->tag_instance = (uint32_t)e->cfg.tag_instance << TAG_INSTANCE_SHIFT;
 	e->ops = *ops;
 	e->ctx = ctx;
 	return e;
@@ -646,11 +658,12 @@ frame_send(struct engine *e, struct frame *f, uint64_t now)
 	}
 	p = &t->paths[f->path];
 	i = &e->ifs[p->ifidx];
-	f->gen = (uint16_t)((f->gen + 1) & 0x7fff);
+	f->gen = (uint16_t)((f->gen + 1) & TAG_GEN_MASK);
 	if (f->tag != 0)
 		TAILQ_REMOVE(&e->frames, f, link);
 	f->prev_tag = f->nsent ? f->tag : 0;
-	f->tag = AOE_TAG_USER | (uint32_t)f->gen << 16 | f->index;
+	f->tag = AOE_TAG_USER | e->tag_instance | (uint32_t)f->gen << 16 |
+	    f->index;
 	f->prev_jumbo = f->jumbo;
 	f->jumbo = frame_is_jumbo(f);
 	h = f->big ? f->big : f->hdr;

@@ -7,10 +7,13 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ifwatch.h"
@@ -80,6 +83,7 @@ struct rt {
 	rt_tap_fn tap;         /* sees received frames before the engine */
 	void *tap_arg;
 	uint64_t mtu_refresh_at;
+	int tag_fd;            /* holds our tag instance's name, or -1 */
 	int nl_fd;             /* ifwatch: link changes as they come, or -1 */
 	bool nl_added;
 	bool auto_ifs;         /* no -I: every up Ethernet interface */
@@ -899,6 +903,51 @@ rt_tick(void *arg, uint64_t now)
 
 /* ---------------------------------------------------------------- rt */
 
+/*
+ * The initiators of a host (aoe-nbd, aoe-fuse, aoectl, as many as run)
+ * share each interface's MAC address, so every one of them receives the
+ * answers to all: each needs a tag instance of its own (engine.h).  The
+ * instance is claimed by binding an abstract Unix socket name, which is
+ * per network namespace (where the interfaces are) and goes with the
+ * process.  Returns the socket (to keep open), or -1 when none is free
+ * (*inst is then a guess).
+ */
+static int
+tag_instance_claim(unsigned *inst)
+{
+	struct sockaddr_un sa;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool busy = false;
+
+	*inst = (unsigned)(getpid() ^ time(NULL)) % ENGINE_TAG_INSTANCES;
+	for (unsigned i = 0; fd >= 0 && i < ENGINE_TAG_INSTANCES; i++) {
+		int n;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sun_family = AF_UNIX;
+		n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1,
+		    "aoe-nbd/tag-instance/%u", i);
+		if (bind(fd, (struct sockaddr *)&sa,
+		    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+		    (size_t)n)) == 0) {
+			*inst = i;
+			return fd;
+		}
+		if (errno != EADDRINUSE) {
+			log_debug("tag instance: %s", strerror(errno));
+			break;
+		}
+		busy = true;
+	}
+	if (busy)
+		log_warnx("more than %u AoE initiators run in this network "
+		    "namespace: two of them may take each other's answers",
+		    ENGINE_TAG_INSTANCES);
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
 /* One message for a failed link_open; returns the exit status. */
 static int
 open_error(const char *ifname, int rc, const char *errbuf)
@@ -949,6 +998,7 @@ rt_new(struct rt **out, const struct rt_options *o, struct loop *loop,
 	}
 	rt->loop = loop;
 	rt->nl_fd = -1;
+	rt->tag_fd = -1;
 	loop_set_busy_poll(loop, o->busy_poll_ns);
 	rt->coalesce_ns = o->coalesce_ns;
 	rt->nap_gain = LOOP_NAP_GAIN_MIN;
@@ -1024,7 +1074,13 @@ rt_new(struct rt **out, const struct rt_options *o, struct loop *loop,
 		ops.hold = NULL;
 		ops.release = NULL;
 	}
-	rt->e = engine_new(&o->ecfg, &ops, rt);
+	{
+		struct engine_config ecfg = o->ecfg;
+
+		rt->tag_fd = tag_instance_claim(&ecfg.tag_instance);
+		log_debug("tag instance %u", ecfg.tag_instance);
+		rt->e = engine_new(&ecfg, &ops, rt);
+	}
 	if (rt->e == NULL) {
 		fprintf(stderr, "%s: cannot create the engine: %s\n", prog,
 		    strerror(ENOMEM));
@@ -1186,6 +1242,8 @@ rt_free(struct rt *rt)
 	for (unsigned i = 0; i < rt->nspare; i++)
 		close(rt->spare[i]);
 	trace_close(rt->trace);
+	if (rt->tag_fd >= 0)
+		close(rt->tag_fd);
 	free(rt);
 }
 
