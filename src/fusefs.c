@@ -96,6 +96,7 @@ struct fusefs_io {
 	uint64_t next, end;
 	unsigned pending;
 	int err;
+	bool sync;                /* write: FLUSH CACHE before the answer */
 };
 
 void
@@ -583,10 +584,33 @@ learnt_read_only(struct fusefs *fs, fuse_ino_t ino)
 }
 
 static void
+write_synced(void *arg, int rc)
+{
+	struct fusefs_io *io = arg;
+
+	if (rc < 0)
+		fuse_reply_err(io->req, io_errno(rc));
+	else
+		fuse_reply_write(io->req, io->len);
+	io_free(io);
+}
+
+static void
 write_done(void *arg, int rc)
 {
 	struct fusefs_io *io = arg;
 
+	if (rc == 0 && io->sync) {
+		/* O_DSYNC: stable on the target before the answer. */
+		file_modified(io->fs, io->ino);
+		rc = engine_flush(io->fs->e, io->t, write_synced, io,
+		    loop_now());
+		if (rc == 0)
+			return;
+		fuse_reply_err(io->req, io_errno(rc));
+		io_free(io);
+		return;
+	}
 	if (rc < 0) {
 		fuse_reply_err(io->req, io_errno(rc));
 	} else {
@@ -647,6 +671,15 @@ fusefs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	}
 	io->len = size;
 	io->ino = ino;
+	io->t = t;
+	/*
+	 * O_DSYNC (and O_SYNC) writes must be stable when answered.  The
+	 * kernel follows a synchronous buffered or O_DIRECT one with FSYNC,
+	 * but neither an asynchronous O_DIRECT one (libaio, io_uring) nor
+	 * any with -o direct_io: those are flushed here.
+	 */
+	io->sync = (fi->flags & O_DSYNC) != 0 && !fi->writepage &&
+	    ((fi->flags & O_DIRECT) != 0 || fs->cfg.direct_io);
 	/*
 	 * The payload lies in the receive buffer, reused by the next read
 	 * from the session fd.  A large one keeps that buffer (the next
