@@ -1852,6 +1852,7 @@ start(struct ctl *c)
 		return st;
 	}
 	c->e = rt_engine(c->rt);
+	pc_set_instance(rt_tag_instance(c->rt));
 	/* The links are open: CAP_NET_RAW (and the rest) is not needed. */
 	r = priv_drop(NULL, PRIV_NO_NEW_PRIVS, NULL, &err);
 	if (r < 0) {

@@ -6,21 +6,33 @@
 #include "ata.h"
 #include "pathcheck.h"
 
-/* bit 31 (ours, not aoe.ko's), 0x25 in bits 30..24: a probe */
-#define PC_TAG_MARK 0xa5000000u
+/*
+ * bit 31 (ours, not aoe.ko's), the tag instance in bits 30..28 (engine.c:
+ * other initiators of this host, which see our answers, have others), 5 in
+ * bits 27..24: a probe.
+ */
+#define PC_TAG_PROBE 0x85000000u
 #define PC_TAG_MASK 0xff000000u
+
+static uint32_t pc_mark = PC_TAG_PROBE | 2u << 28;
+
+void
+pc_set_instance(unsigned instance)
+{
+	pc_mark = PC_TAG_PROBE | (uint32_t)(instance & 7) << 28;
+}
 
 uint32_t
 pc_tag(unsigned path, enum pc_dir d, unsigned n)
 {
-	return PC_TAG_MARK | (uint32_t)(path & 0xff) << 16 |
+	return pc_mark | (uint32_t)(path & 0xff) << 16 |
 	    (uint32_t)(d == PC_BACK) << 8 | (uint32_t)(n & 0xff);
 }
 
 bool
 pc_tag_decode(uint32_t tag, unsigned *path, enum pc_dir *d, unsigned *n)
 {
-	if ((tag & PC_TAG_MASK) != PC_TAG_MARK || (tag & 0xfe00u) != 0 ||
+	if ((tag & PC_TAG_MASK) != pc_mark || (tag & 0xfe00u) != 0 ||
 	    (tag & 0xff) == 0)
 		return false;
 	*path = (tag >> 16) & 0xff;

@@ -22,6 +22,12 @@ enum pc_dir {
 /* Sectors a probe carries at most (an ATA sector count byte). */
 #define PC_MAX_SECTORS 255
 
+/*
+ * The tag instance of this process (0..7; rt_tag_instance), carried in
+ * every probe's tag, so that another initiator on this host cannot take
+ * the answers for its own.  Default 2.
+ */
+void pc_set_instance(unsigned instance);
 /* The tag of the probe of n sectors on path, way d (bit 31 set). */
 uint32_t pc_tag(unsigned path, enum pc_dir d, unsigned n);
 /* Whether tag is a probe's; if so its path, way and n. */

@@ -84,6 +84,7 @@ struct rt {
 	void *tap_arg;
 	uint64_t mtu_refresh_at;
 	int tag_fd;            /* holds our tag instance's name, or -1 */
+	unsigned tag_instance;
 	int nl_fd;             /* ifwatch: link changes as they come, or -1 */
 	bool nl_added;
 	bool auto_ifs;         /* no -I: every up Ethernet interface */
@@ -1078,6 +1079,7 @@ rt_new(struct rt **out, const struct rt_options *o, struct loop *loop,
 		struct engine_config ecfg = o->ecfg;
 
 		rt->tag_fd = tag_instance_claim(&ecfg.tag_instance);
+		rt->tag_instance = ecfg.tag_instance;
 		log_debug("tag instance %u", ecfg.tag_instance);
 		rt->e = engine_new(&ecfg, &ops, rt);
 	}
@@ -1253,6 +1255,12 @@ rt_fork_inherit(struct rt *rt, bool on)
 	for (unsigned i = 0; i < rt->nlinks; i++)
 		if (rt->ports[i].link != NULL)
 			link_fork_inherit(rt->ports[i].link, on);
+}
+
+unsigned
+rt_tag_instance(const struct rt *rt)
+{
+	return rt->tag_instance;
 }
 
 struct engine *

@@ -99,6 +99,8 @@ void rt_fork_inherit(struct rt *rt, bool on);
 void rt_log_counters(struct rt *rt);
 
 struct engine *rt_engine(struct rt *rt);
+/* The tag instance this process claimed (engine_config.tag_instance). */
+unsigned rt_tag_instance(const struct rt *rt);
 struct loop *rt_loop(struct rt *rt);
 unsigned rt_nlinks(const struct rt *rt);
 struct link *rt_link(struct rt *rt, unsigned i);

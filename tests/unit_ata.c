@@ -503,6 +503,24 @@ Test(pathcheck, tags)
 	cr_assert_not(pc_tag_decode(0xa5000211u, &path, &d, &n));
 }
 
+/* Another initiator's probes (another tag instance) are not ours. */
+Test(pathcheck, instance)
+{
+	enum pc_dir d;
+	unsigned path, n;
+	uint32_t other = pc_tag(1, PC_BACK, 8);
+
+	pc_set_instance(5);
+	cr_assert_eq(pc_tag(1, PC_BACK, 8) & 0x70000000u, 5u << 28);
+	cr_assert(pc_tag_decode(pc_tag(1, PC_BACK, 8), &path, &d, &n));
+	cr_assert_eq(path, 1);
+	cr_assert_eq(n, 8);
+	cr_assert_not(pc_tag_decode(other, &path, &d, &n));
+	pc_set_instance(2);
+	cr_assert_eq(pc_tag(1, PC_BACK, 8), other);
+	cr_assert(pc_tag_decode(other, &path, &d, &n));
+}
+
 Test(pathcheck, build)
 {
 	struct aoe_hdr h;
