@@ -736,6 +736,12 @@ main(int argc, char **argv)
 		if (rc < 0)
 			log_warnx("no unmount helper (%s): the mount may stay "
 			    "after exit", strerror(-rc));
+	} else if (!mo.no_auto_unmount) {
+		/* fusermount3's auto_unmount misses a user's mount. */
+		rc = priv_unmounter_start_user(&unmounter, mnt);
+		if (rc < 0)
+			log_warnx("no unmount helper (%s): the mount may stay "
+			    "if aoe-fuse dies", strerror(-rc));
 	}
 	rc = priv_drop(&ids, 0, NULL, &perr);
 	if (rc < 0) {

@@ -281,6 +281,7 @@ priv_drop(const struct priv_ids *ids, unsigned flags,
 struct priv_unmounter {
 	pid_t pid;
 	int wfd;
+	bool user;    /* an ordinary user's: only at our death, fusermount3 */
 };
 
 /* mountinfo escapes blanks and backslashes as \ooo. */
@@ -345,11 +346,43 @@ priv_fuse_mount_dev(const char *path, char *dev, size_t devlen)
 	return rc;
 }
 
-static void unmounter_main(int rfd, const char *path, const char *dev)
-    __attribute__((noreturn));
+static void unmounter_main(int rfd, const char *path, const char *dev,
+    bool user) __attribute__((noreturn));
+
+/*
+ * An ordinary user's mount, still there after its daemon died: unmounted
+ * with the set-user-ID fusermount3 -u, which needs no privilege of ours.
+ */
+static void
+unmount_user(const char *path)
+{
+	static const char *const dirs[] = { "/usr/bin/", "/bin/",
+	    "/usr/local/bin/" };
+	char prog[64];
+	pid_t pid;
+	int st;
+
+	pid = fork();
+	if (pid < 0)
+		_exit(1);
+	if (pid == 0) {
+		for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+			snprintf(prog, sizeof(prog), "%sfusermount3", dirs[i]);
+			execl(prog, "fusermount3", "-u", "-q", "-z", "--", path,
+			    (char *)NULL);
+		}
+		execlp("fusermount3", "fusermount3", "-u", "-q", "-z", "--",
+		    path, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			_exit(1);
+	_exit(WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1);
+}
 
 static void
-unmounter_main(int rfd, const char *path, const char *dev)
+unmounter_main(int rfd, const char *path, const char *dev, bool user)
 {
 	static const int ignored[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT,
 	    SIGPIPE, SIGUSR1, SIGUSR2 };
@@ -377,13 +410,23 @@ unmounter_main(int rfd, const char *path, const char *dev)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	prctl(PR_SET_NAME, "aoe-umount", 0, 0, 0);
-	if (drop_to(1ULL << CAP_SYS_ADMIN, NULL, PRIV_NO_NEW_PRIVS, NULL,
-	    &err) < 0)
+	/* A user's: no capability at all, and fusermount3 may run (setuid). */
+	if (drop_to(user ? 0 : 1ULL << CAP_SYS_ADMIN, NULL,
+	    user ? 0 : PRIV_NO_NEW_PRIVS, NULL, &err) < 0)
 		_exit(1);
 	/* A byte: unmount now; end of file: the parent is gone. */
 	do {
 		n = read(3, &c, 1);
 	} while (n < 0 && errno == EINTR);
+	if (user) {
+		/* A clean exit: libfuse unmounts through fusermount3. */
+		if (n == 1)
+			_exit(0);
+		if (priv_fuse_mount_dev(path, now, sizeof(now)) == 0 &&
+		    strcmp(now, dev) == 0)
+			unmount_user(path);
+		_exit(0);
+	}
 	if (priv_fuse_mount_dev(path, now, sizeof(now)) == 0 &&
 	    strcmp(now, dev) == 0 &&
 	    umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
@@ -391,8 +434,9 @@ unmounter_main(int rfd, const char *path, const char *dev)
 	_exit(0);
 }
 
-int
-priv_unmounter_start(struct priv_unmounter **out, const char *mountpoint)
+static int
+unmounter_start(struct priv_unmounter **out, const char *mountpoint,
+    bool user)
 {
 	struct priv_unmounter *u;
 	char dev[32];
@@ -420,12 +464,25 @@ priv_unmounter_start(struct priv_unmounter **out, const char *mountpoint)
 	}
 	if (u->pid == 0) {
 		close(p[1]);
-		unmounter_main(p[0], mountpoint, dev);
+		unmounter_main(p[0], mountpoint, dev, user);
 	}
 	close(p[0]);
 	u->wfd = p[1];
+	u->user = user;
 	*out = u;
 	return 0;
+}
+
+int
+priv_unmounter_start(struct priv_unmounter **out, const char *mountpoint)
+{
+	return unmounter_start(out, mountpoint, false);
+}
+
+int
+priv_unmounter_start_user(struct priv_unmounter **out, const char *mountpoint)
+{
+	return unmounter_start(out, mountpoint, true);
 }
 
 int
@@ -471,6 +528,9 @@ priv_unmounter_finish(struct priv_unmounter *u)
 		if (!gone)
 			log_warnx("the unmount helper failed");
 	}
+	/* A user's helper leaves a clean exit's unmount to libfuse. */
+	if (u->user)
+		gone = false;
 	free(u);
 	return gone;
 }

@@ -68,6 +68,16 @@ struct priv_unmounter;
 int priv_fuse_mount_dev(const char *path, char *dev, size_t devlen);
 int priv_unmounter_start(struct priv_unmounter **out, const char *mountpoint);
 /*
+ * The same for an ordinary user's mount (no privilege needed, none kept):
+ * a helper that unmounts with fusermount3 -u -z if we die (the mount still
+ * there), which fusermount3's own auto_unmount fails to do for a mount
+ * without allow_other (libfuse 3.14: it opens the mount point as root and
+ * gets EACCES, not ENOTCONN).  priv_unmounter_finish() then just ends it
+ * (false: libfuse unmounts).
+ */
+int priv_unmounter_start_user(struct priv_unmounter **out,
+    const char *mountpoint);
+/*
  * Unmount now and wait (at most a few seconds) for the helper; true when
  * the mount is gone (unmounted, or found unmounted already).  NULL-safe
  * (false).

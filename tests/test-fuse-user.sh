@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # aoe-fuse as an ordinary user: a copy of the binary with cap_net_raw, a
 # test user (created if absent), mounting through fusermount3.  Both forms:
-# mount, read, write, unmount with fusermount3 -u; the bytes reach vblade.
+# mount, read, write, unmount with fusermount3 -u; the bytes reach vblade;
+# SIGKILL leaves no stale mount.
 # Without the capability: exit 4.  A root mount is closed to the user
 # unless -o allow_other, and then the file mode rules.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -127,6 +128,25 @@ timeout 10 runuser -u "$TUSER" -- fusermount3 -u "$file" ||
     fail "fusermount3 -u as $TUSER failed"
 unmounted_exit "$dev" "$pid"
 say "single-file form as $TUSER: ok"
+
+# ------------------------------------------------ SIGKILL: no stale mount
+# fusermount3's auto_unmount opens the mount point as root to see whether
+# its daemon is gone: without allow_other that is EACCES (libfuse 3.14),
+# and it used to leave the user's dead mount behind.
+cleanup_fn _fuse_stop "$file" "$udir/run/pid5"
+st=0
+timeout 30 runuser -u "$TUSER" -- "$udir/aoe-fuse" --pidfile="$udir/run/pid5" \
+    -I "$lan_if" e1.0 "$file" </dev/null 2>"$tmpdir/err5" || st=$?
+sed 's/^/  err| /' "$tmpdir/err5"
+[ "$st" = 0 ] || fail "aoe-fuse e1.0 FILE as $TUSER exited with $st"
+pid=$(cat "$udir/run/pid5")
+as_user dd if="$file" of=/dev/null bs=64k count=1 status=none ||
+    fail "read as $TUSER failed"
+kill -KILL "$pid"
+wait_for -t 10 pid_gone "$pid" || fail "SIGKILL: still running"
+wait_for -t 10 eval '! is_mounted "$file"' ||
+    fail "stale mount left after SIGKILL of $TUSER's aoe-fuse"
+say "SIGKILL of $TUSER's aoe-fuse: the mount went"
 
 # ------------------------------------------------ no CAP_NET_RAW: exit 4
 cp "$bin" "$udir/aoe-fuse-nocap"
