@@ -825,9 +825,11 @@ zero_next(struct fusefs_io *io)
 }
 
 /*
- * PUNCH_HOLE|KEEP_SIZE and ZERO_RANGE write zeroes (AoE has no trim or
- * write-same); the range is clipped at the end of the target.  Other
- * modes, plain allocation included, are EOPNOTSUPP as on a block device.
+ * ZERO_RANGE writes zeroes (AoE has no write-same); the range is clipped
+ * at the end of the target.  Other modes, plain allocation included, are
+ * EOPNOTSUPP as on a block device.  PUNCH_HOLE too: AoE has no trim, and
+ * the callers that punch (mke2fs and a loop device's discard, over the
+ * whole disk) mean to save work, not to have every byte written.
  */
 static void
 fusefs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
@@ -844,8 +846,7 @@ fusefs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	if (mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) &&
-	    mode != FALLOC_FL_ZERO_RANGE &&
+	if (mode != FALLOC_FL_ZERO_RANGE &&
 	    mode != (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE)) {
 		fuse_reply_err(req, EOPNOTSUPP);
 		return;

@@ -22,8 +22,8 @@ file=$tmpdir/disk
 : >"$file"
 start_fuse "$file" -I "$lan_if" e1.0 "$file"
 
-# mke2fs discards the whole file first (fallocate PUNCH_HOLE, which
-# aoe-fuse turns into zero writes), then zeroes and writes its tables.
+# mke2fs tries to discard the whole file first (fallocate PUNCH_HOLE,
+# refused), then zeroes and writes its tables.
 timeout 300 mkfs.ext4 -q -F -L aoefuse "$file" || fail "mkfs.ext4 failed"
 timeout 120 e2fsck -fn "$file" >"$tmpdir/fsck0" 2>&1 ||
     { cat "$tmpdir/fsck0" >&2; fail "fresh file system not clean"; }
