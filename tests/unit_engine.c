@@ -1586,6 +1586,25 @@ read_only_target(struct net *n, struct faketarget **a, uint8_t *buf)
 }
 
 /*
+ * Target a announces itself (its start-up advert, not an answer to us)
+ * two seconds on: it is identified again.
+ */
+static void
+announce_restart(struct net *n, struct faketarget *a)
+{
+	uint8_t f[FRAME_CAP];
+	uint64_t idents = ft_stats(a)->identifies;
+	size_t len;
+
+	net_advance(n, 2 * NSEC_PER_SEC);
+	len = ft_advert(a, f, sizeof(f));
+	cr_assert_gt(len, 0);
+	net_input(n, 0, f, len);
+	net_advance(n, 100 * NSEC_PER_MSEC);
+	cr_assert_gt(ft_stats(a)->identifies, idents);
+}
+
+/*
  * A config answer to an idle target at least a second after its IDENTIFY
  * identifies it again: a new size is seen (CHANGED), and a read-only
  * state learnt from refused writes is forgotten; sooner, nothing is sent.
@@ -1596,10 +1615,9 @@ Test(discovery, reidentify_size_and_read_only)
 	struct net *n = net_new(&c, 1, 1500, 0, 61);
 	struct faketarget *a;
 	struct target *t;
-	uint8_t buf[1024], f[FRAME_CAP];
+	uint8_t buf[1024];
 	unsigned changed;
 	uint64_t idents;
-	size_t len;
 
 	t = read_only_target(n, &a, buf);
 	/* within a second of the IDENTIFY: no new one */
@@ -1639,13 +1657,7 @@ Test(discovery, reidentify_size_and_read_only)
 	cr_assert_not(target_read_only(t));
 
 	/* restarted read-only (its advert): learnt from a refused write */
-	idents = ft_stats(a)->identifies;
-	net_advance(n, 2 * NSEC_PER_SEC);
-	len = ft_advert(a, f, sizeof(f));
-	cr_assert_gt(len, 0);
-	net_input(n, 0, f, len);
-	net_advance(n, 100 * NSEC_PER_MSEC);
-	cr_assert_gt(ft_stats(a)->identifies, idents);
+	announce_restart(n, a);
 	cr_assert_not(target_read_only(t));
 	cr_assert_eq(do_write(n, t, buf, 0, sizeof(buf)), -EROFS);
 	cr_assert(target_read_only(t));
@@ -1694,9 +1706,8 @@ Test(discovery, read_only_kept_until_restart)
 	struct net *n = net_new(&c, 1, 1500, 0, 62);
 	struct faketarget *a;
 	struct target *t;
-	uint8_t buf[1024], f[FRAME_CAP];
+	uint8_t buf[1024];
 	uint64_t idents;
-	size_t len;
 
 	t = read_only_target(n, &a, buf);
 
@@ -1711,13 +1722,7 @@ Test(discovery, read_only_kept_until_restart)
 
 	/* restarted writable: its start-up advert */
 	ft_set_read_only(a, false);
-	idents = ft_stats(a)->identifies;
-	net_advance(n, 2 * NSEC_PER_SEC);
-	len = ft_advert(a, f, sizeof(f));
-	cr_assert_gt(len, 0);
-	net_input(n, 0, f, len);
-	net_advance(n, 100 * NSEC_PER_MSEC);
-	cr_assert_gt(ft_stats(a)->identifies, idents);
+	announce_restart(n, a);
 	cr_assert_not(target_read_only(t), "kept after the target restarted");
 	cr_assert_eq(do_write(n, t, buf, 0, sizeof(buf)), 0);
 	net_free(n);
