@@ -6,7 +6,8 @@
 # aoe=e1.0@eth0 root=/dev/nbd0 (then root=UUID=, root=LABEL=) from a small
 # ext4 image that vblade serves on a tap device in a private network
 # namespace, and the image's /sbin/init prints a marker and powers off.
-# aoe_max_kb= sets nbd0's max_sectors_kb (default 1280, 0 keeps 128).
+# aoe_max_kb= sets nbd0's max_sectors_kb (default 1280, 0 keeps 128);
+# aoe_dead= aoe-nbd's --dead-timeout (a number, else none is given).
 nbd_test_timeout=300
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/nbd-functions.sh"
@@ -88,7 +89,12 @@ echo "AOE-ROOT-MOUNT $(awk '$2 == "/" { print $1, $3, $4 }' /proc/mounts)"
 for p in /proc/[0-9]*; do
 	case $(tr '\0' ' ' <$p/cmdline 2>/dev/null) in
 	@aoe-nbd*) echo "AOE-ROOT-SERVER ${p#/proc/}"
-		echo "AOE-ROOT-OOMADJ $(cat $p/oom_score_adj)" ;;
+		echo "AOE-ROOT-OOMADJ $(cat $p/oom_score_adj)"
+		d=none
+		for a in $(tr '\0' ' ' <$p/cmdline); do
+			case $a in --dead-timeout=*) d=${a#*=} ;; esac
+		done
+		echo "AOE-ROOT-DEAD $d" ;;
 	esac
 done
 echo "$(cat /etc/aoe-root-id) $(cat /proc/cmdline)" >>/var/boots
@@ -113,7 +119,7 @@ start_vblade 1 0 "$img"
 
 boot()
 {
-	local append=$1 n=$2 kb=$3 v
+	local append=$1 n=$2 kb=$3 dead=$4 v
 
 	vm_nic_tap "$tap"
 	vm_run -t 120 -n "$vm_ns" -l "$tmpdir/console-$n.log" -i "$initrd" \
@@ -127,6 +133,9 @@ boot()
 	# The root's server is the last process the OOM killer may pick.
 	v=$(vm_console_value AOE-ROOT-OOMADJ)
 	[ "$v" = -1000 ] || fail "boot $n: aoe-nbd's oom_score_adj $v, not -1000"
+	# aoe_dead= becomes --dead-timeout; none (or not a number): none.
+	v=$(vm_console_value AOE-ROOT-DEAD)
+	[ "$v" = "$dead" ] || fail "boot $n: aoe-nbd's --dead-timeout $v, not $dead"
 	vm_expect "AOE-ROOT-DONE"
 	say "boot $n: /sbin/init of the AoE root ran ($vm_seconds s)"
 }
@@ -137,11 +146,12 @@ boot()
 # every Ethernet interface (after an aoe= with @IF: the last aoe= wins
 # whole), then by label on the interface with the tap NIC's MAC address,
 # written in upper case.
-boot "aoe=e1.0@eth0 root=/dev/nbd0 ip=off rw net.ifnames=0" 1 1280
-boot "aoe=e9.9@eth9 aoe=e1.0 aoe_max_kb=512 root=UUID=$uuid rw" 2 512
+boot "aoe=e1.0@eth0 root=/dev/nbd0 ip=off rw net.ifnames=0" 1 1280 none
+boot "aoe=e9.9@eth9 aoe=e1.0 aoe_max_kb=512 aoe_dead=0 root=UUID=$uuid rw" \
+    2 512 0
 mac_upper=$(printf %s "$vm_mac_tap" | tr a-f A-F)
-boot "aoe=e1.0@$mac_upper aoe_wait=20 aoe_max_kb=0 root=LABEL=aoeroot rw" 3 \
-    128
+boot "aoe=e1.0@$mac_upper aoe_wait=20 aoe_max_kb=0 aoe_dead=3x \
+root=LABEL=aoeroot rw" 3 128 none
 
 # ------------------------------------------------------------ host checks
 stop_vblade "$vblade_pid"
