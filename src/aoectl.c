@@ -1276,7 +1276,6 @@ is_named(const struct ctl *c, const struct target_info *ti)
 	return false;
 }
 
-/* The next target after prev that the command names (any when none). */
 /* Order by interface name, then MAC: the same listing on every run. */
 static int
 path_cmp(const struct ctl *c, const struct target_path *a,
@@ -1306,6 +1305,7 @@ sort_paths(const struct ctl *c, struct target_info *ti)
 	}
 }
 
+/* The next target after prev that the command names (any when none). */
 static struct target *
 next_named(struct ctl *c, struct target *prev, struct target_info *ti)
 {

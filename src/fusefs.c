@@ -584,32 +584,18 @@ learnt_read_only(struct fusefs *fs, fuse_ino_t ino)
 }
 
 static void
-write_synced(void *arg, int rc)
-{
-	struct fusefs_io *io = arg;
-
-	if (rc < 0)
-		fuse_reply_err(io->req, io_errno(rc));
-	else
-		fuse_reply_write(io->req, io->len);
-	io_free(io);
-}
-
-static void
 write_done(void *arg, int rc)
 {
 	struct fusefs_io *io = arg;
 
 	if (rc == 0 && io->sync) {
-		/* O_DSYNC: stable on the target before the answer. */
-		file_modified(io->fs, io->ino);
-		rc = engine_flush(io->fs->e, io->t, write_synced, io,
+		/* O_DSYNC: stable on the target before the answer, which
+		 * the flush's end gives (back here, io->sync cleared). */
+		io->sync = false;
+		rc = engine_flush(io->fs->e, io->t, write_done, io,
 		    loop_now());
 		if (rc == 0)
 			return;
-		fuse_reply_err(io->req, io_errno(rc));
-		io_free(io);
-		return;
 	}
 	if (rc < 0) {
 		fuse_reply_err(io->req, io_errno(rc));
