@@ -70,23 +70,13 @@ stop_fuse "$tmpdir/b" "$(cat "$tmpdir/aoe-fuse-2.pid")"
 
 # The instances: bits 30..28 of the tags of the requests each one sent.
 python3 - "$tmpdir/a.pcap" "$tmpdir/b.pcap" <<'PY' || fail "same tag instances"
-import struct, sys
+import os, sys
+sys.path.insert(0, os.path.join(os.environ["top_srcdir"], "tests"))
+from aoetrace import read_pcap, ata_frames
 def instances(path):
-    seen = set()
-    with open(path, "rb") as f:
-        data = f.read()
-    off = 24
-    while off + 16 <= len(data):
-        incl = struct.unpack_from("<I", data, off + 8)[0]
-        p = data[off + 16:off + 16 + incl]
-        off += 16 + incl
-        # AoE, a request (R clear), ATA command, tag with bit 31
-        if len(p) >= 24 and p[12:14] == b"\x88\xa2" and \
-                not (p[14] & 0x08) and p[19] == 0:
-            tag = struct.unpack_from(">I", p, 20)[0]
-            if tag & 0x80000000:
-                seen.add(tag >> 28 & 7)
-    return seen
+    # ATA requests with our bit 31
+    return {tag >> 28 & 7 for _, _, rsp, tag, *_ in ata_frames(read_pcap(path))
+            if not rsp and tag & 0x80000000}
 a, b = instances(sys.argv[1]), instances(sys.argv[2])
 print("tag instances: a %s, b %s" % (sorted(a), sorted(b)))
 sys.exit(0 if len(a) == 1 and len(b) == 1 and a != b else 1)
