@@ -50,6 +50,17 @@
 
 /* Tags we issue have bit 31 set so a loaded aoe.ko ignores the replies. */
 #define AOE_TAG_USER 0x80000000u
+/*
+ * Bits 30..28 of our tags: the instance of the process that issued it.
+ * The initiators of one host share the interface's MAC address, so each
+ * receives the answers to all of them; only the instance tells them apart
+ * (rt.c claims a free one per network namespace).  engine.c and
+ * pathcheck.c lay out the other bits.
+ */
+#define AOE_TAG_INSTANCES 8
+#define AOE_TAG_INSTANCE_SHIFT 28
+#define AOE_TAG_INSTANCE(i) \
+	((uint32_t)((i) & (AOE_TAG_INSTANCES - 1)) << AOE_TAG_INSTANCE_SHIFT)
 
 struct aoe_hdr {
 	uint8_t dst[6];

@@ -17,11 +17,11 @@
 
 /*
  * Tags: bit 31 set (aoe.ko drops such responses, so we coexist with it),
- * bits 30..28 the instance (engine_config.tag_instance), bits 27..16 a
- * generation counter bumped at every send, bits 15..0 the index of the
- * frame in the pool.  A response names its frame directly and an answer to
- * an earlier send of the same frame (or to an earlier use of the slot) no
- * longer matches.  Index 0xffff is the discovery broadcast.
+ * bits 30..28 the instance (engine_config.tag_instance, AOE_TAG_INSTANCE),
+ * bits 27..16 a generation counter bumped at every send, bits 15..0 the
+ * index of the frame in the pool.  A response names its frame directly and
+ * an answer to an earlier send of the same frame (or to an earlier use of
+ * the slot) no longer matches.  Index 0xffff is the discovery broadcast.
  *
  * The instance keeps apart the initiators of one host: they share the
  * interface's MAC address, so each receives the answers to all of them.
@@ -31,7 +31,6 @@
  */
 #define TAG_INDEX_MASK 0xffffu
 #define TAG_GEN_MASK 0x0fffu
-#define TAG_INSTANCE_SHIFT 28
 #define TAG_DISCOVER (AOE_TAG_USER | TAG_INDEX_MASK)
 #define POOL_MAX 0xffffu
 
@@ -427,8 +426,8 @@ engine_new(const struct engine_config *cfg, const struct engine_ops *ops,
 		e->cfg.rto_init_ns = e->cfg.rto_min_ns;
 	if (e->cfg.rto_init_ns > e->cfg.rto_max_ns)
 		e->cfg.rto_init_ns = e->cfg.rto_max_ns;
-	e->cfg.tag_instance &= ENGINE_TAG_INSTANCES - 1;
-	e->tag_instance = (uint32_t)e->cfg.tag_instance << TAG_INSTANCE_SHIFT;
+	e->cfg.tag_instance &= AOE_TAG_INSTANCES - 1;
+	e->tag_instance = AOE_TAG_INSTANCE(e->cfg.tag_instance);
 	e->ops = *ops;
 	e->ctx = ctx;
 	return e;

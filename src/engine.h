@@ -107,15 +107,13 @@ struct engine_config {
 	/* Treat every target as read-only (writes fail -EROFS). */
 	bool read_only;
 	/*
-	 * 0 to ENGINE_TAG_INSTANCES - 1, carried in every tag: initiators
+	 * 0 to AOE_TAG_INSTANCES - 1, carried in every tag: initiators
 	 * on one host share the interface's MAC address and see each
 	 * other's answers, which only a different instance tells apart
 	 * (rt.c claims a free one per network namespace).  Default 0.
 	 */
 	unsigned tag_instance;
 };
-
-#define ENGINE_TAG_INSTANCES 8
 
 /* Fill *c with the defaults above. */
 void engine_config_default(struct engine_config *c);

@@ -7,19 +7,19 @@
 #include "pathcheck.h"
 
 /*
- * bit 31 (ours, not aoe.ko's), the tag instance in bits 30..28 (engine.c:
- * other initiators of this host, which see our answers, have others), 5 in
- * bits 27..24: a probe.
+ * bit 31 (ours, not aoe.ko's), the tag instance in bits 30..28
+ * (AOE_TAG_INSTANCE: other initiators of this host, which see our answers,
+ * have others), 5 in bits 27..24: a probe.
  */
 #define PC_TAG_PROBE 0x85000000u
 #define PC_TAG_MASK 0xff000000u
 
-static uint32_t pc_mark = PC_TAG_PROBE | 2u << 28;
+static uint32_t pc_mark = PC_TAG_PROBE | AOE_TAG_INSTANCE(2);
 
 void
 pc_set_instance(unsigned instance)
 {
-	pc_mark = PC_TAG_PROBE | (uint32_t)(instance & 7) << 28;
+	pc_mark = PC_TAG_PROBE | AOE_TAG_INSTANCE(instance);
 }
 
 uint32_t

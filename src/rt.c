@@ -920,8 +920,8 @@ tag_instance_claim(unsigned *inst)
 	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	bool busy = false;
 
-	*inst = (unsigned)(getpid() ^ time(NULL)) % ENGINE_TAG_INSTANCES;
-	for (unsigned i = 0; fd >= 0 && i < ENGINE_TAG_INSTANCES; i++) {
+	*inst = (unsigned)(getpid() ^ time(NULL)) % AOE_TAG_INSTANCES;
+	for (unsigned i = 0; fd >= 0 && i < AOE_TAG_INSTANCES; i++) {
 		int n;
 
 		memset(&sa, 0, sizeof(sa));
@@ -943,7 +943,7 @@ tag_instance_claim(unsigned *inst)
 	if (busy)
 		log_warnx("more than %u AoE initiators run in this network "
 		    "namespace: two of them may take each other's answers",
-		    ENGINE_TAG_INSTANCES);
+		    AOE_TAG_INSTANCES);
 	if (fd >= 0)
 		close(fd);
 	return -1;
