@@ -5,10 +5,12 @@
 # of Documentation= found in the source tree), `systemd-analyze security`
 # rates them, and, as root, each ExecStart= line runs as the unit would run
 # it: expanded (%i, %f, ${VAR}, $VAR) by the same rules, with the unit's
-# user, capabilities and no_new_privs reproduced by setpriv, and the socket
-# unit's ListenStream= sockets passed by systemd-socket-activate.  (No
-# service manager runs here: the sandboxing options are checked by verify
-# and rated by security, not enforced.)
+# user, capabilities and no_new_privs reproduced by setpriv, its
+# SystemCallFilter= loaded by tests/sysfilter.py (libseccomp, systemd's
+# groups), and the socket unit's ListenStream= sockets passed by
+# systemd-socket-activate.  (No service manager runs here: the other
+# sandboxing options are checked by verify and rated by security, not
+# enforced.)
 . "$(dirname "$0")/functions.sh"
 requires systemd-analyze python3 aoe-nbd aoe-fuse
 
@@ -161,6 +163,11 @@ check_sandbox()
 	    "NoNewPrivs 1"
 }
 
+# The dynamic user runs tests/sysfilter.py: a python3 of the system, not
+# one under /root.
+py=/usr/bin/python3
+[ -x "$py" ] || py=$(command -v python3)
+
 setup_lan
 make_disk()
 {
@@ -179,6 +186,20 @@ rdir=$sd/run
 for u in $units; do
 	sed "s|/run/|$rdir/|g" "$udir/$u" >"$sd/$u"
 done
+# "${sysfilter[@]}" UNIT -- CMD...: CMD under UNIT's SystemCallFilter=
+# (after setpriv: the filter refuses calls setpriv makes).
+cp "$srcdir/tests/sysfilter.py" "$sd/sysfilter.py"
+sysfilter=("$py" "$sd/sysfilter.py")
+st=0
+"${as_dynamic[@]}" "${sysfilter[@]}" "$sd/aoe-nbd@.service" -- true \
+    2>"$tmpdir/sysfilter.err" || st=$?
+[ "$st" != 77 ] ||
+    skip_or_fail "cannot load a unit's system call filter:" \
+    "$(cat "$tmpdir/sysfilter.err")"
+[ "$st" = 0 ] || {
+	cat "$tmpdir/sysfilter.err" >&2
+	fail "tests/sysfilter.py failed ($st)"
+}
 env_nbd=(AOE_INTERFACES="$lan_if" AOE_NBD_OPTIONS="--dead-timeout=30 -w 5")
 
 # ---------------------------------------------------- aoe-nbd@e1.1.service
@@ -188,7 +209,8 @@ exec_start "$sd/aoe-nbd@.service" e1.1 /nonexistent "${env_nbd[@]}"
 mkdir -p "$rdir/aoe-nbd"
 chown "$dyn_uid:$dyn_uid" "$rdir/aoe-nbd"
 sock=$rdir/aoe-nbd/e1.1.sock
-"${as_dynamic[@]}" "${argv[@]}" </dev/null >"$tmpdir/inst.log" 2>&1 &
+"${as_dynamic[@]}" "${sysfilter[@]}" "$sd/aoe-nbd@.service" -- "${argv[@]}" \
+    </dev/null >"$tmpdir/inst.log" 2>&1 &
 inst_pid=$!
 cleanup_fn _kill_wait "$inst_pid"
 _sock_up()
@@ -231,7 +253,8 @@ for a in "${argv[@]}"; do
 done
 mkdir -p "$rdir"
 systemd-socket-activate -l "127.0.0.1:$port" -l "$rdir/aoe-nbd.sock" -- \
-    "${as_dynamic[@]}" "${argv[@]}" </dev/null >"$tmpdir/act.log" 2>&1 &
+    "${as_dynamic[@]}" "${sysfilter[@]}" "$sd/aoe-nbd.service" -- \
+    "${argv[@]}" </dev/null >"$tmpdir/act.log" 2>&1 &
 act_pid=$!
 cleanup_fn _kill_wait "$act_pid"
 _listening()
@@ -288,7 +311,8 @@ if [ -c /dev/fuse ] && grep -qw fuse /proc/filesystems; then
 	cleanup_fn _unmount
 	# Root with only CAP_SYS_ADMIN and CAP_NET_RAW in the bounding set.
 	setpriv --no-new-privs --bounding-set=-all,+sys_admin,+net_raw -- \
-	    "${argv[@]}" </dev/null >"$tmpdir/fuse.log" 2>&1 &
+	    "${sysfilter[@]}" "$sd/aoe-fuse@.service" -- "${argv[@]}" \
+	    </dev/null >"$tmpdir/fuse.log" 2>&1 &
 	fuse_pid=$!
 	cleanup_fn _kill_wait "$fuse_pid"
 	_mounted()
