@@ -14,6 +14,8 @@
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
+#include <linux/capability.h>
+#include <linux/nsfs.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -434,6 +437,68 @@ remove_pidfile(const char *path, int fd)
 	close(fd);
 }
 
+/*
+ * Whether our user namespace owns our mount namespace: 1, 0 (as after
+ * `unshare --user --net` without --mount), -1 unknown.  The kernel
+ * refuses (EPERM) to hand out an owner outside our own namespace.
+ */
+static int
+mount_ns_ours(void)
+{
+	struct stat owner, us;
+	int mfd, ofd, rc = -1;
+
+	mfd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (mfd < 0)
+		return -1;
+	ofd = ioctl(mfd, NS_GET_USERNS);
+	if (ofd < 0)
+		rc = errno == EPERM ? 0 : -1;
+	close(mfd);
+	if (ofd < 0)
+		return rc;
+	if (fstat(ofd, &owner) == 0 && stat("/proc/self/ns/user", &us) == 0)
+		rc = owner.st_dev == us.st_dev && owner.st_ino == us.st_ino;
+	close(ofd);
+	return rc;
+}
+
+/*
+ * After a failed mount: what was missing, where it can be told.  libfuse
+ * and fusermount3 name the failing step ("mount failed: Operation not
+ * permitted"), not what to do about it, and suggest modprobe in a
+ * container that only lacks the device.
+ */
+static void
+mount_hint(void)
+{
+	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		log_warnx("/dev/fuse: %s (load the fuse module; a container "
+		    "needs the device: docker run --device /dev/fuse)",
+		    strerror(errno));
+		return;
+	}
+	close(fd);
+	if (geteuid() == 0 && !priv_cap_effective(CAP_SYS_ADMIN)) {
+		log_warnx("mounting needs CAP_SYS_ADMIN, which this process "
+		    "lacks (a container: docker run --cap-add SYS_ADMIN; "
+		    "aoe-nbd needs CAP_NET_RAW only)");
+		return;
+	}
+	if (geteuid() == 0 && mount_ns_ours() == 0) {
+		log_warnx("this user namespace does not own the mount "
+		    "namespace: create both (unshare --user --map-root-user "
+		    "--net --mount)");
+		return;
+	}
+	if (geteuid() != 0 && prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1)
+		log_warnx("no_new_privs is set (NoNewPrivileges=, "
+		    "--security-opt no-new-privileges): the setuid "
+		    "fusermount3 cannot mount for an ordinary user");
+}
+
 static const struct option own_options[] = {
 	{ "foreground", no_argument, NULL, 'f' },
 	{ "read-only", no_argument, NULL, 'r' },
@@ -713,6 +778,7 @@ main(int argc, char **argv)
 	rc = fusefs_mount(app.fs, mnt);
 	if (rc < 0) {
 		log_warnx("cannot mount on %s", mnt);
+		mount_hint();
 		goto out;
 	}
 	log_debug("mounted on %s", mnt);

@@ -156,6 +156,22 @@ caps_get(uint64_t *any)
 	return 0;
 }
 
+bool
+priv_cap_effective(unsigned cap)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+		.pid = 0,
+	};
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	memset(d, 0, sizeof(d));
+	if (cap >= 32 * _LINUX_CAPABILITY_U32S_3 ||
+	    syscall(SYS_capget, &hdr, d) < 0)
+		return false;
+	return (d[cap / 32].effective >> (cap % 32)) & 1;
+}
+
 /*
  * Drop every capability not in keep from the bounding set.  Returns 1 when
  * done, 0 when not allowed (no CAP_SETPCAP), -errno.

@@ -52,6 +52,9 @@ struct priv_report {
 int priv_drop(const struct priv_ids *ids, unsigned flags,
     struct priv_report *rep, const char **err);
 
+/* Whether capability cap (CAP_SYS_ADMIN ...) is in our effective set. */
+bool priv_cap_effective(unsigned cap);
+
 struct priv_unmounter;
 
 /*
