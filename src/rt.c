@@ -11,8 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 #include <sys/un.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -323,10 +326,33 @@ rt_parse_option(struct rt_options *o, int opt, const char *arg)
 	}
 }
 
+/*
+ * Why a file capability on exe was not granted, or NULL: exe has none,
+ * or nothing we can see stood in its way.  (One the bounding set lacks
+ * never gets here: the kernel refuses to execute a cap_net_raw+ep file
+ * it cannot grant.)
+ */
+static const char *
+filecap_refused(const char *exe)
+{
+	struct statvfs sv;
+
+	if (getxattr(exe, "security.capability", NULL, 0) <= 0)
+		return NULL;
+	if (statvfs(exe, &sv) == 0 && (sv.f_flag & ST_NOSUID))
+		return "its file system is mounted nosuid, which ignores file "
+		    "capabilities\n  (install it elsewhere)";
+	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1)
+		return "no_new_privs is set (NoNewPrivileges=, --security-opt "
+		    "no-new-privileges),\n  which ignores file capabilities";
+	return NULL;
+}
+
 void
 rt_print_noperm(const char *progname, const char *ifname)
 {
 	char exe[PATH_MAX];
+	const char *why;
 	ssize_t n;
 
 	if (progname == NULL)
@@ -338,14 +364,34 @@ rt_print_noperm(const char *progname, const char *ifname)
 		snprintf(exe, sizeof(exe), "%s", progname);
 	fprintf(stderr,
 	    "%s: cannot open %s: permission denied (raw Ethernet access needs "
-	    "CAP_NET_RAW)\n"
+	    "CAP_NET_RAW)\n", progname, ifname ? ifname : "a raw socket");
+	/* Root without it: "run it as root" would not help. */
+	if (geteuid() == 0) {
+		fprintf(stderr,
+		    "%s: this process runs as root but without CAP_NET_RAW: "
+		    "whatever started it\n"
+		    "  took it away; give it back (a container: docker or "
+		    "podman run --cap-add\n"
+		    "  NET_RAW; a systemd unit: AmbientCapabilities= and "
+		    "CapabilityBoundingSet=\n"
+		    "  CAP_NET_RAW).\n", progname);
+		return;
+	}
+	why = n > 0 ? filecap_refused(exe) : NULL;
+	if (why != NULL) {
+		fprintf(stderr,
+		    "%s: %s has a file capability, but it was not granted:\n"
+		    "  %s.\n", progname, exe, why);
+		return;
+	}
+	fprintf(stderr,
 	    "%s: three ways out:\n"
 	    "  - run it as root;\n"
 	    "  - give the binary the capability: setcap cap_net_raw+ep %s\n"
 	    "  - run it inside a user + network namespace (e.g. `unshare -rn`)"
 	    " with one end\n"
 	    "    of a veth pair moved in (`ip link set VETH netns PID`).\n",
-	    progname, ifname ? ifname : "a raw socket", progname, exe);
+	    progname, exe);
 }
 
 /* ---------------------------------------------------------------- engine */

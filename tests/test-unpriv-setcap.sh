@@ -132,6 +132,33 @@ expect_status 0 "${as_user[@]}" "$udir/aoe-stat" -I "$lan_if" -w 2
 expect_grep "$tmpdir/out" "e1.0"
 expect_status 0 "${as_user[@]}" "$udir/aoectl" -I "$lan_if" -w 2 stat -l e1.0
 expect_grep "$tmpdir/out" "	macs: $mac"
+
+# Where the capability cannot be had, the message says why instead of
+# suggesting what was done already: root whose CAP_NET_RAW was taken away
+# (a container run without it), a file capability ignored under
+# no_new_privs or on a nosuid file system.  Each exits 4.
+say "root without CAP_NET_RAW"
+expect_status 4 setpriv --inh-caps=-all --bounding-set=-net_raw -- \
+    env -u LD_PRELOAD "$(command -v aoectl)" -I "$lan_if" stat
+expect_grep "$tmpdir/err" "runs as root but without CAP_NET_RAW"
+expect_grep "$tmpdir/err" "--cap-add"
+! grep -q "run it as root" "$tmpdir/err" || fail "root is told to be root"
+say "$tuser, cap_net_raw+ep under no_new_privs"
+# The inner setpriv, a program of the user's, holds no capability left
+# over from the outer one.
+expect_status 4 "${as_user[@]}" setpriv --no-new-privs -- \
+    "$udir/aoectl" -I "$lan_if" stat
+expect_grep "$tmpdir/err" \
+    "$udir/aoectl has a file capability, but it was not granted"
+expect_grep "$tmpdir/err" "no_new_privs is set"
+say "$tuser, cap_net_raw+ep on a nosuid file system"
+expect_status 4 unshare --mount --propagation private sh -c '
+    mount -t tmpfs -o nosuid,mode=755 none "$1" &&
+    cp "$2" "$1/aoectl" && setcap cap_net_raw+ep "$1/aoectl" &&
+    shift 2 && exec "$@"' sh "$udir/run" "$udir/aoectl" \
+    "${as_user[@]}" "$udir/run/aoectl" -I "$lan_if" stat
+expect_grep "$tmpdir/err" "its file system is mounted nosuid"
+
 # Admin commands need nothing more than the raw socket either.
 expect_status 0 "${as_user[@]}" "$udir/aoectl" -I "$lan_if" -w 2 \
     config e1.0 fset "unpriv-$$"
