@@ -171,7 +171,8 @@ usage_help(enum mode m)
 	case MODE_STAT:
 		fputs(
 "List the ATA over Ethernet targets that answer, as aoetools' aoe-stat does,\n"
-"from user space (no aoe kernel module): name, size, interfaces, state.\n"
+"from user space (no aoe kernel module), in its columns: name, size,\n"
+"interfaces, payload (data bytes per frame), state.\n"
 "TARGET is eSHELF.SLOT (e1.0) or SHELF.SLOT.\n\n"
 "Options:\n"
 "  -a                           accepted for aoe-stat compatibility (every\n"
@@ -1080,14 +1081,31 @@ info_name(const struct target_info *ti, char *buf, size_t len)
 static void
 print_line(const struct ctl *c, const struct target_info *ti)
 {
-	char size[32], name[16], ifs[IFLIST_LEN];
+	char size[32], namebuf[16], ifs[IFLIST_LEN], payload[16];
+	const char *name = info_name(ti, namebuf, sizeof(namebuf));
 
 	if (ti->identified)
 		size_fmt_gb(size, sizeof(size), ti->size);
 	else
 		snprintf(size, sizeof(size), "(NA)");
-	printf("%10s %15s %-8s %s\n", info_name(ti, name, sizeof(name)), size,
-	    path_iflist(c, ti, ifs, sizeof(ifs)), state_str(ti->state));
+	path_iflist(c, ti, ifs, sizeof(ifs));
+	if (c->mode != MODE_STAT) {
+		printf("%10s %15s %-8s %s\n", name, size, ifs,
+		    state_str(ti->state));
+		return;
+	}
+	/*
+	 * aoe-stat: aoetools' columns (aoe-stat 34 and later, on an aoe
+	 * driver with a payload file: current kernels'), which scripts
+	 * read by position; payload is the data bytes in one frame.
+	 */
+	if (ti->sectors_per_frame > 0)
+		snprintf(payload, sizeof(payload), "%u",
+		    ti->sectors_per_frame * ATA_SECTOR_SIZE);
+	else
+		snprintf(payload, sizeof(payload), "(NA)");
+	printf("%10s %15s %10s %-5s %-14s\n", name, size, ifs, payload,
+	    state_str(ti->state));
 }
 
 /* A byte string for a text line: unprintable bytes and '\' as \xNN. */

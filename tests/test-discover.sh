@@ -3,7 +3,7 @@
 # Discovery of several vblades on one LAN: the aoe-stat style table (sorted,
 # sizes, interface, state), the --json document (exact sizes, IDENTIFY
 # strings, config fields, paths), the -l key: value blocks, the aoe-stat
-# alias, and naming one target.
+# alias (aoetools' columns, payload included), and naming one target.
 . "$(dirname "$0")/functions.sh"
 requires_root
 requires python3 truncate
@@ -27,20 +27,28 @@ for t in "${targets[@]}"; do
 done
 
 # The expected table, computed independently: decimal GB rounded half up.
+# aoe-stat prints aoetools' columns (aoe-stat 34 and later on an aoe driver
+# with a payload file): name, size, interface, payload (data bytes in a
+# frame: 2 sectors at MTU 1500), state.
 expected_line()
 {
-	python3 - "$1" "$2" "$lan_if" <<'PY'
+	python3 - "$1" "$2" "$lan_if" "$3" <<'PY'
 import sys
 from decimal import Decimal, ROUND_HALF_UP
-name, size, ifname = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+name, size, ifname, fmt = sys.argv[1], int(sys.argv[2]), *sys.argv[3:5]
 gb = (Decimal(size) / Decimal(10**9)).quantize(Decimal("0.001"), ROUND_HALF_UP)
-print("%10s %15s %-8s %s" % (name, "%sGB" % gb, ifname, "up"))
+if fmt == "aoetools":
+    print("%10s %15s %10s %-5s %-14s" % (name, "%sGB" % gb, ifname, 1024, "up"))
+else:
+    print("%10s %15s %-8s %s" % (name, "%sGB" % gb, ifname, "up"))
 PY
 }
 : >"$tmpdir/table.expected"
+: >"$tmpdir/aoetools.expected"
 for t in "${targets[@]}"; do
 	set -- $t
-	expected_line "$1" "$2" >>"$tmpdir/table.expected"
+	expected_line "$1" "$2" stat >>"$tmpdir/table.expected"
+	expected_line "$1" "$2" aoetools >>"$tmpdir/aoetools.expected"
 done
 
 say "aoectl stat lists the three targets, sorted, with sizes"
@@ -50,13 +58,18 @@ sed 's/[[:space:]]*$//' "$tmpdir/out" >"$tmpdir/table"
 sed 's/[[:space:]]*$//' "$tmpdir/table.expected" >"$tmpdir/table.exp"
 diff -u "$tmpdir/table.exp" "$tmpdir/table" || fail "stat table differs"
 
-say "aoe-stat alias prints the same table"
+say "aoe-stat alias prints the same targets in aoetools' columns"
+sed 's/[[:space:]]*$//' "$tmpdir/aoetools.expected" >"$tmpdir/aoetools.exp"
 expect_status 0 aoe-stat -I "$lan_if" -w 2
 sed 's/[[:space:]]*$//' "$tmpdir/out" >"$tmpdir/table2"
-diff -u "$tmpdir/table.exp" "$tmpdir/table2" || fail "aoe-stat table differs"
+diff -u "$tmpdir/aoetools.exp" "$tmpdir/table2" ||
+    fail "aoe-stat table differs"
 expect_status 0 aoe-stat -a -I "$lan_if" -w 2
 sed 's/[[:space:]]*$//' "$tmpdir/out" >"$tmpdir/table3"
-diff -u "$tmpdir/table.exp" "$tmpdir/table3" || fail "aoe-stat -a differs"
+diff -u "$tmpdir/aoetools.exp" "$tmpdir/table3" || fail "aoe-stat -a differs"
+# What a script written for aoetools reads: the state in column 5.
+[ "$(awk '{ print $5 }' "$tmpdir/out" | sort -u)" = up ] ||
+    fail "aoe-stat: column 5 is not the state"
 
 say "stat --json: exact sizes, IDENTIFY strings, config fields, paths"
 expect_status 0 aoectl -I "$lan_if" -w 2 stat --json
