@@ -4,8 +4,13 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/signalfd.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -110,11 +115,55 @@ daemon_fork(int *ready_fd, sigset_t *old_mask)
 	*ready_fd = p[1];
 }
 
+/*
+ * Tell a service manager (systemd's Type=notify, $NOTIFY_SOCKET: a path,
+ * or "@" for an abstract name) that we are ready, as sd_notify(3) does
+ * without libsystemd.  Best effort: the manager times the start out if
+ * it never hears.  Unset afterwards, so that no child speaks for us.
+ */
+static void
+notify_ready(void)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char msg[64];
+	size_t len;
+	socklen_t salen;
+	int fd, n;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@'))
+		return;
+	len = strlen(path);
+	if (len >= sizeof(sa.sun_path)) {
+		log_warnx("NOTIFY_SOCKET too long");
+		goto out;
+	}
+	memcpy(sa.sun_path, path, len);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';
+	salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len +
+	    (path[0] == '/'));
+	n = snprintf(msg, sizeof(msg), "READY=1\nMAINPID=%ld\n",
+	    (long)getpid());
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		log_warn("NOTIFY_SOCKET: socket");
+		goto out;
+	}
+	if (sendto(fd, msg, (size_t)n, MSG_NOSIGNAL, (struct sockaddr *)&sa,
+	    salen) < 0)
+		log_warn("NOTIFY_SOCKET %s", path);
+	close(fd);
+out:
+	unsetenv("NOTIFY_SOCKET");
+}
+
 void
 daemon_ready(int ready_fd, const char *progname)
 {
 	int fd;
 
+	notify_ready();
 	if (ready_fd < 0)
 		return;
 	if (chdir("/") < 0)

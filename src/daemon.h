@@ -23,9 +23,11 @@
 void daemon_fork(int *ready_fd, sigset_t *old_mask);
 
 /*
- * The child is ready: stdin, stdout and stderr to /dev/null, the
+ * Ready (listening, mounted): a service manager that waits for it is told
+ * (READY=1 to $NOTIFY_SOCKET, systemd's Type=notify), forked or not.
+ * Forked, the child then has stdin, stdout and stderr on /dev/null, the
  * working directory /, logging to syslog as progname (NULL: as before),
- * and the parent released.  Nothing when ready_fd < 0 (not forked).
+ * and the parent released; nothing more when ready_fd < 0 (not forked).
  */
 void daemon_ready(int ready_fd, const char *progname);
 

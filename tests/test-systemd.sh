@@ -7,10 +7,11 @@
 # it: expanded (%i, %f, ${VAR}, $VAR) by the same rules, with the unit's
 # user, capabilities and no_new_privs reproduced by setpriv, its
 # SystemCallFilter= loaded by tests/sysfilter.py (libseccomp, systemd's
-# groups), and the socket unit's ListenStream= sockets passed by
-# systemd-socket-activate.  (No service manager runs here: the other
-# sandboxing options are checked by verify and rated by security, not
-# enforced.)
+# groups), the socket unit's ListenStream= sockets passed by
+# systemd-socket-activate, and NOTIFY_SOCKET, on which each program must
+# say READY=1 once it listens or has mounted (Type=notify).  (No service
+# manager runs here: the other sandboxing options are checked by verify
+# and rated by security, not enforced.)
 . "$(dirname "$0")/functions.sh"
 requires systemd-analyze python3 aoe-nbd aoe-fuse
 
@@ -168,6 +169,42 @@ check_sandbox()
 py=/usr/bin/python3
 [ -x "$py" ] || py=$(command -v python3)
 
+# notify_listen NAME PYCOND: a datagram socket $sd/NAME.notify, as
+# systemd's NOTIFY_SOCKET for a Type=notify unit; the first message that
+# comes, and whether the Python expression PYCOND (over os) held at that
+# moment ("ready" or "early"), go to $sd/NAME.msg.
+notify_listen()
+{
+	local name=$1 cond=$2
+	python3 - "$sd/$name.notify" "$sd/$name.msg" "$cond" <<'PY' &
+import os, socket, sys
+path, out, cond = sys.argv[1:4]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+os.chmod(path, 0o666)
+s.settimeout(60)
+msg = s.recv(4096).decode(errors="replace")
+state = "ready" if eval(cond) else "early"
+with open(out + ".tmp", "w") as f:
+    f.write("%s %s\n" % (state, " ".join(msg.split())))
+os.rename(out + ".tmp", out)
+PY
+	cleanup_fn _kill_wait $!
+	wait_for -t 10 test -S "$sd/$name.notify" ||
+	    fail "notify socket $name did not appear"
+}
+
+# notify_check NAME: the unit is Type=notify and its program said
+# READY=1 once what it serves was there.
+notify_check()
+{
+	wait_for -t 10 test -s "$sd/$1.msg" ||
+	    fail "$1: no READY=1 on NOTIFY_SOCKET (Type=notify would time out)"
+	say "$1: NOTIFY_SOCKET got: $(cat "$sd/$1.msg")"
+	grep -q '^ready READY=1' "$sd/$1.msg" ||
+	    fail "$1: READY=1 came before it was ready, or none"
+}
+
 setup_lan
 make_disk()
 {
@@ -209,7 +246,11 @@ exec_start "$sd/aoe-nbd@.service" e1.1 /nonexistent "${env_nbd[@]}"
 mkdir -p "$rdir/aoe-nbd"
 chown "$dyn_uid:$dyn_uid" "$rdir/aoe-nbd"
 sock=$rdir/aoe-nbd/e1.1.sock
-"${as_dynamic[@]}" "${sysfilter[@]}" "$sd/aoe-nbd@.service" -- "${argv[@]}" \
+grep -qx 'Type=notify' "$sd/aoe-nbd@.service" ||
+    fail "aoe-nbd@: not Type=notify"
+notify_listen inst "os.path.exists('$sock')"
+"${as_dynamic[@]}" env NOTIFY_SOCKET="$sd/inst.notify" \
+    "${sysfilter[@]}" "$sd/aoe-nbd@.service" -- "${argv[@]}" \
     </dev/null >"$tmpdir/inst.log" 2>&1 &
 inst_pid=$!
 cleanup_fn _kill_wait "$inst_pid"
@@ -223,6 +264,7 @@ wait_for -t 10 _sock_up "$sock" "$inst_pid" || {
 	fail "aoe-nbd@e1.1 did not listen on $sock"
 }
 check_sandbox "$inst_pid" "$dyn_uid" 0000000000002000
+notify_check inst
 expect_status 0 nbdinfo --json "nbd+unix:///?socket=$sock"
 expect_grep "$tmpdir/out" '"export-size": 4194304'
 expect_status 0 nbdcopy "nbd+unix:///e1.1?socket=$sock" "$tmpdir/c1.img"
@@ -252,8 +294,12 @@ for a in "${argv[@]}"; do
 	esac
 done
 mkdir -p "$rdir"
+grep -qx 'Type=notify' "$sd/aoe-nbd.service" ||
+    fail "aoe-nbd: not Type=notify"
+notify_listen act True
 systemd-socket-activate -l "127.0.0.1:$port" -l "$rdir/aoe-nbd.sock" -- \
-    "${as_dynamic[@]}" "${sysfilter[@]}" "$sd/aoe-nbd.service" -- \
+    "${as_dynamic[@]}" env NOTIFY_SOCKET="$sd/act.notify" \
+    "${sysfilter[@]}" "$sd/aoe-nbd.service" -- \
     "${argv[@]}" </dev/null >"$tmpdir/act.log" 2>&1 &
 act_pid=$!
 cleanup_fn _kill_wait "$act_pid"
@@ -272,6 +318,7 @@ wait_for -t 10 _listening || {
 expect_status 0 nbdinfo --json "nbd://127.0.0.1:$port/e1.1"
 expect_grep "$tmpdir/out" '"export-size": 4194304'
 check_sandbox "$act_pid" "$dyn_uid" 0000000000002000
+notify_check act
 # A list shows what was discovered so far: both, once e1.0 has answered.
 _listed()
 {
@@ -310,7 +357,12 @@ if [ -c /dev/fuse ] && grep -qw fuse /proc/filesystems; then
 	}
 	cleanup_fn _unmount
 	# Root with only CAP_SYS_ADMIN and CAP_NET_RAW in the bounding set.
+	grep -qx 'Type=notify' "$sd/aoe-fuse@.service" ||
+	    fail "aoe-fuse@: not Type=notify"
+	notify_listen fuse \
+	    "'$mnt' in [l.split()[1] for l in open('/proc/mounts')]"
 	setpriv --no-new-privs --bounding-set=-all,+sys_admin,+net_raw -- \
+	    env NOTIFY_SOCKET="$sd/fuse.notify" \
 	    "${sysfilter[@]}" "$sd/aoe-fuse@.service" -- "${argv[@]}" \
 	    </dev/null >"$tmpdir/fuse.log" 2>&1 &
 	fuse_pid=$!
@@ -326,6 +378,7 @@ if [ -c /dev/fuse ] && grep -qw fuse /proc/filesystems; then
 		fail "aoe-fuse@ did not mount $mnt"
 	}
 	check_sandbox "$fuse_pid" 0 0000000000202000
+	notify_check fuse
 	cmp "$mnt/e1.0" "$tmpdir/d0.img" || fail "$mnt/e1.0 differs"
 	cmp "$mnt/e1.1" "$tmpdir/d1.img" || fail "$mnt/e1.1 differs"
 	# systemctl stop: SIGTERM, then ExecStopPost= (nothing left to do).
