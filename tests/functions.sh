@@ -198,6 +198,8 @@ no_ipv6()
 #   lan_mtu  the MTU of both ends
 # Interface names fit in 15 characters: "ai<pid>" / "at<pid>" for the
 # first LAN of a test, "ai<n>-<pid>" / "at<n>-<pid>" for further ones.
+# AOE_TEST_PREFIX (up to 4 characters) goes before the interfaces' and the
+# namespace's names: on a shared machine, each tester's own.
 setup_lan()
 {
 	local mtu=${1:-1500} sfx
@@ -206,14 +208,14 @@ setup_lan()
 	requires ip vblade
 	if [ "$lan_count" = 0 ]; then
 		sfx=$$
-		lan_ns=aoet-$test_short-$$
+		lan_ns=${AOE_TEST_PREFIX:-}aoet-$test_short-$$
 		new_netns "$lan_ns"
 	else
 		sfx=$lan_count-$$
 	fi
 	lan_count=$((lan_count + 1))
-	lan_if=ai$sfx
-	lan_tif=at$sfx
+	lan_if=${AOE_TEST_PREFIX:-}ai$sfx
+	lan_tif=${AOE_TEST_PREFIX:-}at$sfx
 	lan_mtu=$mtu
 
 	_raise_sysctl rmem_max 16777216
