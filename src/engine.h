@@ -324,7 +324,8 @@ void engine_unplug(struct engine *e);
 
 /*
  * Cancel the requests on t whose callback argument `match` accepts (the
- * front end's client went away): those not yet started, and what is not
+ * front end's client went away, or the kernel interrupted a FUSE request
+ * that was answered EINTR): those not yet started, and what is not
  * yet sent of those started, are dropped; frames already on the wire are
  * waited for.  Each cancelled request's callback still runs exactly once,
  * from the next engine_input() or engine_tick(), with -ECANCELED (or the

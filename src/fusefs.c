@@ -43,6 +43,13 @@
 #define FUSEFS_ZERO_DEPTH 4       /* zeroing writes in flight per request */
 #define FUSEFS_BLKSIZE 4096u
 /*
+ * An interrupted request still waiting this long after the interrupt is
+ * answered EINTR.  Not at once: a program with a signal handler (Go's
+ * runtime preempts with SIGURG every 10 ms) would see EINTR for reads and
+ * writes that a target answering normally finishes in milliseconds.
+ */
+#define FUSEFS_INTR_GRACE_NS (200 * NSEC_PER_MSEC)
+/*
  * The kernel gives a FUSE mount 128 KiB of readahead: buffered sequential
  * reads then arrive 128 KiB at a time, two in flight, with the target idle
  * between them.  1 MiB is one request of max_write (4 MiB measured no
@@ -66,6 +73,7 @@ struct fusefs {
 	size_t fbuf_cap;          /* what libfuse reads into fbuf.mem at most */
 	bool stolen;              /* a write kept fbuf.mem: allocate anew */
 	bool fd_added;
+	bool hook_added;
 	bool mounted;
 	bool mount_gone;          /* removed by the unmount helper */
 	bool ended;               /* session over (unmounted from outside) */
@@ -76,6 +84,7 @@ struct fusefs {
 	int fd;
 	int ra_fd;                /* read_ahead_kb to write after INIT, or -1 */
 	unsigned inflight;
+	struct fusefs_io *intr;   /* interrupted, waiting for their grace */
 	uint8_t *zeroes;          /* FUSEFS_ZERO_CHUNK zero bytes, lazily */
 	struct timespec start;    /* every timestamp not in times */
 	struct file_times *times; /* files written to or touched */
@@ -97,6 +106,15 @@ struct fusefs_io {
 	unsigned pending;
 	int err;
 	bool sync;                /* write: FLUSH CACHE before the answer */
+	/*
+	 * The kernel interrupted it (its caller got a signal) and was
+	 * answered EINTR: req is gone; what the engine still has of it ends
+	 * without an answer (its buffer stays until then).
+	 */
+	bool answered;
+	bool intr_queued;         /* on fs->intr */
+	uint64_t intr_at;         /* when the interrupt came */
+	struct fusefs_io *intr_next;
 };
 
 void
@@ -314,15 +332,121 @@ io_new(struct fusefs *fs, fuse_req_t req)
 	return io;
 }
 
+static void intr_dequeue(struct fusefs_io *io);
+
 static void
 io_free(struct fusefs_io *io)
 {
+	intr_dequeue(io);
 	io->fs->inflight--;
 	if (io->base_pooled > 0)
 		bufpool_put(io->base, io->base_pooled);
 	else
 		free(io->base);
 	free(io);
+}
+
+/*
+ * FUSE_INTERRUPT for io's request (its caller got a signal; the kernel
+ * waits for our answer even after SIGKILL).  libfuse calls this from
+ * within fuse_session_process_buf, or from fuse_req_interrupt_func when
+ * the interrupt came first, and then still holds the request's lock: an
+ * answer here would free it under libfuse.  So only note it; intr_tick()
+ * answers it if it is still waiting FUSEFS_INTR_GRACE_NS later.
+ */
+static void
+io_interrupted(fuse_req_t req, void *data)
+{
+	struct fusefs_io *io = data;
+	struct fusefs *fs = io->fs;
+
+	(void)req;
+	if (io->answered || io->intr_queued)
+		return;
+	io->intr_queued = true;
+	io->intr_at = loop_now();
+	io->intr_next = fs->intr;
+	fs->intr = io;
+}
+
+/* Take io out of the interrupt queue (it is answered some other way). */
+static void
+intr_dequeue(struct fusefs_io *io)
+{
+	struct fusefs_io **pp;
+
+	if (!io->intr_queued)
+		return;
+	for (pp = &io->fs->intr; *pp != NULL; pp = &(*pp)->intr_next)
+		if (*pp == io) {
+			*pp = io->intr_next;
+			break;
+		}
+	io->intr_queued = false;
+}
+
+static bool
+io_match(void *arg, void *ctx)
+{
+	return arg == ctx;
+}
+
+/*
+ * Answer io EINTR, so that its caller (a dd on a target that stopped
+ * answering) gets its signal now rather than at the dead timeout.  The
+ * engine drops what it has not sent of it; frames on the wire are waited
+ * for (the buffers stay io's) and their answers dropped.  An interrupted
+ * write may have reached the target in part, as any failed write; later
+ * requests overlapping it still wait for its frames.
+ */
+static void
+intr_answer(struct fusefs *fs, struct fusefs_io *io)
+{
+	io->answered = true;
+	fuse_reply_err(io->req, EINTR);
+	io->req = NULL;
+	/* fallocate: issue no further chunk. */
+	if (io->err == 0)
+		io->err = EINTR;
+	if (io->t != NULL && fs->e != NULL)
+		(void)engine_cancel(fs->e, io->t, io_match, io, loop_now());
+}
+
+/* The loop's timer: when the oldest interrupt's grace ends. */
+static uint64_t
+intr_deadline(void *arg)
+{
+	const struct fusefs *fs = arg;
+	const struct fusefs_io *io;
+	uint64_t next = UINT64_MAX;
+
+	for (io = fs->intr; io != NULL; io = io->intr_next)
+		next = MIN(next, io->intr_at + FUSEFS_INTR_GRACE_NS);
+	return next;
+}
+
+static void
+intr_tick(void *arg, uint64_t now)
+{
+	struct fusefs *fs = arg;
+	struct fusefs_io **pp = &fs->intr, *io;
+
+	while ((io = *pp) != NULL) {
+		if (now < io->intr_at + FUSEFS_INTR_GRACE_NS) {
+			pp = &io->intr_next;
+			continue;
+		}
+		*pp = io->intr_next;
+		io->intr_queued = false;
+		intr_answer(fs, io);
+	}
+}
+
+/* Let the kernel interrupt io's request (after it went to the engine). */
+static void
+io_interruptible(struct fusefs_io *io)
+{
+	fuse_req_interrupt_func(io->req, io_interrupted, io);
 }
 
 /* ---------------------------------------------------------------- ops */
@@ -346,6 +470,16 @@ fusefs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->congestion_threshold = fs->cfg.max_background * 3 / 4;
 	/* Writes go through at once: errors reach the writer. */
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+	/*
+	 * A synchronous O_DIRECT read or write as one request its caller
+	 * waits for interruptibly (FUSE_INTERRUPT, see intr_answer): with
+	 * async_dio the kernel sends it as background requests, which are
+	 * never interrupted, and waits for them in D state, even on SIGKILL.
+	 * The price: asynchronous O_DIRECT (libaio, io_uring) is done one
+	 * request at a time, and an O_DIRECT read or write larger than
+	 * max_read/max_write one piece after another.
+	 */
+	conn->want &= ~(unsigned)FUSE_CAP_ASYNC_DIO;
 	fs->init_done = true;
 	log_debug("fuse: protocol %u.%u, max_write %u, max_read %u, "
 	    "max_readahead %u, max_background %u", conn->proto_major,
@@ -509,7 +643,10 @@ read_done(void *arg, int rc)
 	struct fusefs_io *io = arg;
 	struct engine_rdata *d;
 
-	if (rc < 0) {
+	if (io->answered) {
+		/* Interrupted, answered EINTR: the data (held frames too)
+		 * is freed unread. */
+	} else if (rc < 0) {
 		fuse_reply_err(io->req, io_errno(rc));
 	} else if ((d = engine_take_rdata(io->fs->e)) != NULL) {
 		/* Straight from the received frames into the kernel. */
@@ -563,12 +700,15 @@ fusefs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	io->buf = io->base;
 	io->len = size;
+	io->t = t;
 	rc = engine_read_zc(fs->e, t, io->buf, (uint64_t)off, size, read_done,
 	    io, loop_now());
 	if (rc < 0) {
 		fuse_reply_err(req, io_errno(rc));
 		io_free(io);
+		return;
 	}
+	io_interruptible(io);
 }
 
 /*
@@ -588,7 +728,7 @@ write_done(void *arg, int rc)
 {
 	struct fusefs_io *io = arg;
 
-	if (rc == 0 && io->sync) {
+	if (rc == 0 && io->sync && !io->answered) {
 		/* O_DSYNC: stable on the target before the answer, which
 		 * the flush's end gives (back here, io->sync cleared). */
 		io->sync = false;
@@ -597,11 +737,14 @@ write_done(void *arg, int rc)
 		if (rc == 0)
 			return;
 	}
-	if (rc < 0) {
-		fuse_reply_err(io->req, io_errno(rc));
-	} else {
+	/* (Written even when interrupted and answered EINTR.) */
+	if (rc == 0)
 		file_modified(io->fs, io->ino);
-		fuse_reply_write(io->req, io->len);
+	if (!io->answered) {
+		if (rc < 0)
+			fuse_reply_err(io->req, io_errno(rc));
+		else
+			fuse_reply_write(io->req, io->len);
 	}
 	if (rc == -EROFS)
 		learnt_read_only(io->fs, io->ino);
@@ -697,7 +840,9 @@ fusefs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		fs->stolen = false;
 		fuse_reply_err(req, io_errno(rc));
 		io_free(io);
+		return;
 	}
+	io_interruptible(io);
 }
 
 static void
@@ -705,7 +850,8 @@ flush_done(void *arg, int rc)
 {
 	struct fusefs_io *io = arg;
 
-	fuse_reply_err(io->req, rc < 0 ? io_errno(rc) : 0);
+	if (!io->answered)
+		fuse_reply_err(io->req, rc < 0 ? io_errno(rc) : 0);
 	io_free(io);
 }
 
@@ -732,11 +878,14 @@ start_flush(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	io->t = t;
 	rc = engine_flush(fs->e, t, flush_done, io, loop_now());
 	if (rc < 0) {
 		fuse_reply_err(req, io_errno(rc));
 		io_free(io);
+		return;
 	}
+	io_interruptible(io);
 }
 
 static void
@@ -767,7 +916,7 @@ fusefs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
-static void zero_next(struct fusefs_io *io);
+static bool zero_next(struct fusefs_io *io);
 
 static void
 zero_done(void *arg, int rc)
@@ -779,11 +928,14 @@ zero_done(void *arg, int rc)
 		io->err = io_errno(rc);
 	if (rc == -EROFS)
 		learnt_read_only(io->fs, io->ino);
-	zero_next(io);
+	(void)zero_next(io);
 }
 
-/* Keep up to FUSEFS_ZERO_DEPTH zeroing writes going; answer at the end. */
-static void
+/*
+ * Keep up to FUSEFS_ZERO_DEPTH zeroing writes going; answer at the end.
+ * Returns true while some are (false: io is answered and freed).
+ */
+static bool
 zero_next(struct fusefs_io *io)
 {
 	struct fusefs *fs = io->fs;
@@ -803,11 +955,13 @@ zero_next(struct fusefs_io *io)
 		io->pending++;
 	}
 	if (io->pending > 0)
-		return;
+		return true;
 	if (io->err == 0)
 		file_modified(fs, io->ino);
-	fuse_reply_err(io->req, io->err);
+	if (!io->answered)
+		fuse_reply_err(io->req, io->err);
 	io_free(io);
+	return false;
 }
 
 /*
@@ -877,7 +1031,8 @@ fusefs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 	io->ino = ino;
 	io->next = (uint64_t)off;
 	io->end = end;
-	zero_next(io);
+	if (zero_next(io))
+		io_interruptible(io);
 }
 
 static void
@@ -1211,6 +1366,12 @@ fusefs_mount(struct fusefs *fs, const char *mountpoint)
 	}
 	fs->fd = fd;
 	fs->fd_added = true;
+	rc = loop_add_hook(fs->loop, intr_deadline, intr_tick, fs);
+	if (rc < 0) {
+		log_warnx("fuse: cannot add a timer: %s", strerror(-rc));
+		return rc;
+	}
+	fs->hook_added = true;
 	return 0;
 }
 
@@ -1305,6 +1466,8 @@ fusefs_free(struct fusefs *fs)
 		return;
 	if (fs->fd_added)
 		loop_del_fd(fs->loop, fs->fd);
+	if (fs->hook_added)
+		loop_del_hook(fs->loop, intr_deadline, intr_tick, fs);
 	if (fs->se != NULL) {
 		if (fs->mounted && !fs->unmounted)
 			fuse_session_unmount(fs->se);
