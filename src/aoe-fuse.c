@@ -74,6 +74,7 @@ enum {
 	KEY_GID,
 	KEY_MODE,
 	KEY_DIRECT_IO,
+	KEY_ASYNC_DIO,
 	KEY_NOAUTO,
 	KEY_AUTO,
 	KEY_RO,
@@ -92,6 +93,7 @@ static const struct fuse_opt mount_opt_specs[] = {
 	FUSE_OPT_KEY("gid=", KEY_GID),
 	FUSE_OPT_KEY("mode=", KEY_MODE),
 	FUSE_OPT_KEY("direct_io", KEY_DIRECT_IO),
+	FUSE_OPT_KEY("async_dio", KEY_ASYNC_DIO),
 	FUSE_OPT_KEY("noauto_unmount", KEY_NOAUTO),
 	FUSE_OPT_KEY("auto_unmount", KEY_AUTO),
 	FUSE_OPT_KEY("ro", KEY_RO),
@@ -142,6 +144,8 @@ usage(FILE *f)
 	    "auto_unmount\n"
 	    "                               (default), noauto_unmount, "
 	    "direct_io,\n"
+	    "                               async_dio (O_DIRECT not "
+	    "interruptible),\n"
 	    "                               max_background=N (default 64), "
 	    "max_read=BYTES\n"
 	    "                               (default 1 MiB), read_ahead_kb=N "
@@ -309,6 +313,9 @@ mount_opt_proc(void *data, const char *arg, int key, struct fuse_args *out)
 		return 0;
 	case KEY_DIRECT_IO:
 		mo->cfg->direct_io = true;
+		return 0;
+	case KEY_ASYNC_DIO:
+		mo->cfg->async_dio = true;
 		return 0;
 	case KEY_NOAUTO:
 		mo->no_auto_unmount = true;

@@ -477,9 +477,10 @@ fusefs_init(void *userdata, struct fuse_conn_info *conn)
 	 * never interrupted, and waits for them in D state, even on SIGKILL.
 	 * The price: asynchronous O_DIRECT (libaio, io_uring) is done one
 	 * request at a time, and an O_DIRECT read or write larger than
-	 * max_read/max_write one piece after another.
+	 * max_read/max_write one piece after another: -o async_dio.
 	 */
-	conn->want &= ~(unsigned)FUSE_CAP_ASYNC_DIO;
+	if (!fs->cfg.async_dio)
+		conn->want &= ~(unsigned)FUSE_CAP_ASYNC_DIO;
 	fs->init_done = true;
 	log_debug("fuse: protocol %u.%u, max_write %u, max_read %u, "
 	    "max_readahead %u, max_background %u", conn->proto_major,

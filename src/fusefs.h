@@ -28,6 +28,9 @@ struct fusefs_config {
 				  are dropped for read-only targets */
 	bool read_only;        /* every write fails EROFS */
 	bool direct_io;        /* FOPEN_DIRECT_IO: bypass the page cache */
+	bool async_dio;        /* the kernel's async direct I/O: libaio and
+				  io_uring O_DIRECT queued deep, but waited
+				  for uninterruptibly */
 	unsigned max_write;    /* bytes per WRITE request (default 1 MiB) */
 	unsigned max_read;     /* bytes per READ request, as given to libfuse
 				  with -o max_read (0: max_write's) */

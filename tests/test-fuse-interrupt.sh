@@ -257,6 +257,31 @@ dd if="$tmpdir/new" of="$file" bs=1M oflag=direct conv=notrunc,fsync \
 check_content "$name"
 pid_alive "$fuse_pid" || fail "aoe-fuse died"
 stop_fuse "$file" "$fuse_pid"
+
+# ------------------------------------------------------ -o async_dio
+
+# The kernel's async direct I/O again, as asked: faster deep libaio, but
+# an O_DIRECT reader is then waited for uninterruptibly, even on SIGKILL,
+# until the target answers.
+name="-o async_dio: O_DIRECT read, SIGKILL"
+start_fuse "$file" -I "$lan_if" --dead-timeout "$DEAD" -o async_dio \
+    e1.0 "$file"
+stall
+bg dd if="$file" of=/dev/null bs=1M iflag=direct skip=2 count=4
+wait_for -t 10 blocked "$bg_pid" || fail "$name: dd never blocked"
+kill -KILL "$bg_pid"
+sleep 1
+pid_alive "$bg_pid" ||
+    fail "$name: dd ended while its direct I/O was in flight" \
+    "(async_dio not in effect?)"
+say "$name: still waiting 1 s after SIGKILL" \
+    "($(cat "/proc/$bg_pid/wchan" 2>/dev/null)), as documented"
+resume
+wait_for -t 10 pid_gone "$bg_pid" ||
+    fail "$name: dd still there after the target came back"
+wait "$bg_pid" 2>/dev/null || true
+check_content "$name"
+stop_fuse "$file" "$fuse_pid"
 # (A reply to a request already answered: libfuse's "writing device".)
 reports=$(grep -sE 'writing device|Sanitizer|runtime error' \
     "$tmpdir"/aoe-fuse-*.err "$tmpdir"/asan.* "$tmpdir"/ubsan.* || true)
