@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """A unit's SystemCallFilter= for one command, as systemd would load it.
 
-    sysfilter.py UNIT -- CMD [ARG...]
+    sysfilter.py [--sanitizer] UNIT -- CMD [ARG...]
 
 reads UNIT's SystemCallFilter= and SystemCallErrorNumber= lines, expands
 the @groups with `systemd-analyze syscall-filter` (the same tables systemd
@@ -11,7 +11,8 @@ library, through ctypes: no headers needed) and executes CMD.  The rules
 are systemd.exec(5)'s: the first assignment decides allow or deny list;
 in an allow list @default is always allowed, later plain names add and
 ~names remove, in order.  A call the filter refuses fails with the unit's
-errno (EPERM when it names none), as under the service manager.  Exits 77
+errno (EPERM when it names none), as under the service manager.
+--sanitizer also allows @debug (ptrace), which LeakSanitizer needs.  Exits 77
 when libseccomp or systemd-analyze is missing.
 """
 import ctypes
@@ -49,7 +50,7 @@ def names(word):
     return group(word, set()) if word.startswith("@") else {word}
 
 
-def parse(path):
+def parse(path, sanitizer):
     text = re.sub(r"\\\n[ \t]*", " ", open(path).read())
     allow = None
     calls = set()
@@ -72,18 +73,30 @@ def parse(path):
                 calls -= names(word)
             else:
                 calls |= names(word)
+    # A sanitizer build: LeakSanitizer stops the process with ptrace to
+    # look for leaks at exit, which @debug holds and no unit allows;
+    # without it every exit is a "fatal error".
+    if sanitizer:
+        if allow:
+            calls |= names("@debug")
+        elif allow is not None:
+            calls -= names("@debug")
     return allow, calls, getattr(errno, err)
 
 
 def main():
-    if len(sys.argv) < 4 or sys.argv[2] != "--":
-        sys.exit("usage: sysfilter.py UNIT -- CMD [ARG...]")
+    args = sys.argv[1:]
+    sanitizer = args[:1] == ["--sanitizer"]
+    if sanitizer:
+        args = args[1:]
+    if len(args) < 3 or args[1] != "--":
+        sys.exit("usage: sysfilter.py [--sanitizer] UNIT -- CMD [ARG...]")
     lib = ctypes.util.find_library("seccomp")
     if lib is None:
         print("sysfilter.py: no libseccomp", file=sys.stderr)
         sys.exit(77)
     try:
-        allow, calls, err = parse(sys.argv[1])
+        allow, calls, err = parse(args[0], sanitizer)
     except FileNotFoundError as e:
         print("sysfilter.py: %s" % e, file=sys.stderr)
         sys.exit(77)
@@ -109,7 +122,7 @@ def main():
         rc = sc.seccomp_load(ctx)
         if rc < 0:
             sys.exit("sysfilter.py: seccomp_load: %s" % os.strerror(-rc))
-    os.execvp(sys.argv[3], sys.argv[3:])
+    os.execvp(args[2], args[2:])
 
 
 main()
