@@ -5,17 +5,27 @@
  * JSON), and reads or changes a target's config string, MAC mask list and
  * reserve list.  Installed also as aoe-stat and aoecfg, whose syntax it
  * takes when called by those names.  It needs no aoe kernel module.
+ * aoectl abft prints the target an iPXE sanboot left in the ACPI aBFT
+ * (no network needed).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
+#include "abft.h"
 #include "aoe.h"
 #include "ata.h"
 #include "engine.h"
@@ -48,6 +58,7 @@ enum cmd {
 	CMD_MASK,
 	CMD_RESERVE,
 	CMD_CHECK,
+	CMD_ABFT,
 };
 
 enum wait_kind {
@@ -97,6 +108,7 @@ struct ctl {
 	struct aoe_mask mreq;
 	struct aoe_resv rreq;
 	bool resv_self;    /* reserve set/fset without MACs: our own */
+	const char *abft_file; /* abft: the table's file, or NULL */
 	bool cfg_one;      /* aoecfg with SHELF SLOT, neither a wildcard */
 	uint16_t cfg_shelf; /* aoecfg: the shelf, or AOE_SHELF_ANY */
 	uint8_t cfg_slot;  /* and the slot, or AOE_SLOT_ANY */
@@ -154,8 +166,9 @@ usage_synopsis(FILE *f, enum mode m)
 		    "[read | add|del MAC... | edit {+|-}MAC...]\n"
 		    "       %s [OPTIONS] reserve TARGET "
 		    "[read | set|fset [MAC...] | release]\n"
-		    "       %s [OPTIONS] check [TARGET...]\n",
-		    prog, prog, prog, prog, prog);
+		    "       %s [OPTIONS] check [TARGET...]\n"
+		    "       %s abft [-l | --long] [--json] [FILE]\n",
+		    prog, prog, prog, prog, prog, prog);
 		break;
 	}
 }
@@ -215,15 +228,22 @@ usage_help(enum mode m)
 "  check [TARGET...]            which frame sizes get through each path to\n"
 "                               the targets, each way (as aoe-sancheck);\n"
 "                               exit 1 when a path loses frames its MTUs\n"
-"                               allow (a switch without jumbo frames?)\n\n"
+"                               allow (a switch without jumbo frames?)\n"
+"  abft [FILE]                  print the target and NIC that iPXE's sanboot\n"
+"                               left in the aBFT, as eSHELF.SLOT@MAC (the\n"
+"                               initramfs's aoe= syntax): from FILE (the\n"
+"                               table, or a memory dump to search), else\n"
+"                               from " ABFT_SYSFS_PATH "\n"
+"                               (UEFI), else from base memory in /dev/mem\n"
+"                               (BIOS); exit 3 when there is none\n\n"
 "Options:\n", f);
 		break;
 	}
 	if (m != MODE_CFG)
 		fputs(
-"  -l, --long                   stat: also print every detail as key: value\n"
-"                               lines\n"
-"      --json                   stat: print one JSON object\n", f);
+"  -l, --long                   stat, abft: also print every detail as\n"
+"                               key: value lines\n"
+"      --json                   stat, abft: print one JSON object\n", f);
 	fputs(
 "  -h, --help                   print this help and exit\n"
 "  -V, --version                print the version and exit\n", f);
@@ -698,6 +718,8 @@ parse_operands(struct ctl *c)
 		} else if (strcmp(ops[0], "check") == 0) {
 			c->cmd = CMD_CHECK;
 			i = 1;
+		} else if (strcmp(ops[0], "abft") == 0) {
+			c->cmd = CMD_ABFT;
 		} else {
 			uint16_t sh;
 			uint8_t sl;
@@ -706,6 +728,12 @@ parse_operands(struct ctl *c)
 				return usage_error("unknown command "
 				    "'%s'", ops[0]);
 		}
+	}
+	if (c->cmd == CMD_ABFT) {
+		if (c->nops > 2)
+			return usage_error("abft takes at most one FILE");
+		c->abft_file = c->nops == 2 ? ops[1] : NULL;
+		return -1;
 	}
 	if (c->cmd == CMD_CHECK && (c->long_fmt || c->json))
 		return usage_error("-l and --json go with stat only");
@@ -1405,6 +1433,199 @@ run_stat(struct ctl *c)
 		fputs("]}\n", stdout);
 	free(ti);
 	return report_missing(c, shown, st);
+}
+
+/* ------------------------------------------------------------ abft */
+
+/* The name of the interface that has MAC, into buf; false: none. */
+static bool
+ifname_of_mac(const uint8_t mac[6], char buf[IF_NAMESIZE])
+{
+	struct if_nameindex *ifs;
+	struct ifreq ifr;
+	bool found = false;
+	int fd;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	ifs = if_nameindex();
+	for (unsigned i = 0; ifs != NULL && ifs[i].if_index != 0; i++) {
+		memset(&ifr, 0, sizeof(ifr));
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s",
+		    ifs[i].if_name);
+		if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0 ||
+		    ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER ||
+		    memcmp(ifr.ifr_hwaddr.sa_data, mac, 6) != 0)
+			continue;
+		snprintf(buf, IF_NAMESIZE, "%s", ifs[i].if_name);
+		found = true;
+		break;
+	}
+	if (ifs != NULL)
+		if_freenameindex(ifs);
+	close(fd);
+	return found;
+}
+
+/*
+ * Read up to cap bytes of path, from offset off, into buf; the count or
+ * -errno.
+ */
+static ssize_t
+read_file_at(const char *path, off_t off, uint8_t *buf, size_t cap)
+{
+	size_t got = 0;
+	ssize_t n;
+	int fd, rc;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (got < cap) {
+		n = pread(fd, buf + got, cap - got, off + (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			close(fd);
+			return rc;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	return (ssize_t)got;
+}
+
+#define ABFT_SCAN_LEN (ABFT_SCAN_END - ABFT_SCAN_START)
+
+/*
+ * The aBFT from FILE (the table itself, or a dump of memory to search), or
+ * else from the ACPI tables in sysfs (iPXE for UEFI), or else from base
+ * memory through /dev/mem (iPXE for BIOS; x86 only: elsewhere a read of
+ * that physical window may fault).  Says where into src.  Returns an exit
+ * status, having printed why when it is not EXIT_OK.
+ */
+static int
+abft_load(const struct ctl *c, struct abft *a, char *src, size_t srclen)
+{
+	static uint8_t buf[ABFT_SCAN_LEN];
+	const char *path = c->abft_file != NULL ? c->abft_file :
+	    ABFT_SYSFS_PATH;
+	size_t off;
+	ssize_t n;
+	int rc;
+
+	n = read_file_at(path, 0, buf, sizeof(buf));
+	if (n >= 0) {
+		rc = abft_decode(buf, (size_t)n, a);
+		off = 0;
+		if (rc == -ENOMSG && (size_t)n > ABFT_LEN) {
+			rc = abft_find(buf, (size_t)n, a, &off);
+			if (rc == -ENOENT)
+				rc = -ENOMSG;
+		}
+		if (rc < 0) {
+			errmsg("%s: %s (%zd bytes)", path, abft_strerror(rc),
+			    n);
+			return EXIT_FAIL;
+		}
+		if (off == 0)
+			snprintf(src, srclen, "%s", path);
+		else
+			snprintf(src, srclen, "%s+0x%zx", path, off);
+		return EXIT_OK;
+	}
+	if (n != -ENOENT || c->abft_file != NULL) {
+		errmsg("%s: %s", path, strerror((int)-n));
+		if (n == -ENOENT)
+			return EXIT_NOTFOUND;
+		return n == -EACCES || n == -EPERM ? EXIT_NOPERM : EXIT_FAIL;
+	}
+#if defined(__x86_64__) || defined(__i386__)
+	path = "/dev/mem";
+	n = read_file_at(path, ABFT_SCAN_START, buf, sizeof(buf));
+	if (n < 0 && n != -ENOENT) {
+		errmsg("no aBFT in the ACPI tables, and %s: %s (base memory, "
+		    "where iPXE for BIOS leaves it, needs root)", path,
+		    strerror((int)-n));
+		return n == -EACCES || n == -EPERM ? EXIT_NOPERM : EXIT_FAIL;
+	}
+	rc = n < 0 ? -ENOENT : abft_find(buf, (size_t)n, a, &off);
+	if (rc == 0) {
+		snprintf(src, srclen, "%s@0x%zx", path,
+		    (size_t)ABFT_SCAN_START + off);
+		return EXIT_OK;
+	}
+	if (rc != -ENOENT) {
+		errmsg("%s: base memory: %s", path, abft_strerror(rc));
+		return EXIT_FAIL;
+	}
+#endif
+	errmsg("no aBFT in the ACPI tables or in base memory (not booted by "
+	    "iPXE sanboot from AoE?)");
+	return EXIT_NOTFOUND;
+}
+
+/*
+ * aoectl abft [FILE]: the target and the NIC of an iPXE sanboot, from the
+ * aBFT, as eSHELF.SLOT@MAC (what the initramfs's aoe= takes), or every
+ * field.  No network: start() is never called for it.
+ */
+static int
+run_abft(struct ctl *c)
+{
+	char name[16], mac[MAC_STRLEN], ifname[IF_NAMESIZE], src[PATH_MAX];
+	struct abft a;
+	bool have_if;
+	int st;
+
+	st = abft_load(c, &a, src, sizeof(src));
+	if (st != EXIT_OK)
+		return st;
+	target_name_fmt(name, sizeof(name), a.shelf, a.slot);
+	mac_fmt(mac, a.mac);
+	have_if = ifname_of_mac(a.mac, ifname);
+	if (c->json) {
+		fputs("{\"name\":", stdout);
+		json_cstr(stdout, name, sizeof(name));
+		printf(",\"shelf\":%u,\"slot\":%u", a.shelf, a.slot);
+		json_key(stdout, "mac");
+		json_cstr(stdout, mac, sizeof(mac));
+		json_key(stdout, "interface");
+		if (have_if)
+			json_cstr(stdout, ifname, sizeof(ifname));
+		else
+			fputs("null", stdout);
+		json_key(stdout, "oem_id");
+		json_cstr(stdout, a.oem_id, sizeof(a.oem_id));
+		json_key(stdout, "oem_table_id");
+		json_cstr(stdout, a.oem_table_id, sizeof(a.oem_table_id));
+		printf(",\"revision\":%u,\"length\":%" PRIu32, a.revision,
+		    a.length);
+		json_key(stdout, "source");
+		json_cstr(stdout, src, sizeof(src));
+		fputs("}\n", stdout);
+		return EXIT_OK;
+	}
+	printf("%s@%s\n", name, mac);
+	if (!c->long_fmt)
+		return EXIT_OK;
+	printf("\tshelf: %u\n", a.shelf);
+	printf("\tslot: %u\n", a.slot);
+	printf("\tmac: %s\n", mac);
+	printf("\tinterface: %s\n", have_if ? ifname : "none");
+	fputs("\toem_id: ", stdout);
+	put_escaped(stdout, (const uint8_t *)a.oem_id, strlen(a.oem_id));
+	fputs("\n\toem_table_id: ", stdout);
+	put_escaped(stdout, (const uint8_t *)a.oem_table_id,
+	    strlen(a.oem_table_id));
+	printf("\n\trevision: %u\n", a.revision);
+	printf("\tlength: %" PRIu32 "\n", a.length);
+	printf("\tsource: %s\n", src);
+	return EXIT_OK;
 }
 
 static void
@@ -2201,6 +2422,10 @@ main(int argc, char **argv)
 	st = parse_operands(c);
 	if (st >= 0)
 		goto out;
+	if (c->cmd == CMD_ABFT) {
+		st = run_abft(c);
+		goto out;
+	}
 	st = start(c);
 	if (st != EXIT_OK)
 		goto out;

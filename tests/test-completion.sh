@@ -107,8 +107,9 @@ checks()
 	[ -z "$ifs_known" ] || { e0=cmp-e0; e1=cmp-e1; }
 
 	# aoectl: commands, subcommands, options, skipping option values
-	expect "aoectl " "check config mask reserve stat"
+	expect "aoectl " "abft check config mask reserve stat"
 	expect "aoectl s" "stat"
+	expect "aoectl a" "abft"
 	expect "aoectl ch" "check"
 	expect "aoectl -w 5 -v re" "reserve"
 	expect "aoectl --wait=5 m" "mask"
@@ -137,6 +138,8 @@ checks()
 	expect "aoectl --busy-poll " ""
 	expect "aoectl -w " ""
 	expect "aoectl --trace $files/disk" "$files/disk.img"
+	expect "aoectl abft $files/disk" "$files/disk.img"
+	expect "aoectl abft $files/disk.img " ""
 	expect "aoectl --trace=$files/sock" "$files/sock.d $files/socket-file"
 
 	# aoe-stat and aoecfg: the same function, by argv[0]
