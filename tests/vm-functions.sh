@@ -398,11 +398,14 @@ vm_mac_tap=52:54:00:a0:e0:02
 # off.  Fails on a timeout or when qemu itself fails.  With -n, qemu runs
 # in that network namespace (tap devices, and user-mode networking that
 # reaches that namespace's loopback).
+# vm_run -k KERNEL [-i INITRD] -a APPEND ...: boot KERNEL (ipxe.lkrn)
+# instead, APPEND as it is (no console= added).
 # QEMU_ARGS add NICs: see vm_nic_user, vm_nic_tap.
 vm_run()
 {
 	local secs=$vm_timeout ns='' initrd='' append='' st=0 start
-	local -a pre=()
+	local kernel='' cmdline
+	local -a pre=() ird=()
 
 	vm_log=$tmpdir/vm-console.log
 	while [ $# -gt 0 ]; do
@@ -412,11 +415,19 @@ vm_run()
 		-l) vm_log=$2; shift 2 ;;
 		-i) initrd=$2; shift 2 ;;
 		-a) append=$2; shift 2 ;;
+		-k) kernel=$2; shift 2 ;;
 		--) shift; break ;;
 		*) fail "vm_run: unknown option $1" ;;
 		esac
 	done
-	[ -n "$initrd" ] || fail "vm_run: no -i INITRD"
+	if [ -n "$kernel" ]; then
+		cmdline=$append
+	else
+		[ -n "$initrd" ] || fail "vm_run: no -i INITRD"
+		kernel=$vm_vmlinuz
+		cmdline="console=ttyS0 panic=-1 $append"
+	fi
+	[ -z "$initrd" ] || ird=(-initrd "$initrd")
 	[ -z "$ns" ] || pre=(ip netns exec "$ns")
 	: >"$vm_log"
 	say "booting: $append"
@@ -426,8 +437,7 @@ vm_run()
 	    timeout -k 5 "$secs" "${pre[@]}" qemu-system-x86_64 \
 	    -no-user-config -nodefaults -accel tcg -cpu max -m 1G -smp 2 \
 	    -nographic -monitor none -serial "file:$vm_log" -no-reboot \
-	    -kernel "$vm_vmlinuz" -initrd "$initrd" \
-	    -append "console=ttyS0 panic=-1 $append" \
+	    -kernel "$kernel" "${ird[@]}" -append "$cmdline" \
 	    "$@" </dev/null >"$vm_log.qemu" 2>&1 || st=$?
 	vm_seconds=$((SECONDS - start))
 	if [ "$st" = 124 ] || [ "$st" = 137 ]; then
