@@ -52,6 +52,7 @@ packages=(
 	e2fsprogs util-linux gzip libcap2-bin systemd bash-completion
 	procps man-db
 	qemu-system-x86 busybox-static cpio kmod initramfs-tools-core
+	ipxe extlinux
 	clang libclang-rt-14-dev
 	libgnutls28-dev gnutls-bin valgrind fio
 )
