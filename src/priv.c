@@ -136,19 +136,30 @@ caps_set(uint64_t keep)
 	return 0;
 }
 
-/* The effective, permitted and inheritable sets ORed together. */
+/* Our capability sets, as capget(2) gives them.  Returns 0 or -errno. */
 static int
-caps_get(uint64_t *any)
+caps_read(struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3])
 {
 	struct __user_cap_header_struct hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3,
 		.pid = 0,
 	};
-	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
 
-	memset(d, 0, sizeof(d));
+	memset(d, 0, sizeof(*d) * _LINUX_CAPABILITY_U32S_3);
 	if (syscall(SYS_capget, &hdr, d) < 0)
 		return -errno;
+	return 0;
+}
+
+/* The effective, permitted and inheritable sets ORed together. */
+static int
+caps_get(uint64_t *any)
+{
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+	int rc = caps_read(d);
+
+	if (rc < 0)
+		return rc;
 	*any = 0;
 	for (unsigned i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
 		*any |= (uint64_t)(d[i].effective | d[i].permitted |
@@ -159,15 +170,9 @@ caps_get(uint64_t *any)
 bool
 priv_cap_effective(unsigned cap)
 {
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-		.pid = 0,
-	};
 	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
 
-	memset(d, 0, sizeof(d));
-	if (cap >= 32 * _LINUX_CAPABILITY_U32S_3 ||
-	    syscall(SYS_capget, &hdr, d) < 0)
+	if (cap >= 32 * _LINUX_CAPABILITY_U32S_3 || caps_read(d) < 0)
 		return false;
 	return (d[cap / 32].effective >> (cap % 32)) & 1;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "abft.h"
+#include "exact-copy.h"
 #include "hexvec.h"
 #include "util.h"
 
@@ -56,18 +57,6 @@ load_ipxe(void)
 	memset(tab, 0, sizeof(tab));
 	memcpy(tab, ipxe_abft, sizeof(ipxe_abft));
 	fix_sum(tab, ABFT_LEN);
-}
-
-/* A copy of the first n bytes in a buffer of exactly n bytes (for ASan). */
-static uint8_t *
-exact_copy(const uint8_t *p, size_t n)
-{
-	uint8_t *q = malloc(n ? n : 1);
-
-	cr_assert_not_null(q);
-	if (n > 0)
-		memcpy(q, p, n);
-	return q;
 }
 
 Test(abft, ipxe_table)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "aoe.h"
+#include "exact-copy.h"
 #include "hexvec.h"
 #include "util.h"
 
@@ -32,19 +33,6 @@ load(const char *name)
 	int rc = hexvec_load_name(name, frame, sizeof(frame), &frame_len);
 
 	cr_assert_eq(rc, 0, "%s: hexvec_load_name: %s", name, strerror(-rc));
-}
-
-/* A copy of the first n bytes in a buffer of exactly n bytes (for ASan). */
-static uint8_t *
-exact_copy(const uint8_t *p, size_t n)
-{
-	uint8_t *q = malloc(n ? n : 1);
-
-	cr_assert_not_null(q);
-	if (n > 0) {
-		memcpy(q, p, n);
-	}
-	return q;
 }
 
 /* ---------------------------------------------------------------- helpers */

@@ -11,23 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exact-copy.h"
 #include "nbdproto.h"
 
 #define BIG 8192
 
 static uint8_t out[BIG];
-
-/* A copy of the first n bytes in a buffer of exactly n bytes (for ASan). */
-static uint8_t *
-exact_copy(const uint8_t *p, size_t n)
-{
-	uint8_t *q = malloc(n ? n : 1);
-
-	cr_assert_not_null(q);
-	if (n > 0)
-		memcpy(q, p, n);
-	return q;
-}
 
 static void
 assert_bytes(const uint8_t *got, int n, const uint8_t *want, size_t wlen)
