@@ -1182,6 +1182,17 @@ print_long(const struct ctl *c, const struct target_info *ti)
 		printf("%s%s/%s", i ? "," : "", path_ifname(c, &ti->paths[i]),
 		    mac_fmt(mac, ti->paths[i].mac));
 	fputc('\n', stdout);
+	fputs("\tconflicts: ", stdout);
+	first = true;
+	for (unsigned i = 0; i < np; i++) {
+		if (!ti->paths[i].conflict)
+			continue;
+		printf("%s%s/%s", first ? "" : ",",
+		    path_ifname(c, &ti->paths[i]),
+		    mac_fmt(mac, ti->paths[i].mac));
+		first = false;
+	}
+	fputc('\n', stdout);
 	printf("\tbufcnt: %u\n", ti->bufcnt);
 	printf("\tfwver: 0x%04x\n", ti->fwver);
 	printf("\tscnt: %u\n", ti->scnt);
@@ -1286,6 +1297,18 @@ print_json(const struct ctl *c, const struct target_info *ti)
 		json_cstr(f, path_ifname(c, &ti->paths[i]), IF_NAMESIZE);
 		fprintf(f, ",\"mac\":\"%s\",\"mtu\":%u}",
 		    mac_fmt(mac, ti->paths[i].mac), ti->paths[i].mtu);
+	}
+	fputc(']', f);
+	json_key(f, "conflicts");
+	fputc('[', f);
+	first = true;
+	for (unsigned i = 0; i < np; i++) {
+		if (!ti->paths[i].conflict)
+			continue;
+		fputs(first ? "{\"interface\":" : ",{\"interface\":", f);
+		json_cstr(f, path_ifname(c, &ti->paths[i]), IF_NAMESIZE);
+		fprintf(f, ",\"mac\":\"%s\"}", mac_fmt(mac, ti->paths[i].mac));
+		first = false;
 	}
 	fputc(']', f);
 	fprintf(f, ",\"bufcnt\":%u,\"fwver\":%u,\"scnt\":%u", ti->bufcnt,

@@ -36,6 +36,7 @@
 
 #define PATH_BAD_LOSSES 8 /* consecutive losses before a path is avoided */
 #define PATH_PROBE_NS (200 * NSEC_PER_MSEC) /* retry an avoided path this often */
+#define PATH_CHECK_TRIES 4 /* sends of a path check before its next advert */
 #define FAST_REXMIT_THRESH 3 /* initial; doubles when reordering is seen */
 #define DISCOVER_FIRST_NS (250 * NSEC_PER_MSEC) /* quick rediscovery */
 #define DISCOVER_FAST_TRIES 8
@@ -100,6 +101,7 @@ struct frame {
 	bool fast;      /* latest send was a fast retransmit */
 	bool timed_out; /* latest send was a retransmission by the timer */
 	bool held;      /* timed out while its target was silent: not resent */
+	bool pinned;    /* goes on path only: an IDENTIFY checking that path */
 	bool stalled;   /* was held: its round trip includes the silence */
 	unsigned path;
 	/* the request bytes after the Ethernet addresses are filled per send */
@@ -288,6 +290,10 @@ struct target {
 	unsigned nfences;
 	struct framelist tframes;
 	struct frame *ident_frame;
+	/* per path: the IDENTIFY checking it (target_path.checked) */
+	struct frame *path_ident[ENGINE_MAX_PATHS];
+	unsigned conflict_ev_path; /* the path of the latest conflict event */
+	struct ata_ident conflict_ident; /* and what it answered */
 	uint64_t ident_ns;       /* when the latest IDENTIFY was answered */
 	bool reident;            /* identify again when the window has room */
 	bool restarted;          /* it announced itself: forget learnt state */
@@ -580,6 +586,18 @@ path_usable(const struct target_path *p)
 	return p->lost < PATH_BAD_LOSSES;
 }
 
+/*
+ * Whether a path may carry the target's frames: any path until the target
+ * is identified, then only one whose own IDENTIFY showed the same disk.
+ * Two targets given the same shelf.slot both answer discovery, and a round
+ * robin over both read and wrote every other frame on the other disk.
+ */
+static bool
+path_carries(const struct target *t, unsigned i)
+{
+	return !t->identified || t->paths[i].checked;
+}
+
 /* A frame that a path capped for lost jumbo frames does not carry. */
 static bool
 frame_is_jumbo(const struct frame *f)
@@ -610,7 +628,8 @@ path_pick(struct target *t, struct frame *f, int avoid, uint64_t now)
 
 	if (jumbo) {
 		for (i = 0; i < t->npaths; i++) {
-			if ((int)i != avoid && jumbo_probe_due(t, i, now)) {
+			if ((int)i != avoid && path_carries(t, i) &&
+			    jumbo_probe_due(t, i, now)) {
 				t->pj[i].probe = f;
 				return i;
 			}
@@ -619,6 +638,8 @@ path_pick(struct target *t, struct frame *f, int avoid, uint64_t now)
 	for (k = 0; k < t->npaths; k++) {
 		i = (t->rr + k) % t->npaths;
 		if ((int)i == avoid && t->npaths > 1)
+			continue;
+		if (!path_carries(t, i))
 			continue;
 		if (jumbo && t->pj[i].capped)
 			continue;
@@ -631,6 +652,8 @@ path_pick(struct target *t, struct frame *f, int avoid, uint64_t now)
 	}
 	i = t->rr % t->npaths;
 	if ((int)i == avoid && t->npaths > 1)
+		i = (i + 1) % t->npaths;
+	for (k = 0; k < t->npaths && !path_carries(t, i); k++)
 		i = (i + 1) % t->npaths;
 	t->rr = i + 1;
 	return i;
@@ -648,7 +671,8 @@ frame_send(struct engine *e, struct frame *f, uint64_t now)
 	uint8_t *h;
 	int rc;
 
-	f->path = path_pick(t, f, f->nsent ? (int)f->path : -1, now);
+	if (!f->pinned)
+		f->path = path_pick(t, f, f->nsent ? (int)f->path : -1, now);
 	f->fast = false;
 	f->timed_out = false;
 	if (f->held) {
@@ -833,7 +857,7 @@ target_recompute(struct engine *e, struct target *t)
 	t->spf_full = spf;
 	t->jumbo_capped = t->npaths > 0;
 	for (i = 0; i < t->npaths; i++)
-		if (!t->pj[i].capped)
+		if (path_carries(t, i) && !t->pj[i].capped)
 			t->jumbo_capped = false;
 	if (t->jumbo_capped)
 		spf = MIN(spf, (unsigned)JUMBO_SAFE_SECTORS);
@@ -959,6 +983,8 @@ engine_target_info(const struct target *t, struct target_info *o)
 	for (unsigned i = 0; i < t->npaths; i++)
 		o->jumbo_lost |= t->paths[i].jumbo_lost;
 	o->jumbo_path = t->jumbo_ev_path;
+	o->conflict_path = t->conflict_ev_path;
+	o->conflict_ident = t->conflict_ident;
 	o->jumbo_caps = t->jumbo_caps;
 	o->window = t->cwnd;
 	o->window_max = t->wmax;
@@ -2032,6 +2058,43 @@ identify_send(struct engine *e, struct target *t, uint64_t now)
 	frame_send(e, f, now);
 }
 
+/*
+ * Ask the disk behind path pi who it is, on that path only, before the
+ * path carries I/O (path_carries).
+ */
+static void
+path_check_send(struct engine *e, struct target *t, unsigned pi,
+    uint64_t now)
+{
+	struct aoe_ata a;
+	struct frame *f;
+
+	if (t->path_ident[pi] != NULL)
+		return;
+	f = frame_alloc(e);
+	if (f == NULL)
+		return;
+	f->kind = FK_IDENTIFY;
+	f->t = t;
+	f->pinned = true;
+	f->path = pi;
+	f->scnt = 1;
+	f->datalen = ATA_SECTOR_SIZE;
+	ata_identify_build(&a);
+	ata_frame_build(f, &a);
+	t->path_ident[pi] = f;
+	frame_send(e, f, now);
+}
+
+/* Check every path not checked yet (a conflict waits for its advert). */
+static void
+paths_check(struct engine *e, struct target *t, uint64_t now)
+{
+	for (unsigned i = 0; i < t->npaths; i++)
+		if (!t->paths[i].checked && !t->paths[i].conflict)
+			path_check_send(e, t, i, now);
+}
+
 /* A config response that is not the answer to one of our admin commands. */
 static void
 cfg_advert(struct engine *e, unsigned ifidx, const struct aoe_hdr *h,
@@ -2059,8 +2122,9 @@ cfg_advert(struct engine *e, unsigned ifidx, const struct aoe_hdr *h,
 	}
 	pi = target_path_find(t, ifidx, h->src);
 	if (pi < 0 && t->npaths < ENGINE_MAX_PATHS) {
-		struct target_path *p = &t->paths[t->npaths++];
+		struct target_path *p = &t->paths[t->npaths];
 
+		pi = (int)t->npaths++;
 		memset(p, 0, sizeof(*p));
 		p->ifidx = ifidx;
 		memcpy(p->mac, h->src, 6);
@@ -2095,8 +2159,11 @@ cfg_advert(struct engine *e, unsigned ifidx, const struct aoe_hdr *h,
 		t->cwnd = 0;
 		target_reset_timing(e, t);
 		target_recompute(e, t);
-		for (unsigned i = 0; i < t->npaths; i++)
+		for (unsigned i = 0; i < t->npaths; i++) {
 			t->paths[i].lost = 0;
+			t->paths[i].checked = false;
+			t->paths[i].conflict = false;
+		}
 		t->dupthresh = FAST_REXMIT_THRESH;
 	} else if (changed && !created && t->state == TARGET_UP) {
 		ev(e, t, ENGINE_EV_CHANGED);
@@ -2130,6 +2197,9 @@ cfg_advert(struct engine *e, unsigned ifidx, const struct aoe_hdr *h,
 	 */
 	if (t->state == TARGET_UP && h->tag != TAG_DISCOVER)
 		t->restarted = true;
+	/* A path not known to reach this disk: new, or a conflict (gone?). */
+	if (t->identified && pi >= 0 && !t->paths[pi].checked)
+		path_check_send(e, t, (unsigned)pi, now);
 	target_pump(e, t, now);
 }
 
@@ -2146,6 +2216,8 @@ frame_finish(struct engine *e, struct frame *f)
 	}
 	if (f->kind == FK_IDENTIFY && t->ident_frame == f)
 		t->ident_frame = NULL;
+	if (f->pinned && t->path_ident[f->path] == f)
+		t->path_ident[f->path] = NULL;
 	frame_release(e, f);
 }
 
@@ -2301,20 +2373,80 @@ fast_retransmit(struct engine *e, struct target *t, uint64_t now)
 	}
 }
 
+/* The same disk: what tells targets apart in IDENTIFY. */
+static bool
+ident_same(const struct ata_ident *a, const struct ata_ident *b)
+{
+	return a->sectors == b->sectors &&
+	    strcmp(a->serial, b->serial) == 0 &&
+	    strcmp(a->model, b->model) == 0 &&
+	    strcmp(a->firmware, b->firmware) == 0;
+}
+
+static bool
+ident_usable(const uint8_t *data, size_t len, struct ata_ident *id)
+{
+	/* No LBA: unusable, as 9front refuses such units. */
+	return ata_ident_parse(data, len, id) == 0 && id->sectors != 0 &&
+	    (id->lba48 || id->sectors <= ATA_LBA28_MAX + 1);
+}
+
+/*
+ * Path pi's own IDENTIFY answered: the same disk as the target's, or
+ * another target that answers for the same shelf.slot.  aoe.ko takes
+ * every MAC that answers as a path of the device and spreads I/O over
+ * them; 9front and a careful admin tell them apart by what they identify.
+ */
 static void
-identify_done(struct engine *e, struct target *t, const uint8_t *data,
-    size_t len, uint64_t now)
+path_check_done(struct engine *e, struct target *t, unsigned pi,
+    const uint8_t *data, size_t len, uint64_t now)
+{
+	struct target_path *p = &t->paths[pi];
+	struct ata_ident id;
+
+	if (!ident_usable(data, len, &id)) {
+		t->errors++;
+		return;
+	}
+	if (!t->identified)
+		return;
+	if (ident_same(&id, &t->ident)) {
+		p->checked = true;
+		p->conflict = false;
+	} else {
+		p->checked = false;
+		if (!p->conflict) {
+			p->conflict = true;
+			t->conflict_ev_path = pi;
+			t->conflict_ident = id;
+			ev(e, t, ENGINE_EV_CONFLICT);
+		}
+	}
+	target_recompute(e, t);
+	target_pump(e, t, now);
+}
+
+static void
+identify_done(struct engine *e, struct target *t, unsigned pi,
+    const uint8_t *data, size_t len, uint64_t now)
 {
 	struct ata_ident id;
 	bool was_up = t->identified, was_ro = t->read_only;
 	uint64_t old = t->sectors;
 
-	if (ata_ident_parse(data, len, &id) < 0 || id.sectors == 0 ||
-	    (!id.lba48 && id.sectors > ATA_LBA28_MAX + 1)) {
-		/* No LBA: unusable, as 9front refuses such units. */
+	if (!ident_usable(data, len, &id)) {
 		t->errors++;
 		return;
 	}
+	/*
+	 * Another disk than before (restarted with another file): the
+	 * other paths may still lead to the old one, check them again.
+	 */
+	if (!was_up || !ident_same(&id, &t->ident))
+		for (unsigned i = 0; i < t->npaths; i++)
+			t->paths[i].checked = false;
+	t->paths[pi].checked = true;
+	t->paths[pi].conflict = false;
 	t->ident = id;
 	t->sectors = id.sectors;
 	t->identified = true;
@@ -2331,6 +2463,8 @@ identify_done(struct engine *e, struct target *t, const uint8_t *data,
 		t->wrote = false;
 	}
 	t->restarted = false;
+	target_recompute(e, t);
+	paths_check(e, t, now);
 	if (!was_up)
 		ev(e, t, ENGINE_EV_UP);
 	else if (old != t->sectors || was_ro != t->read_only)
@@ -2397,10 +2531,15 @@ ata_response(struct engine *e, struct frame *f, unsigned pi,
 		t->errors++;
 
 	if (f->kind == FK_IDENTIFY) {
+		bool pinned = f->pinned;
+
 		frame_finish(e, f);
-		if (rc == 0)
-			identify_done(e, t, p + AOE_ATA_HDR_LEN, ATA_SECTOR_SIZE,
-			    now);
+		if (rc == 0 && pinned)
+			path_check_done(e, t, pi, p + AOE_ATA_HDR_LEN,
+			    ATA_SECTOR_SIZE, now);
+		else if (rc == 0)
+			identify_done(e, t, pi, p + AOE_ATA_HDR_LEN,
+			    ATA_SECTOR_SIZE, now);
 		return;
 	}
 	if (rc == 0 && f->dst && !rdata_hold(e, r, t->paths[pi].ifidx, p,
@@ -2740,6 +2879,12 @@ again:
 				admin_finish(e, a, -ETIMEDOUT);
 				continue;
 			}
+		} else if (f->pinned) {
+			/* A path's check is no I/O: given up, not fatal. */
+			if (now >= f->deadline && f->nsent >= PATH_CHECK_TRIES) {
+				frame_finish(e, f);
+				continue;
+			}
 		} else if (e->cfg.dead_ns && now >= f->first_ns + e->cfg.dead_ns) {
 			target_dead(e, t, now);
 			goto again;
@@ -2776,7 +2921,7 @@ engine_next_timeout(const struct engine *e)
 		next = MIN(next, f->deadline);
 		if (f->kind == FK_ADMIN)
 			next = MIN(next, f->adm->timeout_at);
-		else if (e->cfg.dead_ns)
+		else if (e->cfg.dead_ns && !f->pinned)
 			next = MIN(next, f->first_ns + e->cfg.dead_ns);
 	}
 	for (unsigned i = 0; i < e->ntargets; i++) {

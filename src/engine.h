@@ -74,6 +74,7 @@ enum engine_event {
 	ENGINE_EV_CHANGED,  /* capacity, config string or paths changed */
 	ENGINE_EV_DEAD,     /* dead timeout passed: pending and new I/O fail -EIO */
 	ENGINE_EV_JUMBO,    /* a path found to lose jumbo frames, or passing them again */
+	ENGINE_EV_CONFLICT, /* a path answers as another disk: not used (conflict_path) */
 };
 
 enum target_state {
@@ -141,6 +142,16 @@ struct target_path {
 	 * only, and a full-size frame tries it again now and then.
 	 */
 	bool jumbo_lost;
+	/*
+	 * Once the target is identified, a path carries its I/O only after
+	 * an IDENTIFY answered through it showed the same disk (serial,
+	 * model, firmware, size): checked.  A path that showed another is
+	 * a conflict, another target answering for the same shelf.slot (two
+	 * vblades given the same address): never used, asked again at its
+	 * adverts, and forgotten when the target dies and is found afresh.
+	 */
+	bool checked;
+	bool conflict;
 };
 
 struct target_info {
@@ -167,6 +178,9 @@ struct target_info {
 	bool jumbo_lost;
 	/* the path whose jumbo_lost changed at the latest ENGINE_EV_JUMBO */
 	unsigned jumbo_path;
+	/* the path found to conflict at the latest ENGINE_EV_CONFLICT */
+	unsigned conflict_path;
+	struct ata_ident conflict_ident; /* what that path answered */
 	uint64_t jumbo_caps;   /* times a path was capped to 2-sector frames */
 	unsigned window;       /* frames allowed in flight now */
 	unsigned window_max;   /* bound: min(bufcnt, config max_window) */

@@ -1185,7 +1185,7 @@ fusefs_engine_event(void *ctx, struct target *t, int event)
 	 * a request we have yet to answer).
 	 */
 	if (fs->mounted && !fs->unmounted && event != ENGINE_EV_NEW &&
-	    event != ENGINE_EV_JUMBO)
+	    event != ENGINE_EV_JUMBO && event != ENGINE_EV_CONFLICT)
 		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
 

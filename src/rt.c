@@ -6,6 +6,7 @@
  * engine's timers as a loop hook).  No AoE knowledge lives here.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -506,6 +507,20 @@ rt_event(void *ctx, struct target *t, int event)
 		else
 			log_info("%s via %s: frames of %u sectors are answered "
 			    "again", ti.name, via, ti.sectors_per_frame_full);
+	}
+
+	if (event == ENGINE_EV_CONFLICT) {
+		struct target_info ti;
+		char via[RT_PATH_NAMELEN];
+
+		engine_target_info(t, &ti);
+		rt_path_name(rt, &ti.paths[ti.conflict_path], via);
+		log_warnx("%s via %s: another disk answers for %s (serial "
+		    "\"%s\", %" PRIu64 " sectors; %s has serial \"%s\", "
+		    "%" PRIu64 "): two targets with the same shelf.slot?  "
+		    "That path is not used", ti.name, via, ti.name,
+		    ti.conflict_ident.serial, ti.conflict_ident.sectors,
+		    ti.name, ti.ident.serial, ti.ident.sectors);
 	}
 
 	if (rt->front != NULL && rt->front->event != NULL)
