@@ -2729,6 +2729,17 @@ input_one(struct engine *e, unsigned ifidx, const uint8_t *p, size_t len,
 		e->stats.rx_foreign++;
 		goto out;
 	}
+	/*
+	 * From a path that does not carry the target's frames (another disk
+	 * answers there, or it is not checked yet): vblade answers frames
+	 * sent to any MAC, and a switch floods unicast it has not learnt.
+	 * A path's check is answered through that path only.
+	 */
+	if (f->pinned ? (unsigned)pi != f->path :
+	    !path_carries(f->t, (unsigned)pi)) {
+		e->stats.rx_foreign++;
+		goto out;
+	}
 	if (h.shelf != f->t->shelf || h.slot != f->t->slot) {
 		e->stats.rx_mismatch++;
 		goto out;

@@ -74,7 +74,7 @@ enum engine_event {
 	ENGINE_EV_CHANGED,  /* capacity, config string or paths changed */
 	ENGINE_EV_DEAD,     /* dead timeout passed: pending and new I/O fail -EIO */
 	ENGINE_EV_JUMBO,    /* a path found to lose jumbo frames, or passing them again */
-	ENGINE_EV_CONFLICT, /* a path answers as another disk: not used (conflict_path) */
+	ENGINE_EV_CONFLICT, /* a path answers as another disk: unused (conflict_path) */
 };
 
 enum target_state {
@@ -126,7 +126,7 @@ struct engine_stats {
 	uint64_t rx_request;    /* R flag clear (another initiator's request) */
 	uint64_t rx_badver;     /* AoE version != 1 */
 	uint64_t rx_unknown;    /* tag not outstanding (late or duplicate) */
-	uint64_t rx_foreign;    /* from a MAC/interface that is not a path of the target */
+	uint64_t rx_foreign;    /* not from a path (MAC, interface) carrying its target */
 	uint64_t rx_mismatch;   /* shelf.slot, command or length disagree with the request */
 	uint64_t rx_bad_cfg;    /* unusable config response (shelf 0xffff, slot 0xff, ...) */
 };

@@ -8,7 +8,9 @@
 # path's own IDENTIFY must show the disk the target was identified as
 # (serial, model, firmware, size): a read is one disk, a write lands on one
 # disk whole and the other is untouched, aoe-nbd warns about the other,
-# and aoectl stat lists the path under "conflicts".
+# and aoectl stat lists the path under "conflicts".  Then both on one hub
+# (a bridge that floods every frame): the other vblade answers the frames
+# sent to the first too, and those answers must not count.
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/nbd-functions.sh"
 requires_root
@@ -92,3 +94,42 @@ c = [p["interface"] for p in t["conflicts"]]
 assert len(c) == 1 and c[0] in sys.argv[2:4], t
 assert len(t["paths"]) == 2, t
 EOF
+
+say "on a hub both targets hear every frame: only the checked one is heard"
+# A bridge that learns no address floods every frame to every port, as a
+# switch does with a MAC it has not learnt (or forgot): the other vblade
+# hears the frames sent to the first, answers them (vblade does not look
+# at the destination address), and its answers must not count.
+hub_ns=$lan_ns
+hub=hb$$
+hub_if=hi$$
+ip -n "$hub_ns" link add "$hub" type bridge ageing_time 0 stp_state 0 ||
+    fail "no bridge"
+cleanup_fn ip -n "$hub_ns" link del "$hub"
+ip link add "$hub_if" type veth peer name "hp0-$$" netns "$hub_ns" ||
+    fail "ip link add $hub_if failed"
+cleanup_fn ip link del "$hub_if"
+no_ipv6 "" "$hub_if"
+for n in 1 2; do
+	ip -n "$hub_ns" link add "hp$n-$$" type veth peer name "ht$n-$$"
+	no_ipv6 "$hub_ns" "ht$n-$$"
+	ip -n "$hub_ns" link set "ht$n-$$" up
+done
+for n in 0 1 2; do
+	no_ipv6 "$hub_ns" "hp$n-$$"
+	ip -n "$hub_ns" link set "hp$n-$$" master "$hub" up
+done
+ip -n "$hub_ns" link set "$hub" up
+ip link set "$hub_if" up
+wait_for -t 10 _lan_is_up "$hub_if" || fail "$hub_if did not come up"
+cp "$tmpdir/a0.img" "$tmpdir/a.img"
+cp "$tmpdir/b0.img" "$tmpdir/b.img"
+lan_tif=ht1-$$
+start_vblade_on huba "$tmpdir/a.img"
+lan_tif=ht2-$$
+start_vblade_on hubb "$tmpdir/b.img"
+expect_status 0 aoe-nbd -I "$hub_if" -w 5 --discover-interval 1 \
+    --run "nbdcopy \"\$uri\" $tmpdir/out2.img" e1.0
+cmp -s "$tmpdir/out2.img" "$tmpdir/a.img" ||
+    cmp -s "$tmpdir/out2.img" "$tmpdir/b.img" ||
+    fail "the read through the hub mixed both disks"
