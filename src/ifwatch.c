@@ -68,6 +68,12 @@ parse_link(const uint8_t *p, size_t len, bool gone, struct ifwatch_event *ev)
 				ev->has_mtu = true;
 			}
 			break;
+		case IFLA_ADDRESS:
+			if (alen == sizeof(ev->mac)) {
+				memcpy(ev->mac, d, sizeof(ev->mac));
+				ev->has_mac = true;
+			}
+			break;
 		case IFLA_IFNAME: {
 			size_t n = strnlen((const char *)d, alen);
 

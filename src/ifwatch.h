@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Interface changes as they happen: a NETLINK_ROUTE socket subscribed to
- * the link group tells of every interface created, changed (MTU, up or
- * down) or deleted, so a lowered MTU is used before frames are refused
- * for it (a transmit ring's are dropped with a kernel log line each) and a
- * recreated interface is taken up again at once.  Needs no privilege; the
+ * the link group tells of every interface created, changed (MTU, MAC
+ * address, up or down) or deleted, so a lowered MTU is used before frames
+ * are refused for it (a transmit ring's are dropped with a kernel log line
+ * each), a new MAC address at once, and a recreated interface is taken up
+ * again at once.  Needs no privilege; the
  * periodic re-reads stay for where no such socket can be had.
  */
 #ifndef AOE_IFWATCH_H
@@ -12,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <net/if.h>
 
 struct ifwatch_event {
@@ -19,8 +21,10 @@ struct ifwatch_event {
 	bool gone;        /* RTM_DELLINK */
 	bool has_mtu;     /* IFLA_MTU came with it */
 	bool has_name;    /* IFLA_IFNAME came with it */
+	bool has_mac;     /* IFLA_ADDRESS came with it, 6 bytes */
 	unsigned mtu;
 	unsigned flags;   /* IFF_* */
+	uint8_t mac[6];
 	char name[IF_NAMESIZE];
 };
 

@@ -254,6 +254,28 @@ link_refresh_mtu(struct link *l)
 }
 
 int
+link_refresh_mac(struct link *l)
+{
+	struct ifreq ifr;
+	int fd, rc;
+
+	if (link_ifreq(&ifr, l->ifname) < 0)
+		return -ENODEV;
+	fd = ioctl_socket();
+	if (fd < 0)
+		return fd;
+	rc = ioctl(fd, SIOCGIFHWADDR, &ifr) < 0 ? -errno : 0;
+	close(fd);
+	if (rc < 0)
+		return rc;
+	if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER ||
+	    memcmp(l->mac, ifr.ifr_hwaddr.sa_data, sizeof(l->mac)) == 0)
+		return 0;
+	memcpy(l->mac, ifr.ifr_hwaddr.sa_data, sizeof(l->mac));
+	return 1;
+}
+
+int
 link_rx_resize(struct link *l)
 {
 	int rc;

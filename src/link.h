@@ -169,6 +169,11 @@ int link_if_mtu(int fd, const char *ifname);
  */
 unsigned link_refresh_mtu(struct link *l);
 /*
+ * Re-read the interface's MAC address (ip link set address) into mac:
+ * 1 when it changed, 0 when not, -errno when it cannot be read.
+ */
+int link_refresh_mac(struct link *l);
+/*
  * if_mtu is more than the receive path holds: see link_ops.rx_resize;
  * -EOPNOTSUPP when the backend cannot.
  */

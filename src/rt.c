@@ -68,6 +68,7 @@ struct rt_port {
 	bool down;             /* the interface went down: said once */
 	bool gone;             /* ... or away: not polled, retried */
 	bool mtu_check;        /* a frame was too large: MTU lowered? */
+	bool mac_check;        /* rtnetlink told of another MAC address */
 	int send_err;          /* a send failed for want of the interface */
 	unsigned resize_failed; /* the MTU the receive path could not take */
 	uint64_t retry_at;     /* when gone: the next reattach attempt */
@@ -767,6 +768,25 @@ rt_port_mtu(struct rt_port *p)
 	engine_set_mtu(p->rt->e, (unsigned)p->ifidx, l->mtu);
 }
 
+/*
+ * The interface's MAC address changed (ip link set address): frames go out
+ * from the new one, where the answers come back.  Sent from the old one,
+ * the answers go to an address that a NIC's filter (or a macvlan's) drops
+ * and the target was dead after the dead timeout.
+ */
+static void
+rt_port_mac(struct rt_port *p)
+{
+	struct link *l = p->link;
+	char mac[MAC_STRLEN];
+
+	p->mac_check = false;
+	if (link_refresh_mac(l) <= 0)
+		return;
+	log_info("%s: MAC address %s", l->ifname, mac_fmt(mac, l->mac));
+	engine_update_interface(p->rt->e, (unsigned)p->ifidx, l->mac, l->mtu);
+}
+
 /* Use an interface that came up since start (no -I), if a socket is left. */
 static void
 rt_port_add(struct rt *rt, const char *name)
@@ -856,6 +876,9 @@ rt_link_changed(struct rt *rt, const struct ifwatch_event *ev, uint64_t now)
 		ours = true;
 		if (!ev->gone && ev->has_mtu && ev->mtu != l->if_mtu)
 			p->mtu_check = true;
+		if (!ev->gone && ev->has_mac &&
+		    memcmp(ev->mac, l->mac, sizeof(l->mac)) != 0)
+			p->mac_check = true;
 	}
 	/* Without -I: a new interface that is up may be for us. */
 	if (!ours && rt->auto_ifs && !ev->gone && (ev->flags & IFF_UP))
@@ -911,10 +934,13 @@ rt_netlink(void *arg, uint32_t events)
 				rt->ports[i].retry_at = now;
 		}
 	}
-	/* A new MTU now, not after what this wake-up's other events send. */
-	for (unsigned i = 0; i < rt->nlinks; i++)
+	/* A new MTU or MAC now, not after what this wake-up's events send. */
+	for (unsigned i = 0; i < rt->nlinks; i++) {
 		if (!rt->ports[i].gone && rt->ports[i].mtu_check)
 			rt_port_mtu(&rt->ports[i]);
+		if (!rt->ports[i].gone && rt->ports[i].mac_check)
+			rt_port_mac(&rt->ports[i]);
+	}
 }
 
 /* Listen to link changes; without them the periodic looks still work. */
@@ -959,6 +985,8 @@ rt_tick(void *arg, uint64_t now)
 			rt_port_retry(p, now);
 		if (!p->gone && (p->mtu_check || refresh))
 			rt_port_mtu(p);
+		if (!p->gone && (p->mac_check || refresh))
+			rt_port_mac(p);
 	}
 	engine_tick(rt->e, now);
 }

@@ -246,6 +246,27 @@ Test(ifwatch, odd_attributes)
 	cr_expect_str_eq(ev[0].name, "abcdefghijklmno");
 }
 
+Test(ifwatch, address)
+{
+	struct dgram d = { .len = 0 };
+	struct ifwatch_event ev[2];
+	bool bad;
+
+	/* ip link set address: IFLA_ADDRESS, 6 bytes for Ethernet. */
+	msg_begin(&d, RTM_NEWLINK, 5, IFF_UP);
+	attr(&d, IFLA_ADDRESS, "\x02\x00\x00\xae\x00\x03", 6);
+	msg_end(&d);
+	/* Another length (an InfiniBand address, a truncated one): not it. */
+	msg_begin(&d, RTM_NEWLINK, 6, IFF_UP);
+	attr(&d, IFLA_ADDRESS, "\x02\x00\x00\xae", 4);
+	msg_end(&d);
+	cr_assert_eq(parse(&d, d.len, ev, 2, &bad), 2);
+	cr_expect(!bad);
+	cr_expect(ev[0].has_mac);
+	cr_expect_arr_eq(ev[0].mac, "\x02\x00\x00\xae\x00\x03", 6);
+	cr_expect(!ev[1].has_mac);
+}
+
 Test(ifwatch, more_than_max)
 {
 	struct dgram d = { .len = 0 };
