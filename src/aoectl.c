@@ -2290,8 +2290,8 @@ print_refused(const struct check *k, unsigned p, enum pc_dir d)
  * sector count allow).
  */
 static int
-check_target(struct ctl *c, struct check *k, const struct target_info *ti,
-    uint8_t *buf, size_t cap)
+check_target(struct ctl *c, struct check *k, struct target *t,
+    struct target_info *ti, uint8_t *buf, size_t cap)
 {
 	char mac[MAC_STRLEN];
 	bool ok = true;
@@ -2338,6 +2338,9 @@ check_target(struct ctl *c, struct check *k, const struct target_info *ti,
 		}
 	}
 	rt_set_tap(c->rt, NULL, NULL);
+	/* Its paths' own IDENTIFY answered meanwhile (conflicts). */
+	engine_target_info(t, ti);
+	sort_paths(c, ti);
 	for (unsigned p = 0; p < k->npaths; p++) {
 		const struct link *l = rt_link_of(c->rt, k->ifidx[p]);
 		unsigned to = check_max(k, p, PC_TOWARD);
@@ -2354,6 +2357,14 @@ check_target(struct ctl *c, struct check *k, const struct target_info *ti,
 			continue;
 		printf("e%u.%u %s %s: ", ti->shelf, ti->slot, l->ifname,
 		    mac_fmt(mac, k->mac[p]));
+		if (ti->paths[p].conflict) {
+			/* Its frames are another disk's: sizes do not matter. */
+			printf("another disk answers here (its IDENTIFY differs "
+			    "from e%u.%u's): two targets with the same "
+			    "shelf.slot?\n", ti->shelf, ti->slot);
+			ok = false;
+			continue;
+		}
 		if (to == 0 && back == 0 && !ref_to && !ref_back) {
 			printf("no answer\n");
 			ok = false;
@@ -2412,7 +2423,7 @@ run_check(struct ctl *c)
 			worst = EXIT_FAIL;
 			continue;
 		}
-		if (check_target(c, k, ti, buf, cap) != EXIT_OK)
+		if (check_target(c, k, t, ti, buf, cap) != EXIT_OK)
 			worst = EXIT_FAIL;
 	}
 	st = report_missing(c, checked, worst);

@@ -95,6 +95,12 @@ assert len(c) == 1 and c[0] in sys.argv[2:4], t
 assert len(t["paths"]) == 2, t
 EOF
 
+say "aoectl check names the conflicting path and exits 1"
+expect_status 1 aoectl -I "$ifs" check e1.0
+n=$(grep -c "another disk answers here" "$tmpdir/out" || true)
+[ "$n" = 1 ] || fail "check: $n paths said to be another disk, not 1"
+grep -q ": ok\$" "$tmpdir/out" || fail "check: the target's own path not ok"
+
 say "on a hub both targets hear every frame: only the checked one is heard"
 # A bridge that learns no address floods every frame to every port, as a
 # switch does with a MAC it has not learnt (or forgot): the other vblade
