@@ -1011,6 +1011,7 @@ static void jumbo_answered(struct engine *e, struct target *t, unsigned pi,
     bool jumbo, uint64_t now);
 static void frames_unhold(struct engine *e, struct target *t, bool lost,
     uint64_t now);
+static void target_dead(struct engine *e, struct target *t, uint64_t now);
 
 static void
 rtt_sample(struct engine *e, struct target *t, uint64_t rtt, uint64_t now)
@@ -2439,7 +2440,22 @@ identify_done(struct engine *e, struct target *t, unsigned pi,
 		return;
 	}
 	/*
-	 * Another disk than before (restarted with another file): the
+	 * Another disk behind the address: what its clients wrote and cached
+	 * was the old one's.  Fail its I/O as a dead target's (aoe.ko goes
+	 * on writing to the new disk; 9front fails the open files) and find
+	 * it afresh, as the new disk, at once.
+	 */
+	if (was_up && (strcmp(id.serial, t->ident.serial) != 0 ||
+	    strcmp(id.model, t->ident.model) != 0)) {
+		t->conflict_ev_path = pi;
+		t->conflict_ident = id;
+		ev(e, t, ENGINE_EV_REPLACED);
+		target_dead(e, t, now);
+		engine_discover(e, t->shelf, t->slot, now);
+		return;
+	}
+	/*
+	 * Another size or firmware (restarted with another file): the
 	 * other paths may still lead to the old one, check them again.
 	 */
 	if (!was_up || !ident_same(&id, &t->ident))

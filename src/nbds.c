@@ -112,6 +112,7 @@ struct conn {
 
 	/* transmission */
 	struct target *t;
+	bool replaced;              /* t is another disk now: close */
 	char name[16];
 	uint64_t size;
 	uint16_t tflags;
@@ -2337,6 +2338,8 @@ nbds_tick(void *arg, uint64_t now)
 		while ((c = list) != NULL) {
 			list = c->dnext;
 			c->dirty = false;
+			if (!c->closed && c->replaced)
+				conn_close(c, "its target is another disk now");
 			if (!c->closed)
 				conn_flush(c);
 			if (!c->closed && (c->kick ||
@@ -2408,6 +2411,18 @@ nbds_target_event(struct nbds *s, struct target *t, int event)
 	case ENGINE_EV_DEAD:
 		log_warnx("%s is not responding: its I/O fails",
 		    target_name(t));
+		break;
+	case ENGINE_EV_REPLACED:
+		/*
+		 * Its clients' caches (a mounted filesystem's) are of the old
+		 * disk: drop them rather than let them write on the new one.
+		 */
+		for (struct conn *c = s->conns; c != NULL; c = c->next) {
+			if (!c->closed && c->t == t) {
+				c->replaced = true;
+				conn_mark(c, false);
+			}
+		}
 		break;
 	default:
 		break;

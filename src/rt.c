@@ -524,6 +524,19 @@ rt_event(void *ctx, struct target *t, int event)
 		    ti.name, ti.ident.serial, ti.ident.sectors);
 	}
 
+	if (event == ENGINE_EV_REPLACED) {
+		struct target_info ti;
+		char via[RT_PATH_NAMELEN];
+
+		engine_target_info(t, &ti);
+		rt_path_name(rt, &ti.paths[ti.conflict_path], via);
+		log_warnx("%s via %s: another disk answers now (serial \"%s\", "
+		    "%" PRIu64 " sectors; it was serial \"%s\"): its I/O "
+		    "fails, and it is found again as the new disk", ti.name,
+		    via, ti.conflict_ident.serial, ti.conflict_ident.sectors,
+		    ti.ident.serial);
+	}
+
 	if (rt->front != NULL && rt->front->event != NULL)
 		rt->front->event(rt->front_ctx, t, event);
 }

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Another disk behind a target's address while a client has it open: a
+# Coraid shelf's slot given a new disk, or vblade restarted at the same
+# MAC on another machine's disk.  The open NBD connection went on with the
+# new disk as if nothing had happened (so a filesystem mounted from it
+# wrote its cached metadata on a disk it had never seen; aoe.ko does the
+# same).  Now the re-IDENTIFY that follows the restart shows another
+# serial: the connection is closed (its next write fails, nothing of it
+# reaches the new disk), the log says why, and a new connection gets the
+# new disk.
+. "$(dirname "$0")/functions.sh"
+. "$(dirname "$0")/nbd-functions.sh"
+requires_root
+requires unshare cmp truncate aoe-nbd
+requires_nbdsh
+
+truncate -s 8M "$tmpdir/a.img"
+truncate -s 8M "$tmpdir/b.img"
+cp "$tmpdir/b.img" "$tmpdir/b0.img"
+
+# start_vblade_on HOST FILE: vblade for e1.0 on the LAN's target end, as
+# if on a machine named HOST (vblade's serial is 1.0:HOST).
+start_vblade_on()
+{
+	local host=$1 file=$2 log=$tmpdir/vblade-$1.log
+	ip netns exec "$lan_ns" unshare --uts sh -c \
+	    'hostname "$0" && exec vblade 1 0 "$1" "$2"' \
+	    "$host" "$lan_tif" "$file" </dev/null >"$log" 2>&1 &
+	vblade_pid=$!
+	cleanup_fn _kill_wait "$vblade_pid"
+	wait_for -t 10 _vblade_ready "$vblade_pid" "$log" ||
+	    fail "vblade on $host did not start: $(cat "$log")"
+	say "vblade e1.0 as $host on $lan_tif: $(head -n 1 "$log")"
+}
+
+setup_lan 1500
+start_vblade_on hosta "$tmpdir/a.img"
+start_aoe_nbd -I "$lan_if" -w 5 --discover-interval 1 e1.0
+
+cat >"$tmpdir/client.py" <<'EOF'
+import os, signal, sys, time
+import nbd
+
+uri, ready, go = sys.argv[1:4]
+h = nbd.NBD()
+h.connect_uri(uri)
+h.pwrite(b"A" * 65536, 0)
+h.flush()
+open(ready, "w").close()
+while not os.path.exists(go):
+    time.sleep(0.1)
+# The same connection, after the disk behind e1.0 changed.
+try:
+    for i in range(64):
+        h.pwrite(b"X" * 65536, i * 65536)
+    print("client: writes after the change succeeded")
+    sys.exit(1)
+except nbd.Error as ex:
+    print("client: write after the change failed:", ex)
+EOF
+"$nbd_python" "$tmpdir/client.py" "$(nbd_uri e1.0)" "$tmpdir/ready" \
+    "$tmpdir/go" >"$tmpdir/client.log" 2>&1 &
+client=$!
+cleanup_fn _kill_wait "$client"
+wait_for -t 20 test -e "$tmpdir/ready" || fail "the client did not write"
+
+say "vblade restarted at the same MAC as another machine, on another disk"
+stop_vblade "$vblade_pid"
+start_vblade_on hostb "$tmpdir/b.img"
+# Rediscovery (1 s) or the start-up advert: identified again.
+wait_for -t 10 grep -q "another disk answers now" "$nbd_log" ||
+    say "aoe-nbd did not see another disk"
+touch "$tmpdir/go"
+st=0
+wait "$client" || st=$?
+cat "$tmpdir/client.log"
+[ "$st" = 0 ] || fail "the old connection wrote on the new disk"
+cmp "$tmpdir/b.img" "$tmpdir/b0.img" ||
+    fail "the new disk holds writes of a client of the old one"
+expect_grep "$nbd_log" "another disk answers now"
+expect_grep "$nbd_log" "its target is another disk now"
+nbd_alive
+
+say "a new connection gets the new disk"
+expect_status 0 "$nbd_python" -m nbd -u "$(nbd_uri e1.0)" \
+    -c 'assert h.pread(65536, 0) == bytes(65536)' \
+    -c 'h.pwrite(b"B" * 512, 0)'
+cmp -n 512 "$tmpdir/b.img" <(printf 'B%.0s' $(seq 512)) ||
+    fail "the new connection's write is not on the new disk"
