@@ -1505,6 +1505,62 @@ Test(discovery, shared_mac)
 	net_free(n);
 }
 
+/*
+ * Two targets with the same shelf.slot and other disks (serials), as two
+ * hosts both exporting e1.0: both answer discovery and were taken as two
+ * paths of one target, so a read was every other frame of each disk.  A
+ * path carries I/O only once its own IDENTIFY shows the target's disk:
+ * reads are one disk's, a write lands on that disk whole, and the other
+ * path is a conflict, said once.
+ */
+Test(discovery, same_address_other_disk)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 1, 1500, 0, 7);
+	uint8_t mac[6] = { 0x02, 0xbb, 0x00, 0x00, 0x01, 0x00 };
+	struct faketarget *a, *b;
+	struct target *t;
+	struct target_info ti;
+	uint8_t *sa, *sb, *used, *buf;
+	unsigned one = 1, conflicts = 0;
+	const size_t len = 64 * 1024;
+
+	a = net_add_target(n, 1, 0, 4096, 1);
+	b = ft_new(1, 0, mac, 4096);
+	cr_assert_not_null(b);
+	ft_set_serial(b, "1.0:otherhost");
+	n->tgt[n->ntgts] = b;
+	n->tgt_ifs[n->ntgts] = 1;
+	n->ntgts++;
+	sa = seed_image(n, a);
+	sb = seed_image(n, b);
+	net_discover(n);
+	cr_assert(net_run(n, 5 * NSEC_PER_SEC, pred_all_up, &one));
+	net_advance(n, 200 * NSEC_PER_MSEC); /* the other path's check */
+	t = net_target(n, 0);
+	engine_target_info(t, &ti);
+	cr_assert_eq(ti.npaths, 2);
+	for (unsigned i = 0; i < ti.npaths; i++)
+		conflicts += ti.paths[i].conflict;
+	cr_expect_eq(conflicts, 1);
+	cr_expect_eq(count_events(n, t, ENGINE_EV_CONFLICT), 1);
+	used = strcmp(ti.ident.serial, "1.0:otherhost") == 0 ? sb : sa;
+
+	buf = malloc(len);
+	cr_assert_not_null(buf);
+	cr_assert_eq(do_read(n, t, buf, 0, len), 0);
+	cr_assert(memcmp(buf, used, len) == 0, "the read mixed both disks");
+	fill_random(n, buf, len);
+	cr_assert_eq(do_write(n, t, buf, 8192, len), 0);
+	memcpy(used + 8192, buf, len);
+	assert_image(a, sa);
+	assert_image(b, sb);
+	free(buf);
+	free(sa);
+	free(sb);
+	net_free(n);
+}
+
 /* Broadcasts with a time in [from, to) on any interface. */
 static unsigned
 count_discover(const struct net *n, uint64_t from, uint64_t to)
