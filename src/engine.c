@@ -2392,6 +2392,52 @@ ident_usable(const uint8_t *data, size_t len, struct ata_ident *id)
 	    (id->lba48 || id->sectors <= ATA_LBA28_MAX + 1);
 }
 
+/* Not the same disk: another serial number or model. */
+static bool
+ident_other_disk(const struct ata_ident *a, const struct ata_ident *b)
+{
+	return strcmp(a->serial, b->serial) != 0 ||
+	    strcmp(a->model, b->model) != 0;
+}
+
+/* Some path that carries the target's I/O is not avoided after losses. */
+static bool
+carrier_alive(const struct target *t)
+{
+	for (unsigned i = 0; i < t->npaths; i++)
+		if (t->paths[i].checked && path_usable(&t->paths[i]))
+			return true;
+	return false;
+}
+
+/*
+ * Another disk (id, through path pi) is now the target: what its clients
+ * wrote and cached was the old one's.  Its I/O fails as a dead target's
+ * (aoe.ko goes on writing to the new disk; 9front fails the open files)
+ * and it is found afresh, as the new disk, at once.
+ */
+static void
+target_replaced(struct engine *e, struct target *t, unsigned pi,
+    const struct ata_ident *id, uint64_t now)
+{
+	t->conflict_ev_path = pi;
+	t->conflict_ident = *id;
+	ev(e, t, ENGINE_EV_REPLACED);
+	t->ident = *id; /* said once: not again as it comes back */
+	if (t->state != TARGET_DEAD)
+		target_dead(e, t, now);
+	engine_discover(e, t->shelf, t->slot, now);
+}
+
+/* Every path to the disk is silent: do the conflicting ones answer? */
+static void
+conflicts_check(struct engine *e, struct target *t, uint64_t now)
+{
+	for (unsigned i = 0; i < t->npaths; i++)
+		if (t->paths[i].conflict)
+			path_check_send(e, t, i, now);
+}
+
 /*
  * Path pi's own IDENTIFY answered: the same disk as the target's, or
  * another target that answers for the same shelf.slot.  aoe.ko takes
@@ -2414,6 +2460,15 @@ path_check_done(struct engine *e, struct target *t, unsigned pi,
 	if (ident_same(&id, &t->ident)) {
 		p->checked = true;
 		p->conflict = false;
+	} else if (!carrier_alive(t)) {
+		/*
+		 * The disk is silent on every path and another answers in
+		 * its place: the target moved to another host (vblade
+		 * restarted there on shared storage), or the other target
+		 * stayed.  Do not wait for the dead timeout to say so.
+		 */
+		target_replaced(e, t, pi, &id, now);
+		return;
 	} else {
 		p->checked = false;
 		if (!p->conflict) {
@@ -2439,20 +2494,20 @@ identify_done(struct engine *e, struct target *t, unsigned pi,
 		t->errors++;
 		return;
 	}
+	/* Another disk behind the address (see target_replaced). */
+	if (was_up && ident_other_disk(&id, &t->ident)) {
+		target_replaced(e, t, pi, &id, now);
+		return;
+	}
 	/*
-	 * Another disk behind the address: what its clients wrote and cached
-	 * was the old one's.  Fail its I/O as a dead target's (aoe.ko goes
-	 * on writing to the new disk; 9front fails the open files) and find
-	 * it afresh, as the new disk, at once.
+	 * Back from the dead as another disk: its clients are told as well
+	 * (their I/O failed already).
 	 */
-	if (was_up && (strcmp(id.serial, t->ident.serial) != 0 ||
-	    strcmp(id.model, t->ident.model) != 0)) {
+	if (!was_up && t->ident.sectors != 0 &&
+	    ident_other_disk(&id, &t->ident)) {
 		t->conflict_ev_path = pi;
 		t->conflict_ident = id;
 		ev(e, t, ENGINE_EV_REPLACED);
-		target_dead(e, t, now);
-		engine_discover(e, t->shelf, t->slot, now);
-		return;
 	}
 	/*
 	 * Another size or firmware (restarted with another file): the
@@ -2929,6 +2984,8 @@ again:
 			fences_expire(t, now);
 			admit_queued(t, now);
 		}
+		if (t->state == TARGET_UP && !carrier_alive(t))
+			conflicts_check(e, t, now);
 		target_pump(e, t, now);
 	}
 	drain(e);

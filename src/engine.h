@@ -76,11 +76,14 @@ enum engine_event {
 	ENGINE_EV_JUMBO,    /* a path found to lose jumbo frames, or passing them again */
 	ENGINE_EV_CONFLICT, /* a path answers as another disk: unused (conflict_path) */
 	/*
-	 * Identified again, it is another disk (serial or model differ: a
-	 * shelf's slot given a new disk, vblade restarted on another host's
-	 * file): its I/O fails as a dead target's, and it is found afresh as
-	 * the new disk (conflict_ident, conflict_path).  Clients opened on
-	 * the old disk should be dropped; ENGINE_EV_DEAD follows.
+	 * It is another disk now (serial or model differ) when identified
+	 * again (a shelf's slot given a new disk, vblade restarted on another
+	 * host's file), when found again after it was dead, or when every
+	 * path to it is silent and a conflicting path answers (vblade failed
+	 * over to another host): its I/O fails as a dead target's, and it is
+	 * found afresh as the new disk (conflict_ident, conflict_path).
+	 * Clients opened on the old disk should be dropped; ENGINE_EV_DEAD
+	 * follows unless it was dead already.
 	 */
 	ENGINE_EV_REPLACED,
 };

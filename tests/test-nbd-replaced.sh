@@ -8,7 +8,10 @@
 # same).  Now the re-IDENTIFY that follows the restart shows another
 # serial: the connection is closed (its next write fails, nothing of it
 # reaches the new disk), the log says why, and a new connection gets the
-# new disk.
+# new disk.  Then the target moves to another MAC as another host (vblade
+# failed over to a second machine): the old path is silent and the new
+# one answers as another disk; that is the target replaced too, said
+# within seconds, not after the dead timeout (60 s here) with EIO.
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/nbd-functions.sh"
 requires_root
@@ -17,6 +20,7 @@ requires_nbdsh
 
 truncate -s 8M "$tmpdir/a.img"
 truncate -s 8M "$tmpdir/b.img"
+truncate -s 8M "$tmpdir/c.img"
 cp "$tmpdir/b.img" "$tmpdir/b0.img"
 
 # start_vblade_on HOST FILE: vblade for e1.0 on the LAN's target end, as
@@ -35,17 +39,24 @@ start_vblade_on()
 }
 
 setup_lan 1500
+if1=$lan_if
+tif1=$lan_tif
+setup_lan 1500
+if2=$lan_if
+tif2=$lan_tif
+lan_tif=$tif1
 start_vblade_on hosta "$tmpdir/a.img"
-start_aoe_nbd -I "$lan_if" -w 5 --discover-interval 1 e1.0
+start_aoe_nbd -I "$if1,$if2" -w 5 --discover-interval 1 --dead-timeout 60 \
+    e1.0
 
 cat >"$tmpdir/client.py" <<'EOF'
 import os, signal, sys, time
 import nbd
 
-uri, ready, go = sys.argv[1:4]
+uri, ready, go, fill = sys.argv[1:5]
 h = nbd.NBD()
 h.connect_uri(uri)
-h.pwrite(b"A" * 65536, 0)
+h.pwrite(fill.encode() * 65536, 0)
 h.flush()
 open(ready, "w").close()
 while not os.path.exists(go):
@@ -59,11 +70,28 @@ try:
 except nbd.Error as ex:
     print("client: write after the change failed:", ex)
 EOF
-"$nbd_python" "$tmpdir/client.py" "$(nbd_uri e1.0)" "$tmpdir/ready" \
-    "$tmpdir/go" >"$tmpdir/client.log" 2>&1 &
-client=$!
-cleanup_fn _kill_wait "$client"
-wait_for -t 20 test -e "$tmpdir/ready" || fail "the client did not write"
+# client_start NAME FILL: a client that wrote FILL at 0 and waits.
+client_start()
+{
+	rm -f "$tmpdir/ready" "$tmpdir/go"
+	"$nbd_python" "$tmpdir/client.py" "$(nbd_uri e1.0)" "$tmpdir/ready" \
+	    "$tmpdir/go" "$2" >"$tmpdir/client-$1.log" 2>&1 &
+	client=$!
+	cleanup_fn _kill_wait "$client"
+	wait_for -t 20 test -e "$tmpdir/ready" || fail "the client did not write"
+}
+
+# client_check NAME: the waiting client's writes must fail now.
+client_check()
+{
+	local st=0
+	touch "$tmpdir/go"
+	wait "$client" || st=$?
+	cat "$tmpdir/client-$1.log"
+	[ "$st" = 0 ] || fail "the old connection wrote on the new disk"
+}
+
+client_start 1 A
 
 say "vblade restarted at the same MAC as another machine, on another disk"
 stop_vblade "$vblade_pid"
@@ -71,11 +99,7 @@ start_vblade_on hostb "$tmpdir/b.img"
 # Rediscovery (1 s) or the start-up advert: identified again.
 wait_for -t 10 grep -q "another disk answers now" "$nbd_log" ||
     say "aoe-nbd did not see another disk"
-touch "$tmpdir/go"
-st=0
-wait "$client" || st=$?
-cat "$tmpdir/client.log"
-[ "$st" = 0 ] || fail "the old connection wrote on the new disk"
+client_check 1
 cmp "$tmpdir/b.img" "$tmpdir/b0.img" ||
     fail "the new disk holds writes of a client of the old one"
 expect_grep "$nbd_log" "another disk answers now"
@@ -88,3 +112,27 @@ expect_status 0 "$nbd_python" -m nbd -u "$(nbd_uri e1.0)" \
     -c 'h.pwrite(b"B" * 512, 0)'
 cmp -n 512 "$tmpdir/b.img" <(printf 'B%.0s' $(seq 512)) ||
     fail "the new connection's write is not on the new disk"
+
+say "vblade moved to another MAC (another interface here) as another host"
+client_start 2 B
+cp "$tmpdir/c.img" "$tmpdir/c0.img"
+n0=$(grep -c "another disk answers now" "$nbd_log")
+stop_vblade "$vblade_pid"
+lan_tif=$tif2
+t0=$SECONDS
+start_vblade_on hostc "$tmpdir/c.img"
+replaced_more()
+{
+	[ "$(grep -c "another disk answers now" "$nbd_log")" -gt "$n0" ]
+}
+wait_for -t 20 replaced_more ||
+    fail "the target on another host was not taken as another disk"
+say "said after $((SECONDS - t0)) s (dead timeout 60 s)"
+client_check 2
+cmp "$tmpdir/c.img" "$tmpdir/c0.img" ||
+    fail "the moved target's disk holds writes of a client of the old one"
+expect_status 0 "$nbd_python" -m nbd -u "$(nbd_uri e1.0)" \
+    -c 'assert h.pread(65536, 0) == bytes(65536)' \
+    -c 'h.pwrite(b"C" * 512, 0)'
+cmp -n 512 "$tmpdir/c.img" <(printf 'C%.0s' $(seq 512)) ||
+    fail "the new connection's write is not on the moved target's disk"
