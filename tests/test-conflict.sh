@@ -107,32 +107,33 @@ say "on a hub both targets hear every frame: only the checked one is heard"
 # hears the frames sent to the first, answers them (vblade does not look
 # at the destination address), and its answers must not count.
 hub_ns=$lan_ns
-hub=hb$$
-hub_if=hi$$
+px=${AOE_TEST_PREFIX:-}
+hub=${px}hb$$
+hub_if=${px}hi$$
 ip -n "$hub_ns" link add "$hub" type bridge ageing_time 0 stp_state 0 ||
     fail "no bridge"
 cleanup_fn ip -n "$hub_ns" link del "$hub"
-ip link add "$hub_if" type veth peer name "hp0-$$" netns "$hub_ns" ||
+ip link add "$hub_if" type veth peer name "${px}hp0-$$" netns "$hub_ns" ||
     fail "ip link add $hub_if failed"
 cleanup_fn ip link del "$hub_if"
 no_ipv6 "" "$hub_if"
 for n in 1 2; do
-	ip -n "$hub_ns" link add "hp$n-$$" type veth peer name "ht$n-$$"
-	no_ipv6 "$hub_ns" "ht$n-$$"
-	ip -n "$hub_ns" link set "ht$n-$$" up
+	ip -n "$hub_ns" link add "${px}hp$n-$$" type veth peer name "${px}ht$n-$$"
+	no_ipv6 "$hub_ns" "${px}ht$n-$$"
+	ip -n "$hub_ns" link set "${px}ht$n-$$" up
 done
 for n in 0 1 2; do
-	no_ipv6 "$hub_ns" "hp$n-$$"
-	ip -n "$hub_ns" link set "hp$n-$$" master "$hub" up
+	no_ipv6 "$hub_ns" "${px}hp$n-$$"
+	ip -n "$hub_ns" link set "${px}hp$n-$$" master "$hub" up
 done
 ip -n "$hub_ns" link set "$hub" up
 ip link set "$hub_if" up
 wait_for -t 10 _lan_is_up "$hub_if" || fail "$hub_if did not come up"
 cp "$tmpdir/a0.img" "$tmpdir/a.img"
 cp "$tmpdir/b0.img" "$tmpdir/b.img"
-lan_tif=ht1-$$
+lan_tif=${px}ht1-$$
 start_vblade_on huba "$tmpdir/a.img"
-lan_tif=ht2-$$
+lan_tif=${px}ht2-$$
 start_vblade_on hubb "$tmpdir/b.img"
 expect_status 0 aoe-nbd -I "$hub_if" -w 5 --discover-interval 1 \
     --run "nbdcopy \"\$uri\" $tmpdir/out2.img" e1.0

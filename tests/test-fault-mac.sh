@@ -18,7 +18,7 @@ setup_lan 1500
 truncate -s 16M "$tmpdir/disk.img"
 start_vblade 1 0 "$tmpdir/disk.img" -b 64
 
-mv_if=am$$
+mv_if=${AOE_TEST_PREFIX:-}am$$
 ip link add "$mv_if" link "$lan_if" type macvlan mode bridge ||
     skip_or_fail "cannot create a macvlan interface"
 cleanup_fn ip link del "$mv_if"
