@@ -294,6 +294,7 @@ struct target {
 	struct frame *path_ident[ENGINE_MAX_PATHS];
 	unsigned conflict_ev_path; /* the path of the latest conflict event */
 	struct ata_ident conflict_ident; /* and what it answered */
+	unsigned moved_ev_path;  /* the silent path of the latest move event */
 	uint64_t ident_ns;       /* when the latest IDENTIFY was answered */
 	bool reident;            /* identify again when the window has room */
 	bool restarted;          /* it announced itself: forget learnt state */
@@ -985,6 +986,7 @@ engine_target_info(const struct target *t, struct target_info *o)
 	o->jumbo_path = t->jumbo_ev_path;
 	o->conflict_path = t->conflict_ev_path;
 	o->conflict_ident = t->conflict_ident;
+	o->moved_path = t->moved_ev_path;
 	o->jumbo_caps = t->jumbo_caps;
 	o->window = t->cwnd;
 	o->window_max = t->wmax;
@@ -2429,6 +2431,60 @@ target_replaced(struct engine *e, struct target *t, unsigned pi,
 	engine_discover(e, t->shelf, t->slot, now);
 }
 
+/*
+ * The disk is silent on every path and path pi answers in its place as
+ * another disk (serial or model) of the same size: taken as the disk moved
+ * to another host, an HA failover (vblade started there on the same shared
+ * storage; its serial names the host).  aoe.ko rides through that, so do
+ * we: the new identity and path are the target's, the silent paths no
+ * longer carry it (checked again: still answering, they are a conflict),
+ * and what was in flight is sent again through the new path.  Said loudly
+ * (ENGINE_EV_MOVED): a different disk of the same size is taken for it.
+ */
+static void
+target_moved(struct engine *e, struct target *t, unsigned pi,
+    const struct ata_ident *id, uint64_t now)
+{
+	struct frame *f;
+	unsigned i, n = 0;
+
+	t->moved_ev_path = pi;
+	for (i = 0; i < t->npaths; i++) {
+		if (t->paths[i].checked) {
+			t->moved_ev_path = i;
+			break;
+		}
+	}
+	t->conflict_ev_path = pi;
+	t->conflict_ident = *id;
+	ev(e, t, ENGINE_EV_MOVED);
+	for (i = 0; i < t->npaths; i++)
+		t->paths[i].checked = false;
+	t->paths[pi].checked = true;
+	t->paths[pi].conflict = false;
+	t->paths[pi].lost = 0;
+	t->ident = *id;
+	t->ident_ns = now;
+	t->probe = NULL;
+	target_reset_timing(e, t);
+	target_recompute(e, t);
+	/* frame_send moves each to the tail: resend as many as there are */
+	TAILQ_FOREACH(f, &t->tframes, tlink)
+		n++;
+	while (n-- > 0 && (f = TAILQ_FIRST(&t->tframes)) != NULL) {
+		f->rto = t->rto / 2; /* frame_send doubles it */
+		frame_send(e, f, now);
+	}
+	paths_check(e, t, now);
+	/* Another host's vblade: writable until a write is refused. */
+	if (t->read_only != e->cfg.read_only) {
+		t->read_only = e->cfg.read_only;
+		ev(e, t, ENGINE_EV_CHANGED);
+	}
+	t->wrote = false;
+	target_pump(e, t, now);
+}
+
 /* Every path to the disk is silent: do the conflicting ones answer? */
 static void
 conflicts_check(struct engine *e, struct target *t, uint64_t now)
@@ -2465,9 +2521,13 @@ path_check_done(struct engine *e, struct target *t, unsigned pi,
 		 * The disk is silent on every path and another answers in
 		 * its place: the target moved to another host (vblade
 		 * restarted there on shared storage), or the other target
-		 * stayed.  Do not wait for the dead timeout to say so.
+		 * stayed.  Do not wait for the dead timeout: the same size
+		 * is taken as the same disk moved, another as replaced.
 		 */
-		target_replaced(e, t, pi, &id, now);
+		if (id.sectors == t->ident.sectors)
+			target_moved(e, t, pi, &id, now);
+		else
+			target_replaced(e, t, pi, &id, now);
 		return;
 	} else {
 		p->checked = false;

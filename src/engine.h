@@ -79,13 +79,23 @@ enum engine_event {
 	 * It is another disk now (serial or model differ) when identified
 	 * again (a shelf's slot given a new disk, vblade restarted on another
 	 * host's file), when found again after it was dead, or when every
-	 * path to it is silent and a conflicting path answers (vblade failed
-	 * over to another host): its I/O fails as a dead target's, and it is
-	 * found afresh as the new disk (conflict_ident, conflict_path).
+	 * path to it is silent and a conflicting path answers with another
+	 * size (of the same size: ENGINE_EV_MOVED): its I/O fails as a dead
+	 * target's, and it is found afresh as the new disk (conflict_ident,
+	 * conflict_path).
 	 * Clients opened on the old disk should be dropped; ENGINE_EV_DEAD
 	 * follows unless it was dead already.
 	 */
 	ENGINE_EV_REPLACED,
+	/*
+	 * Every path to it was silent and another MAC answered as another
+	 * disk (serial or model) of the same size: taken as the disk moved
+	 * to another host (an HA failover).  Said before the new identity is
+	 * taken: ident and paths are still the old ones, moved_path the old
+	 * path; conflict_path and conflict_ident the new.  Its I/O goes on
+	 * through the new path; it was another disk if the admin says so.
+	 */
+	ENGINE_EV_MOVED,
 };
 
 enum target_state {
@@ -192,6 +202,8 @@ struct target_info {
 	/* the path found to conflict at the latest ENGINE_EV_CONFLICT */
 	unsigned conflict_path;
 	struct ata_ident conflict_ident; /* what that path answered */
+	/* the silent path left at the latest ENGINE_EV_MOVED */
+	unsigned moved_path;
 	uint64_t jumbo_caps;   /* times a path was capped to 2-sector frames */
 	unsigned window;       /* frames allowed in flight now */
 	unsigned window_max;   /* bound: min(bufcnt, config max_window) */

@@ -537,6 +537,21 @@ rt_event(void *ctx, struct target *t, int event)
 		    ti.ident.serial);
 	}
 
+	if (event == ENGINE_EV_MOVED) {
+		struct target_info ti;
+		char now_mac[MAC_STRLEN], was_mac[MAC_STRLEN];
+
+		engine_target_info(t, &ti);
+		log_warnx("%s moved: now answers from MAC %s (serial \"%s\"), "
+		    "was MAC %s (serial \"%s\"): taken as a failover of the "
+		    "same disk (%" PRIu64 " sectors, as before); if it is "
+		    "another disk, stop using it", ti.name,
+		    mac_fmt(now_mac, ti.paths[ti.conflict_path].mac),
+		    ti.conflict_ident.serial,
+		    mac_fmt(was_mac, ti.paths[ti.moved_path].mac),
+		    ti.ident.serial, ti.conflict_ident.sectors);
+	}
+
 	if (rt->front != NULL && rt->front->event != NULL)
 		rt->front->event(rt->front_ctx, t, event);
 }

@@ -10,8 +10,11 @@
 # reaches the new disk), the log says why, and a new connection gets the
 # new disk.  Then the target moves to another MAC as another host (vblade
 # failed over to a second machine): the old path is silent and the new
-# one answers as another disk; that is the target replaced too, said
-# within seconds, not after the dead timeout (60 s here) with EIO.
+# one answers as another disk.  Of the same size, that is taken as a
+# failover (the kernel's aoe driver rides through it): a client writing
+# through the move goes on, its writes land on the new host's file, the
+# log warns.  Of another size, the target is replaced: said within
+# seconds, not after the dead timeout (60 s here), its clients closed.
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/nbd-functions.sh"
 requires_root
@@ -20,7 +23,6 @@ requires_nbdsh
 
 truncate -s 8M "$tmpdir/a.img"
 truncate -s 8M "$tmpdir/b.img"
-truncate -s 8M "$tmpdir/c.img"
 cp "$tmpdir/b.img" "$tmpdir/b0.img"
 
 # start_vblade_on HOST FILE: vblade for e1.0 on the LAN's target end, as
@@ -113,14 +115,65 @@ expect_status 0 "$nbd_python" -m nbd -u "$(nbd_uri e1.0)" \
 cmp -n 512 "$tmpdir/b.img" <(printf 'B%.0s' $(seq 512)) ||
     fail "the new connection's write is not on the new disk"
 
-say "vblade moved to another MAC (another interface here) as another host"
-client_start 2 B
-cp "$tmpdir/c.img" "$tmpdir/c0.img"
-n0=$(grep -c "another disk answers now" "$nbd_log")
+say "vblade failed over to another MAC (another interface here) as another host"
+# The same size: taken as the same disk on another host (an HA pair on
+# shared storage; the files stand for that storage here).  The client
+# writes through the move and goes on; nothing is closed.
+cat >"$tmpdir/writer.py" <<'EOF'
+import os, sys, time
+import nbd
+
+uri, ready, go = sys.argv[1:4]
+h = nbd.NBD()
+h.connect_uri(uri)
+h.pwrite(b"W" * 512, 0)
+open(ready, "w").close()
+while not os.path.exists(go):
+    time.sleep(0.1)
+for i in range(64):
+    h.pwrite(b"X" * 65536, i * 65536)
+h.flush()
+print("writer: 4 MiB written through the move")
+EOF
+rm -f "$tmpdir/ready" "$tmpdir/go"
+"$nbd_python" "$tmpdir/writer.py" "$(nbd_uri e1.0)" "$tmpdir/ready" \
+    "$tmpdir/go" >"$tmpdir/writer.log" 2>&1 &
+writer=$!
+cleanup_fn _kill_wait "$writer"
+wait_for -t 20 test -e "$tmpdir/ready" || fail "the writer did not write"
+n0=$(grep -c "its target is another disk now" "$nbd_log")
 stop_vblade "$vblade_pid"
+cp "$tmpdir/b.img" "$tmpdir/c.img"
+touch "$tmpdir/go"
+sleep 1
 lan_tif=$tif2
 t0=$SECONDS
 start_vblade_on hostc "$tmpdir/c.img"
+wait_for -t 30 grep -q "e1.0 moved: now answers from MAC" "$nbd_log" ||
+    fail "the target on another host, of the same size, was not taken as moved"
+say "said after $((SECONDS - t0)) s (dead timeout 60 s)"
+st=0
+wait "$writer" || st=$?
+cat "$tmpdir/writer.log"
+[ "$st" = 0 ] || fail "the writer's writes failed across the failover"
+cmp -n 4194304 "$tmpdir/c.img" <(head -c 4194304 /dev/zero | tr '\0' X) ||
+    fail "the writes after the move are not on the new host's file"
+warning='serial "1.0:hostc"), was MAC .* (serial "1.0:hostb"): taken as'
+grep -q "$warning a failover" "$nbd_log" ||
+    fail "the failover's warning does not name both serials"
+[ "$(grep -c "its target is another disk now" "$nbd_log")" = "$n0" ] ||
+    fail "a connection was closed at the failover"
+nbd_alive
+
+say "vblade moved to another MAC as another host, with a disk of another size"
+client_start 2 B
+truncate -s 16M "$tmpdir/d.img"
+cp "$tmpdir/d.img" "$tmpdir/d0.img"
+n0=$(grep -c "another disk answers now" "$nbd_log")
+stop_vblade "$vblade_pid"
+lan_tif=$tif1
+t0=$SECONDS
+start_vblade_on hostd "$tmpdir/d.img"
 replaced_more()
 {
 	[ "$(grep -c "another disk answers now" "$nbd_log")" -gt "$n0" ]
@@ -129,10 +182,11 @@ wait_for -t 20 replaced_more ||
     fail "the target on another host was not taken as another disk"
 say "said after $((SECONDS - t0)) s (dead timeout 60 s)"
 client_check 2
-cmp "$tmpdir/c.img" "$tmpdir/c0.img" ||
+cmp "$tmpdir/d.img" "$tmpdir/d0.img" ||
     fail "the moved target's disk holds writes of a client of the old one"
 expect_status 0 "$nbd_python" -m nbd -u "$(nbd_uri e1.0)" \
+    -c 'assert h.get_size() == 16 << 20' \
     -c 'assert h.pread(65536, 0) == bytes(65536)' \
-    -c 'h.pwrite(b"C" * 512, 0)'
-cmp -n 512 "$tmpdir/c.img" <(printf 'C%.0s' $(seq 512)) ||
+    -c 'h.pwrite(b"D" * 512, 0)'
+cmp -n 512 "$tmpdir/d.img" <(printf 'D%.0s' $(seq 512)) ||
     fail "the new connection's write is not on the moved target's disk"

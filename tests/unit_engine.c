@@ -1561,6 +1561,124 @@ Test(discovery, same_address_other_disk)
 	net_free(n);
 }
 
+/*
+ * Target a (e1.0) answers; b, at another MAC with serial "1.0:otherhost"
+ * and b_sectors, is silent.  A goes silent with a write in flight, long
+ * enough for its path to be avoided, then b answers (vblade started on
+ * another host): *w is that write, t the target.
+ */
+static struct net *
+net_failover(uint64_t b_sectors, struct faketarget **pa,
+    struct faketarget **pb, struct target **pt, struct req *w)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n;
+	uint8_t mac[6] = { 0x02, 0xbb, 0x00, 0x00, 0x01, 0x00 };
+	struct faketarget *a, *b;
+	struct target *t;
+	struct target_info ti;
+
+	c.dead_ns = 60 * NSEC_PER_SEC;
+	n = net_new(&c, 1, 1500, 0, 8);
+	a = net_add_target(n, 1, 0, 4096, 1);
+	b = ft_new(1, 0, mac, b_sectors);
+	cr_assert_not_null(b);
+	ft_set_serial(b, "1.0:otherhost");
+	ft_set_silent(b, FT_SILENT_ALL);
+	n->tgt[n->ntgts] = b;
+	n->tgt_ifs[n->ntgts] = 1;
+	n->ntgts++;
+	net_discover(n);
+	{
+		unsigned one = 1;
+
+		cr_assert(net_run(n, 5 * NSEC_PER_SEC, pred_all_up, &one));
+	}
+	t = net_target(n, 0);
+	ft_set_silent(a, FT_SILENT_ALL);
+	cr_assert_eq(sub_write(n, w, t, 4096, 8192), 0);
+	net_advance(n, 6 * NSEC_PER_SEC);
+	engine_target_info(t, &ti);
+	cr_assert_eq(ti.npaths, 1);
+	cr_assert_geq(ti.paths[0].lost, 8, "a's path not avoided yet");
+	cr_assert_eq(w->ncalls, 0);
+	ft_set_silent(b, 0);
+	net_discover(n);
+	*pa = a;
+	*pb = b;
+	*pt = t;
+	return n;
+}
+
+/*
+ * Every path to the disk silent and another MAC answering for it as
+ * another disk of the same size: vblade failed over to another host (an
+ * HA pair on shared storage, its serial naming the host).  aoe.ko rides
+ * through that: the write in flight completes on the new host, no
+ * ENGINE_EV_DEAD nor _REPLACED, ENGINE_EV_MOVED said once (with the old
+ * path and the new), and I/O goes on.  It was REPLACED, the write -EIO.
+ */
+Test(discovery, failover_same_size_moves)
+{
+	struct net *n;
+	struct faketarget *a, *b;
+	struct target *t;
+	struct target_info ti;
+	struct req w = { 0 };
+	uint8_t got[8192], r[512];
+	uint64_t reads;
+
+	n = net_failover(4096, &a, &b, &t, &w);
+	cr_assert(net_run(n, 10 * NSEC_PER_SEC, pred_req_done, &w),
+	    "the write hangs after the move");
+	cr_expect_eq(w.rc, 0, "the write failed after the move: %d", w.rc);
+	cr_expect_eq(count_events(n, t, ENGINE_EV_MOVED), 1);
+	cr_expect_eq(count_events(n, t, ENGINE_EV_REPLACED), 0);
+	cr_expect_eq(count_events(n, t, ENGINE_EV_DEAD), 0);
+	cr_assert_eq(ft_pread(b, got, sizeof(got), 4096), 0);
+	cr_expect(memcmp(got, w.buf, sizeof(got)) == 0,
+	    "the write is not on the new host's disk");
+	engine_target_info(t, &ti);
+	cr_expect_eq(ti.state, TARGET_UP);
+	cr_expect_str_eq(ti.ident.serial, "1.0:otherhost");
+	cr_expect_eq(memcmp(ti.paths[ti.moved_path].mac, ft_mac(a), 6), 0);
+	cr_expect_eq(memcmp(ti.paths[ti.conflict_path].mac, ft_mac(b), 6), 0);
+	cr_expect_eq(do_read(n, t, r, 4096, sizeof(r)), 0);
+	cr_expect(memcmp(r, w.buf, sizeof(r)) == 0);
+	/* a back (split brain): its path is a conflict, not used */
+	ft_set_silent(a, 0);
+	net_discover(n);
+	net_advance(n, NSEC_PER_SEC);
+	cr_expect_eq(count_events(n, t, ENGINE_EV_CONFLICT), 1);
+	reads = ft_stats(a)->reads;
+	cr_expect_eq(do_read(n, t, got, 0, sizeof(got)), 0);
+	cr_expect_eq(ft_stats(a)->reads, reads, "a read went to the old host");
+	req_release(&w);
+	net_free(n);
+}
+
+/* The same with another size: another disk, replaced, the write fails. */
+Test(discovery, failover_other_size_replaced)
+{
+	struct net *n;
+	struct faketarget *a, *b;
+	struct target *t;
+	struct req w = { 0 };
+	uint8_t got[8192], zero[8192] = { 0 };
+
+	n = net_failover(8192, &a, &b, &t, &w);
+	cr_assert(net_run(n, 10 * NSEC_PER_SEC, pred_req_done, &w),
+	    "the write hangs after the replacement");
+	cr_expect_eq(w.rc, -EIO);
+	cr_expect_eq(count_events(n, t, ENGINE_EV_REPLACED), 1);
+	cr_expect_eq(count_events(n, t, ENGINE_EV_MOVED), 0);
+	cr_assert_eq(ft_pread(b, got, sizeof(got), 4096), 0);
+	cr_expect(memcmp(got, zero, sizeof(got)) == 0,
+	    "the old disk's write landed on the new one");
+	req_release(&w);
+	net_free(n);
+}
+
 /* Broadcasts with a time in [from, to) on any interface. */
 static unsigned
 count_discover(const struct net *n, uint64_t from, uint64_t to)
