@@ -295,6 +295,7 @@ struct target {
 	unsigned conflict_ev_path; /* the path of the latest conflict event */
 	struct ata_ident conflict_ident; /* and what it answered */
 	unsigned moved_ev_path;  /* the silent path of the latest move event */
+	unsigned ident_path;     /* the path that identified the disk */
 	uint64_t ident_ns;       /* when the latest IDENTIFY was answered */
 	bool reident;            /* identify again when the window has room */
 	bool restarted;          /* it announced itself: forget learnt state */
@@ -2463,6 +2464,7 @@ target_moved(struct engine *e, struct target *t, unsigned pi,
 	t->paths[pi].checked = true;
 	t->paths[pi].conflict = false;
 	t->paths[pi].lost = 0;
+	t->ident_path = pi;
 	t->ident = *id;
 	t->ident_ns = now;
 	t->probe = NULL;
@@ -2561,13 +2563,21 @@ identify_done(struct engine *e, struct target *t, unsigned pi,
 	}
 	/*
 	 * Back from the dead as another disk: its clients are told as well
-	 * (their I/O failed already).
+	 * (their I/O failed already).  Of the same size, at another MAC, it
+	 * is taken as moved (see target_moved): a failover slower than the
+	 * dead timeout.
 	 */
 	if (!was_up && t->ident.sectors != 0 &&
 	    ident_other_disk(&id, &t->ident)) {
 		t->conflict_ev_path = pi;
 		t->conflict_ident = id;
-		ev(e, t, ENGINE_EV_REPLACED);
+		t->moved_ev_path = t->ident_path;
+		if (id.sectors == t->ident.sectors &&
+		    memcmp(t->paths[pi].mac, t->paths[t->ident_path].mac,
+		    6) != 0)
+			ev(e, t, ENGINE_EV_MOVED);
+		else
+			ev(e, t, ENGINE_EV_REPLACED);
 	}
 	/*
 	 * Another size or firmware (restarted with another file): the
@@ -2578,6 +2588,7 @@ identify_done(struct engine *e, struct target *t, unsigned pi,
 			t->paths[i].checked = false;
 	t->paths[pi].checked = true;
 	t->paths[pi].conflict = false;
+	t->ident_path = pi;
 	t->ident = id;
 	t->sectors = id.sectors;
 	t->identified = true;

@@ -78,22 +78,23 @@ enum engine_event {
 	/*
 	 * It is another disk now (serial or model differ) when identified
 	 * again (a shelf's slot given a new disk, vblade restarted on another
-	 * host's file), when found again after it was dead, or when every
-	 * path to it is silent and a conflicting path answers with another
-	 * size (of the same size: ENGINE_EV_MOVED): its I/O fails as a dead
-	 * target's, and it is found afresh as the new disk (conflict_ident,
-	 * conflict_path).
-	 * Clients opened on the old disk should be dropped; ENGINE_EV_DEAD
-	 * follows unless it was dead already.
+	 * host's file), when found again after it was dead (at the same MAC
+	 * or with another size), or when every path to it is silent and a
+	 * conflicting path answers with another size (of the same size:
+	 * ENGINE_EV_MOVED): its I/O fails as a dead target's, and it is found
+	 * afresh as the new disk (conflict_ident, conflict_path).  Clients
+	 * opened on the old disk should be dropped; ENGINE_EV_DEAD follows
+	 * unless it was dead already.
 	 */
 	ENGINE_EV_REPLACED,
 	/*
 	 * Every path to it was silent and another MAC answered as another
-	 * disk (serial or model) of the same size: taken as the disk moved
-	 * to another host (an HA failover).  Said before the new identity is
-	 * taken: ident and paths are still the old ones, moved_path the old
-	 * path; conflict_path and conflict_ident the new.  Its I/O goes on
-	 * through the new path; it was another disk if the admin says so.
+	 * disk (serial or model) of the same size, or it was found so again
+	 * after it was dead: taken as the disk moved to another host (an HA
+	 * failover).  Said before the new identity is taken: ident and paths
+	 * are still the old ones, moved_path the old path; conflict_path and
+	 * conflict_ident the new.  Its I/O goes on through the new path (if
+	 * it was not dead); it was another disk if the admin says so.
 	 */
 	ENGINE_EV_MOVED,
 };

@@ -1679,6 +1679,57 @@ Test(discovery, failover_other_size_replaced)
 	net_free(n);
 }
 
+/*
+ * A failover slower than the dead timeout: the write fails with the dead
+ * target, and the disk found again at another MAC, of the same size, is
+ * taken as moved (said, with the old path), not replaced: aoe-nbd keeps
+ * its connections.  At the same MAC it is replaced (9ff328b).
+ */
+Test(dead, failover_after_dead_timeout)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n;
+	uint8_t mac[6] = { 0x02, 0xbb, 0x00, 0x00, 0x01, 0x00 };
+	struct faketarget *a, *b;
+	struct target *t;
+	struct target_info ti;
+	struct req w = { 0 };
+	uint8_t buf[4096];
+	unsigned one = 1;
+
+	c.dead_ns = 2 * NSEC_PER_SEC;
+	n = net_new(&c, 1, 1500, 0, 9);
+	a = net_add_target(n, 1, 0, 4096, 1);
+	b = ft_new(1, 0, mac, 4096);
+	cr_assert_not_null(b);
+	ft_set_serial(b, "1.0:otherhost");
+	ft_set_silent(b, FT_SILENT_ALL);
+	n->tgt[n->ntgts] = b;
+	n->tgt_ifs[n->ntgts] = 1;
+	n->ntgts++;
+	net_discover(n);
+	cr_assert(net_run(n, 5 * NSEC_PER_SEC, pred_all_up, &one));
+	t = net_target(n, 0);
+	ft_set_silent(a, FT_SILENT_ALL);
+	cr_assert_eq(sub_write(n, &w, t, 0, 4096), 0);
+	cr_assert(net_run(n, 10 * NSEC_PER_SEC, pred_req_done, &w));
+	cr_assert_eq(w.rc, -EIO);
+	cr_assert_eq(target_state(t), TARGET_DEAD);
+	ft_set_silent(b, 0);
+	net_discover(n);
+	cr_assert(net_run(n, 5 * NSEC_PER_SEC, pred_all_up, &one));
+	cr_expect_eq(count_events(n, t, ENGINE_EV_MOVED), 1);
+	cr_expect_eq(count_events(n, t, ENGINE_EV_REPLACED), 0);
+	engine_target_info(t, &ti);
+	cr_expect_str_eq(ti.ident.serial, "1.0:otherhost");
+	cr_expect_eq(memcmp(ti.paths[ti.moved_path].mac, ft_mac(a), 6), 0);
+	cr_expect_eq(memcmp(ti.paths[ti.conflict_path].mac, ft_mac(b), 6), 0);
+	fill_random(n, buf, sizeof(buf));
+	cr_expect_eq(do_write(n, t, buf, 0, sizeof(buf)), 0);
+	req_release(&w);
+	net_free(n);
+}
+
 /* Broadcasts with a time in [from, to) on any interface. */
 static unsigned
 count_discover(const struct net *n, uint64_t from, uint64_t to)
