@@ -94,16 +94,19 @@ ring_counts()
 # other clients and link changes wait.  Measured here: 3-15 ms per round
 # (up to 24 ms under ASan).  Not where the receive ring is replaced with
 # frames kept in it: that turn copies them out and maps a new ring (35 ms;
-# 29-132 ms under ASan).
+# 29-132 ms under ASan).  A turn is wall-clock time, preemption included:
+# under ASan, with the suite's other tests on both cores, 175 ms was seen
+# once (75 ms alone), so a sanitizer build (ASAN_OPTIONS set) gets 300 ms.
 loop_turns()
 {
-	local us
+	local us max=100
+	[ -z "${ASAN_OPTIONS:-}" ] || max=300
 	us=$(sed -n 's/.*event loop: .* longest turn \([0-9]*\) us.*/\1/p' \
 	    "$nbd_log" | tail -n 1)
 	say "the longest turn of aoe-nbd's loop: ${us:-?} us"
 	[ -n "$us" ] || fail "no event loop summary at exit"
-	[ "$us" -le 100000 ] ||
-	    fail "a turn of aoe-nbd's loop lasted $us us (at most 100 ms)"
+	[ "$us" -le $((max * 1000)) ] ||
+	    fail "a turn of aoe-nbd's loop lasted $us us (at most $max ms)"
 }
 
 # tx_ring_used WANT: the transmit ring's share of the frames sent, from
