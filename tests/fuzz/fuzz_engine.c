@@ -323,6 +323,21 @@ op_event(void *ctx, struct target *t, int ev)
 			    info.sectors_per_frame_full);
 		break;
 	}
+	case ENGINE_EV_CONFLICT:
+	case ENGINE_EV_REPLACED:
+	case ENGINE_EV_MOVED: {
+		/* Another disk at a path (conflict, replaced, moved). */
+		struct target_info info;
+
+		engine_target_info(t, &info);
+		CHECK(info.conflict_path < info.npaths);
+		CHECK(info.conflict_ident.sectors != 0);
+		if (ev == ENGINE_EV_MOVED) {
+			CHECK(info.moved_path < info.npaths);
+			CHECK(info.conflict_ident.sectors == info.ident.sectors);
+		}
+		break;
+	}
 	default:
 		CHECK(!"unknown event");
 	}
