@@ -234,7 +234,7 @@ digest()
 
 run_test()
 {
-	local failed=()
+	local failed=() dir
 
 	build build/plain --enable-werror
 	check build/plain || failed+=(plain)
@@ -246,6 +246,10 @@ run_test()
 	if [ ${#failed[@]} -gt 0 ]; then
 		digest build/plain >&2
 		digest build/asan >&2
+		# distcheck's own build of the tarball, left when it failed.
+		for dir in build/plain/aoe-nbd-*/_build/sub; do
+			digest "$dir" >&2
+		done
 		step "FAILED: ${failed[*]}"
 		exit 1
 	fi

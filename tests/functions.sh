@@ -329,6 +329,38 @@ cpu_ticks()
 	echo $((${12} + ${13}))
 }
 
+# cpu_waits PID: how long PID has been kept from running, in ns: the time
+# its main thread has waited for a CPU (run_delay, /proc/PID/schedstat)
+# plus the time the hypervisor has taken from all of this machine's CPUs
+# (steal, /proc/stat).  A wall-clock interval of PID's, less the growth of
+# this over it, is time PID itself spent, on a CPU or blocked.
+cpu_waits()
+{
+	local _run delay=0 steal
+	read -r _run delay _ <"/proc/$1/schedstat" || fail "no process $1"
+	steal=$(awk '$1 == "cpu" { print $9; exit }' /proc/stat)
+	echo $((delay + ${steal:-0} * 1000000000 / $(getconf CLK_TCK)))
+}
+
+# check_longest_turn MAX_MS WAITED_NS: the longest turn of aoe-nbd's loop
+# (its events and ticks) in the last counters in $nbd_log (-v at exit, or
+# SIGUSR1) took at most MAX_MS of aoe-nbd's own time: its wall-clock length
+# less WAITED_NS, the growth of cpu_waits over the run.  While a turn runs,
+# answers, the other clients and link changes wait; but a test cannot keep
+# the suite's other tests and the host's other guests off the CPUs.
+check_longest_turn()
+{
+	local us waited=$(($2 / 1000))
+	us=$(sed -n 's/.*event loop: .* longest turn \([0-9]*\) us.*/\1/p' \
+	    "$nbd_log" | tail -n 1)
+	[ -n "$us" ] || fail "no event loop counters in $nbd_log"
+	say "the longest turn of aoe-nbd's loop: $us us; aoe-nbd was kept" \
+	    "from running for $waited us meanwhile"
+	[ $((us - waited)) -le $(($1 * 1000)) ] ||
+	    fail "a turn of aoe-nbd's loop lasted $us us, at least" \
+	    "$((us - waited)) us of its own (at most $1 ms)"
+}
+
 # now_ms: a clock in milliseconds.
 now_ms()
 {
