@@ -244,6 +244,22 @@ setup_two_lans()
 	start_vblade 1 0 "$2" -b 64
 }
 
+# setup_two_lans_empty MTU: two LANs and no vblade yet, for a target that
+# moves from one to the other (vblade failed over to another host, another
+# MAC).  Sets if1, if2 (our ends) and tif1, tif2 (the target ends);
+# lan_tif is tif1 (where start_vblade and start_vblade_on serve), the rest
+# of lan_* describe the second LAN.
+setup_two_lans_empty()
+{
+	setup_lan "$1"
+	if1=$lan_if
+	tif1=$lan_tif
+	setup_lan "$1"
+	if2=$lan_if
+	tif2=$lan_tif
+	lan_tif=$tif1
+}
+
 # lan_create: the veth pair of the current LAN (again, after it was
 # removed: same names and MTU, new MACs), both ends up.
 lan_create()
@@ -305,6 +321,27 @@ _vblade_ready()
 	kill -0 "$pid" 2>/dev/null || return 2
 	ls -l "/proc/$pid/fd" 2>/dev/null | grep -q 'socket:' &&
 	    grep -q '^pid ' "$log"
+}
+
+# start_vblade_on HOST FILE: serve FILE as e1.0 on the target end of the
+# current LAN ($lan_tif), as if on a machine named HOST.  vblade's serial
+# is SHELF.SLOT:HOSTNAME, so vblade runs in a UTS namespace of its own
+# (unshare --uts, a test requires unshare) with HOST as its host name:
+# serial 1.0:HOST, another disk to an initiator that knew another host.
+# Waits like start_vblade; its log is $tmpdir/vblade-HOST.log; sets
+# vblade_pid (not appended to vblade_pids).
+start_vblade_on()
+{
+	local host=$1 file=$2 log=$tmpdir/vblade-$1.log
+	# shellcheck disable=SC2016 # sh -c's own $0..$2, not ours
+	ip netns exec "$lan_ns" unshare --uts sh -c \
+	    'hostname "$0" && exec vblade 1 0 "$1" "$2"' \
+	    "$host" "$lan_tif" "$file" </dev/null >"$log" 2>&1 &
+	vblade_pid=$!
+	cleanup_fn _kill_wait "$vblade_pid"
+	wait_for -t 10 _vblade_ready "$vblade_pid" "$log" ||
+	    fail "vblade on $host did not start: $(cat "$log")"
+	say "vblade e1.0 as $host on $lan_tif: $(head -n 1 "$log")"
 }
 
 # set_env NAME VALUE: exported, or unset when VALUE is empty.

@@ -27,21 +27,6 @@ EOF
 cp "$tmpdir/a.img" "$tmpdir/a0.img"
 cp "$tmpdir/b.img" "$tmpdir/b0.img"
 
-# start_vblade_on HOST FILE: vblade for e1.0 on the current LAN's target
-# end, as if on a machine named HOST (vblade's serial is 1.0:HOST).
-start_vblade_on()
-{
-	local host=$1 file=$2 log=$tmpdir/vblade-$1.log pid
-	ip netns exec "$lan_ns" unshare --uts sh -c \
-	    'hostname "$0" && exec vblade 1 0 "$1" "$2"' \
-	    "$host" "$lan_tif" "$file" </dev/null >"$log" 2>&1 &
-	pid=$!
-	cleanup_fn _kill_wait "$pid"
-	wait_for -t 10 _vblade_ready "$pid" "$log" ||
-	    fail "vblade on $host did not start: $(cat "$log")"
-	say "vblade e1.0 as $host on $lan_tif: $(head -n 1 "$log")"
-}
-
 setup_lan 1500
 if1=$lan_if
 start_vblade_on hosta "$tmpdir/a.img"

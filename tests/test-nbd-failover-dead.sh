@@ -15,28 +15,7 @@ requires_nbdsh
 
 truncate -s 8M "$tmpdir/b.img"
 
-# start_vblade_on HOST FILE: vblade for e1.0 on the LAN's target end, as
-# if on a machine named HOST (vblade's serial is 1.0:HOST).
-start_vblade_on()
-{
-	local host=$1 file=$2 log=$tmpdir/vblade-$1.log
-	ip netns exec "$lan_ns" unshare --uts sh -c \
-	    'hostname "$0" && exec vblade 1 0 "$1" "$2"' \
-	    "$host" "$lan_tif" "$file" </dev/null >"$log" 2>&1 &
-	vblade_pid=$!
-	cleanup_fn _kill_wait "$vblade_pid"
-	wait_for -t 10 _vblade_ready "$vblade_pid" "$log" ||
-	    fail "vblade on $host did not start: $(cat "$log")"
-	say "vblade e1.0 as $host on $lan_tif: $(head -n 1 "$log")"
-}
-
-setup_lan 1500
-if1=$lan_if
-tif1=$lan_tif
-setup_lan 1500
-if2=$lan_if
-tif2=$lan_tif
-lan_tif=$tif1
+setup_two_lans_empty 1500
 start_vblade_on hostb "$tmpdir/b.img"
 start_aoe_nbd -I "$if1,$if2" -w 5 --discover-interval 1 --dead-timeout 3 \
     e1.0
