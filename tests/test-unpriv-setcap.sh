@@ -6,6 +6,7 @@
 # finds vblade, aoe-nbd serves on a Unix socket the user owns (nbdinfo,
 # nbdcopy), aoe-fuse mounts through fusermount3.
 . "$(dirname "$0")/functions.sh"
+. "$(dirname "$0")/unpriv-functions.sh"
 requires_root
 requires setcap getcap setpriv useradd userdel truncate cmp timeout
 
@@ -16,69 +17,15 @@ start_vblade 1 0 "$backing"
 
 # ------------------------------------------------------------------ user
 
-# A system user of our own (one per test: tests run in parallel and each
-# removes the user it created).  AOE_TEST_USER names an existing one.
-tuser=${AOE_TEST_USER:-aoetest-setcap}
-# useradd and userdel give up at once when another one holds the lock on
-# /etc/passwd (tests run in parallel): try again.
-_retry()
-{
-	local n
-	for n in 1 2 3 4 5; do
-		"$@" && return 0
-		sleep "$n"
-	done
-	return 1
-}
-if ! id -u "$tuser" >/dev/null 2>&1; then
-	_retry useradd -r -M -d /nonexistent -s /usr/sbin/nologin "$tuser" ||
-	    skip_or_fail "cannot create user $tuser"
-	cleanup_fn _retry userdel "$tuser"
-fi
-uid=$(id -u "$tuser")
-gid=$(id -g "$tuser")
-[ "$uid" != 0 ] || fail "test user $tuser is root"
-say "test user $tuser ($uid:$gid)"
+unpriv_user aoetest-setcap
+# A program with file capabilities runs in secure mode, where ld.so
+# refuses the glibc malloc checker of TESTS_ENVIRONMENT with a message:
+# drop it (env execs too).
+as_user+=(env -u LD_PRELOAD)
 
-# "${as_user[@]}" CMD...: CMD as the test user, no supplementary groups,
-# no inheritable capabilities (setpriv and env exec: $! of a background
-# job is CMD itself, and expect_status can run it under timeout).  A
-# program with file capabilities runs in secure mode, where ld.so refuses
-# the glibc malloc checker of TESTS_ENVIRONMENT with a message: drop it.
-as_user=(setpriv --reuid="$uid" --regid="$gid" --clear-groups
-    --inh-caps=-all -- env -u LD_PRELOAD)
-
-# The build tree may sit in a directory the user cannot enter: copies in a
-# world-readable scratch directory (file capabilities need a copy anyway:
-# setcap on the build tree's binary would outlive the test).
-udir=$(mktemp -d /tmp/aoe-unpriv.XXXXXX) || fail "mktemp -d failed"
-cleanup_fn rm -rf "$udir"
-chmod 755 "$udir"
-mkdir "$udir/run"
-chown "$uid:$gid" "$udir/run"
-
-# install_copy PROG: copy PROG from PATH into $udir (mode 755, no caps).
-install_copy()
-{
-	local src
-	src=$(command -v "$1") || return 1
-	cp "$src" "$udir/$1"
-	chmod 755 "$udir/$1"
-}
-
-# have_prog PROG: PROG was built.  aoectl must be; the servers are added
-# by their own work: outside CI their parts are skipped with a note,
-# under CI=true a missing one fails the test.
-have_prog()
-{
-	if command -v "$1" >/dev/null 2>&1; then
-		return 0
-	fi
-	[ "${CI:-}" != true ] ||
-	    fail "$1 not built (CI=true: every part must run)"
-	say "note: $1 not built: its part is skipped"
-	return 1
-}
+# Copies of the programs (file capabilities need a copy anyway: setcap on
+# the build tree's binary would outlive the test).
+unpriv_dir aoe-unpriv
 
 # expect_noperm PROG: the last command exited 4 with the message naming
 # the three ways out (rt_print_noperm).

@@ -7,38 +7,14 @@
 # the namespace's root (CAP_NET_RAW over its own network namespace only):
 # aoectl stat, aoe-nbd on a Unix socket, aoe-fuse mounted in the namespace.
 . "$(dirname "$0")/functions.sh"
+. "$(dirname "$0")/unpriv-functions.sh"
 requires_root
 requires setpriv unshare nsenter useradd userdel getcap truncate cmp \
     timeout ip
 
 # ------------------------------------------------------------------ user
 
-tuser=${AOE_TEST_USER:-aoetest-userns}
-# useradd and userdel give up at once when another one holds the lock on
-# /etc/passwd (tests run in parallel): try again.
-_retry()
-{
-	local n
-	for n in 1 2 3 4 5; do
-		"$@" && return 0
-		sleep "$n"
-	done
-	return 1
-}
-if ! id -u "$tuser" >/dev/null 2>&1; then
-	_retry useradd -r -M -d /nonexistent -s /usr/sbin/nologin "$tuser" ||
-	    skip_or_fail "cannot create user $tuser"
-	cleanup_fn _retry userdel "$tuser"
-fi
-uid=$(id -u "$tuser")
-gid=$(id -g "$tuser")
-[ "$uid" != 0 ] || fail "test user $tuser is root"
-say "test user $tuser ($uid:$gid)"
-
-# "${as_user[@]}" CMD...: exec CMD as the test user, no supplementary
-# groups, no capabilities.
-as_user=(setpriv --reuid="$uid" --regid="$gid" --clear-groups
-    --inh-caps=-all --)
+unpriv_user aoetest-userns
 
 # ------------------------------------------ may this kernel do it at all?
 
@@ -83,30 +59,10 @@ truncate -s 16M "$backing"
 start_vblade 1 0 "$backing"
 
 # Binaries the user can reach, with no file capability at all.
-udir=$(mktemp -d /tmp/aoe-userns.XXXXXX) || fail "mktemp -d failed"
-cleanup_fn rm -rf "$udir"
-chmod 755 "$udir"
-mkdir "$udir/run"
-chown "$uid:$gid" "$udir/run"
-
-# have_prog PROG: copy PROG into $udir when it was built.  aoectl must be;
-# the servers come with their own work: outside CI a missing one skips
-# its part with a note, under CI=true it fails the test.
-have_prog()
-{
-	local src
-	if ! src=$(command -v "$1"); then
-		[ "${CI:-}" != true ] ||
-		    fail "$1 not built (CI=true: every part must run)"
-		say "note: $1 not built: its part is skipped"
-		return 1
-	fi
-	cp "$src" "$udir/$1"
-	chmod 755 "$udir/$1"
-	[ -z "$(getcap "$udir/$1")" ] || fail "$udir/$1 has file capabilities"
-}
+unpriv_dir aoe-userns
 
 have_prog aoectl || fail "aoectl not built"
+install_copy aoectl
 say "outside a namespace the same binary, run by $tuser, may not"
 expect_status 4 "${as_user[@]}" "$udir/aoectl" -I "$lan_if" stat
 expect_grep "$tmpdir/err" "CAP_NET_RAW"
@@ -183,6 +139,7 @@ in_ns_proc()
 
 # ------------------------------------------------------------ aoe-nbd
 if have_prog aoe-nbd && requires nbdinfo nbdcopy; then
+	install_copy aoe-nbd
 	sock=$udir/run/nbd.sock
 	pidf=$udir/run/nbd.pid
 	uri="nbd+unix:///e1.0?socket=$sock"
@@ -252,6 +209,7 @@ mounted_in()
 }
 
 if have_prog aoe-fuse && fuse_ok; then
+	install_copy aoe-fuse
 	mnt=$udir/mnt
 	pidf=$udir/run/fuse.pid
 	mkdir "$mnt"
