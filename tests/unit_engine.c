@@ -1506,6 +1506,46 @@ Test(discovery, shared_mac)
 }
 
 /*
+ * Two hosts export e1.0, each its own disk: a (net_add_target: 4096
+ * sectors) and b at another MAC with b_sectors and serial
+ * "1.0:otherhost", both reached on interface 0.  b is silent when
+ * b_silent (its vblade not started yet).  Nothing discovered yet.
+ */
+static struct net *
+net_two_hosts(const struct engine_config *c, uint64_t seed,
+    uint64_t b_sectors, bool b_silent, struct faketarget **pa,
+    struct faketarget **pb)
+{
+	struct net *n = net_new(c, 1, 1500, 0, seed);
+	uint8_t mac[6] = { 0x02, 0xbb, 0x00, 0x00, 0x01, 0x00 };
+	struct faketarget *b;
+
+	*pa = net_add_target(n, 1, 0, 4096, 1);
+	cr_assert_lt(n->ntgts, MAX_TGTS);
+	b = ft_new(1, 0, mac, b_sectors);
+	cr_assert_not_null(b);
+	ft_set_serial(b, "1.0:otherhost");
+	if (b_silent)
+		ft_set_silent(b, FT_SILENT_ALL);
+	n->tgt[n->ntgts] = b;
+	n->tgt_ifs[n->ntgts] = 1;
+	n->ntgts++;
+	*pb = b;
+	return n;
+}
+
+/* Discover, and wait until the one target of net_two_hosts is up. */
+static void
+net_up_one(struct net *n)
+{
+	unsigned one = 1;
+
+	net_discover(n);
+	cr_assert(net_run(n, 5 * NSEC_PER_SEC, pred_all_up, &one),
+	    "e1.0 did not come up");
+}
+
+/*
  * Two targets with the same shelf.slot and other disks (serials), as two
  * hosts both exporting e1.0: both answer discovery and were taken as two
  * paths of one target, so a read was every other frame of each disk.  A
@@ -1516,26 +1556,18 @@ Test(discovery, shared_mac)
 Test(discovery, same_address_other_disk)
 {
 	struct engine_config c = cfg_fast();
-	struct net *n = net_new(&c, 1, 1500, 0, 7);
-	uint8_t mac[6] = { 0x02, 0xbb, 0x00, 0x00, 0x01, 0x00 };
+	struct net *n;
 	struct faketarget *a, *b;
 	struct target *t;
 	struct target_info ti;
 	uint8_t *sa, *sb, *used, *buf;
-	unsigned one = 1, conflicts = 0;
+	unsigned conflicts = 0;
 	const size_t len = 64 * 1024;
 
-	a = net_add_target(n, 1, 0, 4096, 1);
-	b = ft_new(1, 0, mac, 4096);
-	cr_assert_not_null(b);
-	ft_set_serial(b, "1.0:otherhost");
-	n->tgt[n->ntgts] = b;
-	n->tgt_ifs[n->ntgts] = 1;
-	n->ntgts++;
+	n = net_two_hosts(&c, 7, 4096, false, &a, &b);
 	sa = seed_image(n, a);
 	sb = seed_image(n, b);
-	net_discover(n);
-	cr_assert(net_run(n, 5 * NSEC_PER_SEC, pred_all_up, &one));
+	net_up_one(n);
 	net_advance(n, 200 * NSEC_PER_MSEC); /* the other path's check */
 	t = net_target(n, 0);
 	engine_target_info(t, &ti);
@@ -1573,27 +1605,13 @@ net_failover(uint64_t b_sectors, struct faketarget **pa,
 {
 	struct engine_config c = cfg_fast();
 	struct net *n;
-	uint8_t mac[6] = { 0x02, 0xbb, 0x00, 0x00, 0x01, 0x00 };
 	struct faketarget *a, *b;
 	struct target *t;
 	struct target_info ti;
 
 	c.dead_ns = 60 * NSEC_PER_SEC;
-	n = net_new(&c, 1, 1500, 0, 8);
-	a = net_add_target(n, 1, 0, 4096, 1);
-	b = ft_new(1, 0, mac, b_sectors);
-	cr_assert_not_null(b);
-	ft_set_serial(b, "1.0:otherhost");
-	ft_set_silent(b, FT_SILENT_ALL);
-	n->tgt[n->ntgts] = b;
-	n->tgt_ifs[n->ntgts] = 1;
-	n->ntgts++;
-	net_discover(n);
-	{
-		unsigned one = 1;
-
-		cr_assert(net_run(n, 5 * NSEC_PER_SEC, pred_all_up, &one));
-	}
+	n = net_two_hosts(&c, 8, b_sectors, true, &a, &b);
+	net_up_one(n);
 	t = net_target(n, 0);
 	ft_set_silent(a, FT_SILENT_ALL);
 	cr_assert_eq(sub_write(n, w, t, 4096, 8192), 0);
@@ -1689,26 +1707,15 @@ Test(dead, failover_after_dead_timeout)
 {
 	struct engine_config c = cfg_fast();
 	struct net *n;
-	uint8_t mac[6] = { 0x02, 0xbb, 0x00, 0x00, 0x01, 0x00 };
 	struct faketarget *a, *b;
 	struct target *t;
 	struct target_info ti;
 	struct req w = { 0 };
 	uint8_t buf[4096];
-	unsigned one = 1;
 
 	c.dead_ns = 2 * NSEC_PER_SEC;
-	n = net_new(&c, 1, 1500, 0, 9);
-	a = net_add_target(n, 1, 0, 4096, 1);
-	b = ft_new(1, 0, mac, 4096);
-	cr_assert_not_null(b);
-	ft_set_serial(b, "1.0:otherhost");
-	ft_set_silent(b, FT_SILENT_ALL);
-	n->tgt[n->ntgts] = b;
-	n->tgt_ifs[n->ntgts] = 1;
-	n->ntgts++;
-	net_discover(n);
-	cr_assert(net_run(n, 5 * NSEC_PER_SEC, pred_all_up, &one));
+	n = net_two_hosts(&c, 9, 4096, true, &a, &b);
+	net_up_one(n);
 	t = net_target(n, 0);
 	ft_set_silent(a, FT_SILENT_ALL);
 	cr_assert_eq(sub_write(n, &w, t, 0, 4096), 0);
@@ -1716,8 +1723,7 @@ Test(dead, failover_after_dead_timeout)
 	cr_assert_eq(w.rc, -EIO);
 	cr_assert_eq(target_state(t), TARGET_DEAD);
 	ft_set_silent(b, 0);
-	net_discover(n);
-	cr_assert(net_run(n, 5 * NSEC_PER_SEC, pred_all_up, &one));
+	net_up_one(n);
 	cr_expect_eq(count_events(n, t, ENGINE_EV_MOVED), 1);
 	cr_expect_eq(count_events(n, t, ENGINE_EV_REPLACED), 0);
 	engine_target_info(t, &ti);
