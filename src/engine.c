@@ -234,6 +234,13 @@ struct target {
 	 * sign that it is read-only (see ata_response).
 	 */
 	bool wrote;
+	/*
+	 * Read-only learnt from a refused write (see ro_learn), until
+	 * ro_until; then ro_retry: writes go to the target again.
+	 */
+	bool ro_learnt, ro_retry;
+	uint64_t ro_until;
+	unsigned ro_refusals;
 	bool no_flush_ext;
 	struct target_path paths[ENGINE_MAX_PATHS];
 	unsigned npaths;
@@ -407,6 +414,7 @@ engine_config_default(struct engine_config *c)
 	c->rto_min_ns = 10 * NSEC_PER_MSEC;
 	c->rto_max_ns = 2 * NSEC_PER_SEC;
 	c->rto_init_ns = 200 * NSEC_PER_MSEC;
+	c->ro_retry_ns = 10 * NSEC_PER_SEC;
 }
 
 struct engine *
@@ -754,6 +762,68 @@ ev(struct engine *e, struct target *t, int event)
 		e->ops.event(e->ctx, t, event);
 }
 
+/* ------------------------------------------------------------ read-only */
+
+/*
+ * AoE has no read-only flag (AoEr11): vblade -r answers a write with ATA
+ * ABRT, and so does any vblade whose backing file refuses the write (a
+ * thin image on a full filesystem: ENOSPC; EIO).  A refusal from a target
+ * that took no write since it was identified is learnt as read-only, so
+ * that later writes fail at once and front ends can say so; but only for
+ * cfg.ro_retry_ns, as the space may be freed.  A target that took a write
+ * is not read-only (it would have to restart, which it announces): its
+ * refusals are I/O errors (ata_response).
+ */
+static void
+ro_learn(struct engine *e, struct target *t, uint64_t now)
+{
+	if (t->ro_learnt || e->cfg.read_only)
+		return; /* said already (writes in flight together) */
+	t->read_only = true;
+	t->ro_learnt = true;
+	t->ro_retry = false;
+	t->ro_refusals++;
+	t->ro_until = e->cfg.ro_retry_ns ? now + e->cfg.ro_retry_ns :
+	    UINT64_MAX;
+	ev(e, t, ENGINE_EV_READ_ONLY);
+}
+
+/* Learnt read-only expired: writes go to the target again. */
+static void
+ro_expire(struct engine *e, struct target *t)
+{
+	t->ro_learnt = false;
+	t->ro_retry = true;
+	t->read_only = e->cfg.read_only;
+	ev(e, t, ENGINE_EV_READ_ONLY);
+}
+
+/* A write taken while read-only was learnt or retried: writable. */
+static void
+ro_taken(struct engine *e, struct target *t)
+{
+	t->ro_learnt = false;
+	t->ro_retry = false;
+	t->ro_refusals = 0;
+	t->read_only = e->cfg.read_only;
+	ev(e, t, ENGINE_EV_READ_ONLY);
+}
+
+/*
+ * Restarted, another disk, another host: writable until a write is
+ * refused, silently (the caller says what changed).
+ */
+static void
+ro_forget(struct engine *e, struct target *t)
+{
+	t->read_only = e->cfg.read_only;
+	t->wrote = false;
+	t->ro_learnt = false;
+	t->ro_retry = false;
+	t->ro_refusals = 0;
+	t->ro_until = 0;
+}
+
 /* Common AoE header of a request to t (addresses and tag filled per send). */
 static void
 hdr_fill(uint8_t *p, const struct target *t, uint8_t cmd)
@@ -978,6 +1048,10 @@ engine_target_info(const struct target *t, struct target_info *o)
 	o->ident = t->ident;
 	o->size = target_size(t);
 	o->read_only = t->read_only;
+	o->ro_learnt = t->ro_learnt;
+	o->ro_until_ns = t->ro_until;
+	o->ro_retry = t->ro_retry;
+	o->ro_refusals = t->ro_refusals;
 	o->npaths = t->npaths;
 	memcpy(o->paths, t->paths, sizeof(o->paths));
 	o->sectors_per_frame = t->spf;
@@ -2158,8 +2232,7 @@ cfg_advert(struct engine *e, unsigned ifidx, const struct aoe_hdr *h,
 		t->state = TARGET_NEW;
 		t->identified = false;
 		t->reident = false;
-		t->read_only = e->cfg.read_only;
-		t->wrote = false;
+		ro_forget(e, t);
 		t->cwnd = 0;
 		target_reset_timing(e, t);
 		target_recompute(e, t);
@@ -2448,6 +2521,7 @@ target_moved(struct engine *e, struct target *t, unsigned pi,
 {
 	struct frame *f;
 	unsigned i, n = 0;
+	bool was_ro;
 
 	t->moved_ev_path = pi;
 	for (i = 0; i < t->npaths; i++) {
@@ -2479,11 +2553,10 @@ target_moved(struct engine *e, struct target *t, unsigned pi,
 	}
 	paths_check(e, t, now);
 	/* Another host's vblade: writable until a write is refused. */
-	if (t->read_only != e->cfg.read_only) {
-		t->read_only = e->cfg.read_only;
+	was_ro = t->read_only;
+	ro_forget(e, t);
+	if (t->read_only != was_ro)
 		ev(e, t, ENGINE_EV_CHANGED);
-	}
-	t->wrote = false;
 	target_pump(e, t, now);
 }
 
@@ -2600,10 +2673,8 @@ identify_done(struct engine *e, struct target *t, unsigned pi,
 	 * learnt: AoE cannot tell a read-only target, so forgetting it
 	 * each time would make every new client's first write fail.
 	 */
-	if (!was_up || t->restarted || old != id.sectors) {
-		t->read_only = e->cfg.read_only;
-		t->wrote = false;
-	}
+	if (!was_up || t->restarted || old != id.sectors)
+		ro_forget(e, t);
 	t->restarted = false;
 	target_recompute(e, t);
 	paths_check(e, t, now);
@@ -2701,6 +2772,8 @@ ata_response(struct engine *e, struct frame *f, unsigned pi,
 	}
 	if (rc == 0 && f->write) {
 		t->wrote = true;
+		if (t->ro_learnt || t->ro_retry)
+			ro_taken(e, t);
 	} else if (rc == -EROFS && t->wrote) {
 		/*
 		 * ABRT on a write from a target that took writes before:
@@ -2713,7 +2786,7 @@ ata_response(struct engine *e, struct frame *f, unsigned pi,
 		 */
 		rc = -EIO;
 	} else if (rc == -EROFS) {
-		t->read_only = true;
+		ro_learn(e, t, now);
 	}
 	if (f->nsent > 1)
 		r->retransmitted = true;
@@ -3057,6 +3130,8 @@ again:
 		}
 		if (t->state == TARGET_UP && !carrier_alive(t))
 			conflicts_check(e, t, now);
+		if (t->ro_learnt && now >= t->ro_until)
+			ro_expire(e, t);
 		target_pump(e, t, now);
 	}
 	drain(e);
@@ -3086,6 +3161,8 @@ engine_next_timeout(const struct engine *e)
 			for (const struct fence *fc = t->fences; fc;
 			    fc = fc->next)
 				next = MIN(next, fc->until);
+		if (t->ro_learnt)
+			next = MIN(next, t->ro_until);
 	}
 	return next;
 }

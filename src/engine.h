@@ -97,6 +97,15 @@ enum engine_event {
 	 * it was not dead); it was another disk if the admin says so.
 	 */
 	ENGINE_EV_MOVED,
+	/*
+	 * Read-only learnt or given up (not configured read-only; see
+	 * target_info ro_learnt, ro_retry, ro_refusals): a write refused
+	 * (ATA ABRT) by a target that took none since it was identified
+	 * made it read-only; that expired (ro_retry_ns), so writes go to the
+	 * target again; or it took a write while read-only was learnt or
+	 * being retried: writable.
+	 */
+	ENGINE_EV_READ_ONLY,
 };
 
 enum target_state {
@@ -129,6 +138,16 @@ struct engine_config {
 	unsigned max_sectors;
 	/* Treat every target as read-only (writes fail -EROFS). */
 	bool read_only;
+	/*
+	 * AoE has no read-only flag: a write refused (ATA ABRT) by a target
+	 * that took no write since it was identified makes it read-only, as
+	 * vblade -r answers so.  vblade also answers ABRT to any write its
+	 * backing file refuses (a thin image's full filesystem, EIO), so
+	 * that lasts this long only: then writes go to the target again (a
+	 * write taken: writable; refused: read-only again for as long).
+	 * 0 = until the target restarts.  Default 10 s.
+	 */
+	uint64_t ro_retry_ns;
 	/*
 	 * 0 to AOE_TAG_INSTANCES - 1, carried in every tag: initiators
 	 * on one host share the interface's MAC address and see each
@@ -190,7 +209,14 @@ struct target_info {
 	bool identified;
 	struct ata_ident ident;
 	uint64_t size;         /* bytes */
-	bool read_only;        /* configured, or learnt from a write ABRT */
+	bool read_only;        /* writes refused: configured, or ro_learnt */
+	/* learnt from a write ABRT, until ro_until_ns (UINT64_MAX: restart) */
+	bool ro_learnt;
+	uint64_t ro_until_ns;
+	/* ro_learnt expired: writes go to the target, none taken yet */
+	bool ro_retry;
+	/* times learnt since a write was taken (or it was identified) */
+	unsigned ro_refusals;
 	unsigned npaths;
 	struct target_path paths[ENGINE_MAX_PATHS];
 	/* engine state */
@@ -274,6 +300,7 @@ void engine_target_info(const struct target *t, struct target_info *out);
 enum target_state target_state(const struct target *t);
 uint64_t target_size(const struct target *t); /* bytes, 0 until identified */
 const char *target_name(const struct target *t);
+/* Writes fail -EROFS now: configured, or learnt (ENGINE_EV_READ_ONLY). */
 bool target_read_only(const struct target *t);
 /* Front ends may hang their own per-target data here. */
 void target_set_user(struct target *t, void *user);
@@ -297,7 +324,8 @@ typedef void (*engine_done_fn)(void *arg, int rc);
  * end, -EROFS for a write to a read-only target, -EIO for a dead target,
  * -EAGAIN for a target not yet identified, -ENOMEM.
  * Completion errors: -EIO (dead timeout, ATA UNC/DF), -EROFS (write
- * aborted: the target becomes read-only), -ENOSPC (IDNF), -EINVAL (AoE
+ * aborted: the target becomes read-only for cfg.ro_retry_ns, unless it
+ * took a write before: then -EIO), -ENOSPC (IDNF), -EINVAL (AoE
  * bad argument), -EACCES (target reserved by another host).
  */
 int engine_read(struct engine *e, struct target *t, void *buf,

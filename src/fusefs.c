@@ -712,18 +712,6 @@ fusefs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	io_interruptible(io);
 }
 
-/*
- * AoE cannot say that a target is read-only (vblade -r): the engine learns
- * it from the first refused write.  Make the kernel fetch the attributes
- * again, now with the write bits cleared (offset -1: attributes only).
- */
-static void
-learnt_read_only(struct fusefs *fs, fuse_ino_t ino)
-{
-	if (fs->mounted && !fs->unmounted)
-		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
-}
-
 static void
 write_done(void *arg, int rc)
 {
@@ -747,8 +735,6 @@ write_done(void *arg, int rc)
 		else
 			fuse_reply_write(io->req, io->len);
 	}
-	if (rc == -EROFS)
-		learnt_read_only(io->fs, io->ino);
 	io_free(io);
 }
 
@@ -927,8 +913,6 @@ zero_done(void *arg, int rc)
 	io->pending--;
 	if (rc < 0 && io->err == 0)
 		io->err = io_errno(rc);
-	if (rc == -EROFS)
-		learnt_read_only(io->fs, io->ino);
 	(void)zero_next(io);
 }
 

@@ -82,6 +82,7 @@ struct rt {
 	void *front_ctx;
 	bool hook_added;
 	uint64_t coalesce_ns;  /* --coalesce */
+	uint64_t ro_retry_ns;  /* --ro-retry */
 	unsigned nap_gain;     /* loop_nap_adapt, 1/16ths */
 	unsigned nap_inflight; /* frames in flight when the last nap began */
 	uint64_t nap_rx;       /* the engine's rx_frames then */
@@ -113,6 +114,7 @@ const struct option rt_long_options[RT_LONG_OPTIONS_COUNT + 1] = {
 	{ "max-sectors", required_argument, NULL, RT_OPT_MAXSECT },
 	{ "busy-poll", required_argument, NULL, RT_OPT_BUSYPOLL },
 	{ "coalesce", required_argument, NULL, RT_OPT_COALESCE },
+	{ "ro-retry", required_argument, NULL, RT_OPT_RORETRY },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -148,6 +150,11 @@ rt_usage_common(FILE *f, const char *wait_help)
 "                               queued) before taking answers, in batches\n"
 "                               (less CPU; default 100, 0 = off; off with "
 	    "--busy-poll)\n"
+"      --ro-retry=SECS          a target that refused a write before taking\n"
+"                               any is read-only (vblade -r, or its backing\n"
+"                               store is full or failing) this long, then\n"
+"                               writes go to it again (default 10; 0 = until\n"
+"                               it restarts, else >= 1)\n"
 "  -v, --verbose                more log output and counters at exit\n",
 	    f);
 }
@@ -320,6 +327,8 @@ rt_parse_option(struct rt_options *o, int opt, const char *arg)
 		    &o->busy_poll_ns);
 	case RT_OPT_COALESCE:
 		return parse_us(opt, arg, RT_MAX_COALESCE_US, &o->coalesce_ns);
+	case RT_OPT_RORETRY:
+		return parse_duration_off(opt, arg, &o->ecfg.ro_retry_ns);
 	case 'v':
 		log_setverbose(log_getverbose() + 1);
 		return 1;
@@ -475,6 +484,40 @@ rt_path_name(const struct rt *rt, const struct target_path *p,
 	return buf;
 }
 
+/*
+ * Read-only learnt from a refused write, expired, or given up: the first
+ * refusal is said loudly, as it may be no read-only target at all but a
+ * full or failing disk behind vblade; a refusal again after a retry
+ * quietly (said already; it may come every --ro-retry).
+ */
+static void
+rt_read_only_event(const struct rt *rt, struct target *t)
+{
+	struct target_info ti;
+	char until[96];
+
+	engine_target_info(t, &ti);
+	if (rt->ro_retry_ns != 0)
+		snprintf(until, sizeof(until), "for %g s, then go to it again "
+		    "(--ro-retry)", (double)rt->ro_retry_ns / NSEC_PER_SEC);
+	else
+		snprintf(until, sizeof(until), "until it restarts "
+		    "(--ro-retry 0)");
+	if (ti.ro_learnt && ti.ro_refusals <= 1)
+		log_warnx("%s refused a write (ATA ABRT) before taking any: "
+		    "taken as read-only (vblade -r), but its backing store "
+		    "may as well be full (a thin image on a full filesystem) "
+		    "or failing; writes to it fail here %s", ti.name, until);
+	else if (ti.ro_learnt)
+		log_debug("%s refused a write again: writes fail here %s",
+		    ti.name, until);
+	else if (ti.ro_retry)
+		log_debug("%s: writes go to it again (read-only was learnt)",
+		    ti.name);
+	else
+		log_info("%s takes writes again: writable", ti.name);
+}
+
 static void
 rt_event(void *ctx, struct target *t, int event)
 {
@@ -551,6 +594,9 @@ rt_event(void *ctx, struct target *t, int event)
 		    mac_fmt(was_mac, ti.paths[ti.moved_path].mac),
 		    ti.ident.serial, ti.conflict_ident.sectors);
 	}
+
+	if (event == ENGINE_EV_READ_ONLY)
+		rt_read_only_event(rt, t);
 
 	if (rt->front != NULL && rt->front->event != NULL)
 		rt->front->event(rt->front_ctx, t, event);
@@ -1199,6 +1245,7 @@ rt_new(struct rt **out, const struct rt_options *o, struct loop *loop,
 		rt->tag_instance = ecfg.tag_instance;
 		log_debug("tag instance %u", ecfg.tag_instance);
 		rt->e = engine_new(&ecfg, &ops, rt);
+		rt->ro_retry_ns = ecfg.ro_retry_ns;
 	}
 	if (rt->e == NULL) {
 		fprintf(stderr, "%s: cannot create the engine: %s\n", prog,

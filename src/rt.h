@@ -56,10 +56,11 @@ enum {
 	RT_OPT_MAXSECT,
 	RT_OPT_BUSYPOLL,
 	RT_OPT_COALESCE,
+	RT_OPT_RORETRY,
 	RT_OPT_WAIT,
 };
 extern const struct option rt_long_options[];
-#define RT_LONG_OPTIONS_COUNT 11
+#define RT_LONG_OPTIONS_COUNT 12
 /*
  * Print the common options' help lines; wait_help: the program's own -w
  * entry (NULL: the default one).

@@ -292,6 +292,9 @@ lan_target_mac()
 }
 
 vblade_pids=()
+# The command start_vblade runs: a test may put a wrapper first that
+# execs vblade with the arguments it is given (the pid stays vblade's).
+vblade_cmd=(vblade)
 
 # start_vblade SHELF SLOT FILE [vblade options...]: serve FILE as
 # eSHELF.SLOT on the target end of the current LAN.  Waits until vblade
@@ -302,7 +305,7 @@ start_vblade()
 	shift 3
 	log=$tmpdir/vblade-$shelf.$slot.log
 	ip netns exec "$lan_ns" \
-	    vblade "$@" "$shelf" "$slot" "$lan_tif" "$file" \
+	    "${vblade_cmd[@]}" "$@" "$shelf" "$slot" "$lan_tif" "$file" \
 	    </dev/null >"$log" 2>&1 &
 	vblade_pid=$!
 	vblade_pids+=("$vblade_pid")

@@ -17,7 +17,7 @@ for p in aoe-nbd aoe-fuse; do
 done
 common=(--interface --backend --trace --wait --dead-timeout
     --discover-interval --max-window --max-sectors --busy-poll --coalesce
-    --verbose --help --version)
+    --ro-retry --verbose --help --version)
 
 for p in "${progs[@]}"; do
 	command -v "$p" >/dev/null || fail "$p not built"
@@ -40,8 +40,8 @@ for p in "${progs[@]}"; do
 	[ -s "$tmpdir/err" ] || fail "$p: no message for an unknown option"
 
 	# Each broadcast is answered by every target on the LAN.
-	say "$p: --discover-interval and --dead-timeout 0 or >= 1 s"
-	for o in --discover-interval --dead-timeout; do
+	say "$p: --discover-interval, --dead-timeout, --ro-retry 0 or >= 1 s"
+	for o in --discover-interval --dead-timeout --ro-retry; do
 		expect_status 2 "$p" "$o=0.001" --help
 		expect_grep "$tmpdir/err" "0 (off) or 1 second or more"
 		expect_status 0 "$p" "$o=0" --help

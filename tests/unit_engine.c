@@ -1926,6 +1926,187 @@ Test(errors, refused_after_writes_is_io_error)
 	net_free(n);
 }
 
+/* ENGINE_EV_READ_ONLY said so far for t; *ti gets its state now. */
+static unsigned
+ro_events(const struct net *n, struct target *t, struct target_info *ti)
+{
+	engine_target_info(t, ti);
+	return count_events(n, t, ENGINE_EV_READ_ONLY);
+}
+
+/*
+ * The very first write refused (vblade's thin image on a full filesystem,
+ * as vblade -r): read-only is learnt, and later writes fail -EROFS here,
+ * for cfg.ro_retry_ns.  Then writes go to the target again: refused, it
+ * is learnt again (as long again); taken (the space freed), it is
+ * writable and the bytes land.  Each change is an ENGINE_EV_READ_ONLY.
+ */
+Test(errors, learnt_read_only_expires)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n;
+	struct faketarget *a;
+	struct target *t;
+	struct target_info ti;
+	struct req r = { 0 };
+	uint8_t buf[1024], back[1024];
+	uint64_t t0, tried;
+
+	c.ro_retry_ns = 5 * NSEC_PER_SEC;
+	n = net_new(&c, 1, 1500, 0, 64);
+	a = net_add_target(n, 1, 0, 4096, 1);
+	ft_set_read_only(a, true);      /* its file cannot grow: ABRT */
+	net_up(n);
+	t = net_target(n, 0);
+	memset(buf, 0x5a, sizeof(buf));
+	cr_assert_not(target_read_only(t));
+	cr_assert_eq(ro_events(n, t, &ti), 0);
+
+	/* the first write: refused on the wire, learnt */
+	cr_assert_eq(do_write(n, t, buf, 0, sizeof(buf)), -EROFS);
+	t0 = n->now;
+	tried = ft_stats(a)->ata_errors;
+	cr_assert_gt(tried, 0);
+	cr_assert(target_read_only(t));
+	cr_assert_eq(ro_events(n, t, &ti), 1);
+	cr_assert(ti.read_only && ti.ro_learnt && !ti.ro_retry);
+	cr_assert_eq(ti.ro_refusals, 1);
+	cr_assert_eq(ti.ro_until_ns, t0 + c.ro_retry_ns);
+
+	/* while learnt: refused at once, nothing sent; reads work */
+	cr_assert_eq(sub_write(n, &r, t, 0, 512), -EROFS);
+	req_release(&r);
+	cr_assert_eq(do_read(n, t, back, 0, sizeof(back)), 0);
+	net_advance(n, t0 + c.ro_retry_ns - NSEC_PER_MSEC - n->now);
+	cr_assert(target_read_only(t), "expired early");
+	cr_assert_eq(sub_write(n, &r, t, 0, 512), -EROFS);
+	req_release(&r);
+	cr_assert_eq(ft_stats(a)->ata_errors, tried);
+	cr_assert_eq(ft_stats(a)->writes, 0);
+
+	/* expired: writes go out again; still refused: learnt again */
+	net_advance(n, 2 * NSEC_PER_MSEC);
+	cr_assert_not(target_read_only(t));
+	cr_assert_eq(ro_events(n, t, &ti), 2);
+	cr_assert(!ti.read_only && !ti.ro_learnt && ti.ro_retry);
+	cr_assert_eq(do_write(n, t, buf, 0, sizeof(buf)), -EROFS);
+	cr_assert_gt(ft_stats(a)->ata_errors, tried);
+	cr_assert(target_read_only(t));
+	cr_assert_eq(ro_events(n, t, &ti), 3);
+	cr_assert(ti.ro_learnt && !ti.ro_retry);
+	cr_assert_eq(ti.ro_refusals, 2);
+	cr_assert_eq(ti.ro_until_ns, n->now + c.ro_retry_ns);
+	cr_assert_eq(do_write(n, t, buf, 0, sizeof(buf)), -EROFS);
+
+	/* the space freed; after the expiry a write is taken: writable */
+	ft_set_read_only(a, false);
+	cr_assert_eq(do_write(n, t, buf, 0, sizeof(buf)), -EROFS);
+	net_advance(n, c.ro_retry_ns);
+	cr_assert_not(target_read_only(t));
+	cr_assert_eq(ro_events(n, t, &ti), 4);
+	cr_assert_eq(do_write(n, t, buf, 1024, sizeof(buf)), 0);
+	cr_assert_eq(ro_events(n, t, &ti), 5);
+	cr_assert(!ti.read_only && !ti.ro_learnt && !ti.ro_retry);
+	cr_assert_eq(ti.ro_refusals, 0);
+	cr_assert_eq(ft_stats(a)->writes, 1);
+	cr_assert_eq(ft_pread(a, back, sizeof(back), 1024), 0);
+	cr_assert_arr_eq(back, buf, sizeof(buf));
+
+	/* no timer left; having taken a write, a refusal is -EIO */
+	net_advance(n, 3 * c.ro_retry_ns);
+	cr_assert_eq(ro_events(n, t, &ti), 5);
+	ft_set_read_only(a, true);
+	cr_assert_eq(do_write(n, t, buf, 0, sizeof(buf)), -EIO);
+	cr_assert_not(target_read_only(t));
+	cr_assert_eq(ro_events(n, t, &ti), 5);
+	cr_assert_eq(count_events(n, t, ENGINE_EV_DEAD), 0);
+	net_free(n);
+}
+
+/*
+ * Two writes in flight, the first refused (a hole in a thin image on a
+ * full filesystem), the second taken (an allocated block): read-only is
+ * learnt, then given up at once; later writes go out.
+ */
+Test(errors, learnt_read_only_taken_write_clears)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 1, 1500, 0, 65);
+	struct faketarget *a;
+	struct target *t;
+	struct target_info ti;
+	struct req r1 = { 0 }, r2 = { 0 };
+	uint8_t buf[512];
+
+	a = net_add_target(n, 1, 0, 4096, 1);
+	net_up(n);
+	t = net_target(n, 0);
+	ft_fail_lba(a, 100, ATA_ER_ABRT);
+	cr_assert_eq(sub_write(n, &r1, t, 100 * 512, 512), 0);
+	cr_assert_eq(sub_write(n, &r2, t, 0, 512), 0);
+	cr_assert(net_run(n, 10 * NSEC_PER_SEC, pred_req_done, &r2));
+	cr_assert(net_run(n, 10 * NSEC_PER_SEC, pred_req_done, &r1));
+	cr_assert_eq(r1.rc, -EROFS);
+	cr_assert_eq(r2.rc, 0);
+	cr_assert_not(target_read_only(t));
+	cr_assert_eq(ro_events(n, t, &ti), 2);
+	cr_assert(!ti.ro_learnt && !ti.ro_retry);
+	memset(buf, 0x11, sizeof(buf));
+	cr_assert_eq(do_write(n, t, buf, 512, sizeof(buf)), 0);
+	req_release(&r1);
+	req_release(&r2);
+	net_free(n);
+}
+
+/*
+ * --ro-retry 0: learnt until the target restarts.  Configured read-only
+ * never expires, and no write ever goes out.
+ */
+Test(errors, read_only_without_expiry)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n;
+	struct faketarget *a;
+	struct target *t;
+	struct target_info ti;
+	struct req r = { 0 };
+	uint8_t buf[1024];
+
+	c.ro_retry_ns = 0;
+	n = net_new(&c, 1, 1500, 0, 66);
+	t = read_only_target(n, &a, buf);
+	engine_target_info(t, &ti);
+	cr_assert_eq(ti.ro_until_ns, UINT64_MAX);
+	ft_set_read_only(a, false);
+	net_advance(n, 3600 * NSEC_PER_SEC);
+	cr_assert(target_read_only(t));
+	cr_assert_eq(do_write(n, t, buf, 0, sizeof(buf)), -EROFS);
+	cr_assert_eq(ft_stats(a)->writes, 0);
+	announce_restart(n, a);
+	cr_assert_not(target_read_only(t));
+	cr_assert_eq(do_write(n, t, buf, 0, sizeof(buf)), 0);
+	net_free(n);
+
+	c = cfg_fast();
+	c.read_only = true;
+	c.ro_retry_ns = NSEC_PER_SEC;
+	n = net_new(&c, 1, 1500, 0, 67);
+	a = net_add_target(n, 1, 0, 4096, 1);
+	net_up(n);
+	t = net_target(n, 0);
+	for (unsigned i = 0; i < 5; i++) {
+		cr_assert(target_read_only(t));
+		cr_assert_eq(sub_write(n, &r, t, 0, 512), -EROFS);
+		req_release(&r);
+		net_advance(n, 30 * NSEC_PER_SEC);
+	}
+	engine_target_info(t, &ti);
+	cr_assert(ti.read_only && !ti.ro_learnt && !ti.ro_retry);
+	cr_assert_eq(count_events(n, t, ENGINE_EV_READ_ONLY), 0);
+	cr_assert_eq(ft_stats(a)->writes + ft_stats(a)->ata_errors, 0);
+	net_free(n);
+}
+
 /*
  * A read-only state learnt from a refused write outlives our own
  * rediscovery (the same size: nothing says it changed) and is forgotten

@@ -338,6 +338,18 @@ op_event(void *ctx, struct target *t, int ev)
 		}
 		break;
 	}
+	case ENGINE_EV_READ_ONLY: {
+		/* Learnt (refused since), retried, or writable again. */
+		struct target_info info;
+
+		engine_target_info(t, &info);
+		CHECK(!(info.ro_learnt && info.ro_retry));
+		CHECK(info.read_only == info.ro_learnt);
+		CHECK(!info.ro_learnt || info.ro_refusals > 0);
+		CHECK(info.ro_learnt || info.ro_retry ||
+		    info.ro_refusals == 0);
+		break;
+	}
 	default:
 		CHECK(!"unknown event");
 	}
@@ -1013,6 +1025,8 @@ fz_new(const uint8_t *data, size_t size)
 		cfg.dead_ns = (c1 % 16 + 1) * NSEC_PER_SEC;
 	if (c0 & 0x80)
 		cfg.discover_ns = 0;
+	if (c0 & 0x04)
+		cfg.ro_retry_ns = (c3 / 16 % 4) * NSEC_PER_SEC; /* 0: never */
 	z->e = engine_new(&cfg, &fz_ops, z);
 	CHECK(z->e != NULL);
 
