@@ -2115,25 +2115,41 @@ engine_update_interface(struct engine *e, unsigned ifidx,
 	engine_set_mtu(e, ifidx, mtu);
 }
 
+/*
+ * Send IDENTIFY DEVICE (one sector in) to t: on path pi only, or on any path
+ * when pi is -1. The frame goes in *slot; nothing is sent (and *slot stays
+ * as it was) when no frame is free.
+ */
 static void
-identify_send(struct engine *e, struct target *t, uint64_t now)
+identify_frame_send(struct engine *e, struct target *t, int pi,
+    struct frame **slot, uint64_t now)
 {
 	struct aoe_ata a;
 	struct frame *f;
 
-	if (t->ident_frame || t->npaths == 0)
-		return;
 	f = frame_alloc(e);
 	if (f == NULL)
 		return;
 	f->kind = FK_IDENTIFY;
 	f->t = t;
+	if (pi >= 0) {
+		f->pinned = true;
+		f->path = (unsigned)pi;
+	}
 	f->scnt = 1;
 	f->datalen = ATA_SECTOR_SIZE;
 	ata_identify_build(&a);
 	ata_frame_build(f, &a);
-	t->ident_frame = f;
+	*slot = f;
 	frame_send(e, f, now);
+}
+
+static void
+identify_send(struct engine *e, struct target *t, uint64_t now)
+{
+	if (t->ident_frame || t->npaths == 0)
+		return;
+	identify_frame_send(e, t, -1, &t->ident_frame, now);
 }
 
 /*
@@ -2144,24 +2160,9 @@ static void
 path_check_send(struct engine *e, struct target *t, unsigned pi,
     uint64_t now)
 {
-	struct aoe_ata a;
-	struct frame *f;
-
 	if (t->path_ident[pi] != NULL)
 		return;
-	f = frame_alloc(e);
-	if (f == NULL)
-		return;
-	f->kind = FK_IDENTIFY;
-	f->t = t;
-	f->pinned = true;
-	f->path = pi;
-	f->scnt = 1;
-	f->datalen = ATA_SECTOR_SIZE;
-	ata_identify_build(&a);
-	ata_frame_build(f, &a);
-	t->path_ident[pi] = f;
-	frame_send(e, f, now);
+	identify_frame_send(e, t, (int)pi, &t->path_ident[pi], now);
 }
 
 /* Check every path not checked yet (a conflict waits for its advert). */
