@@ -890,15 +890,25 @@ wait_targets(struct ctl *c, enum wait_kind k)
 	return EXIT_OK;
 }
 
-static void
-req_finish(struct req *r, int rc)
+/*
+ * The first answer to r: rc, and whether a response came with it (later
+ * answers are dropped).  True when the caller is to keep the response in
+ * r->u.
+ */
+static bool
+req_answer(struct req *r, int rc, bool have)
 {
 	struct ctl *c = r->c;
 
+	if (r->done)
+		return false;
 	r->rc = rc;
 	r->done = true;
+	if (have)
+		r->have = true;
 	if (c->pending > 0 && --c->pending == 0)
 		c->all_done = true;
+	return have;
 }
 
 static void
@@ -906,13 +916,8 @@ cfg_done(void *arg, int rc, const struct aoe_cfg *cfg)
 {
 	struct req *r = arg;
 
-	if (r->done)
-		return;
-	if (cfg != NULL) {
+	if (req_answer(r, rc, cfg != NULL))
 		r->u.cfg = *cfg;
-		r->have = true;
-	}
-	req_finish(r, rc);
 }
 
 static void
@@ -920,13 +925,8 @@ mask_done(void *arg, int rc, const struct aoe_mask *m)
 {
 	struct req *r = arg;
 
-	if (r->done)
-		return;
-	if (m != NULL) {
+	if (req_answer(r, rc, m != NULL))
 		r->u.mask = *m;
-		r->have = true;
-	}
-	req_finish(r, rc);
 }
 
 static void
@@ -934,13 +934,8 @@ resv_done(void *arg, int rc, const struct aoe_resv *rv)
 {
 	struct req *r = arg;
 
-	if (r->done)
-		return;
-	if (rv != NULL) {
+	if (req_answer(r, rc, rv != NULL))
 		r->u.resv = *rv;
-		r->have = true;
-	}
-	req_finish(r, rc);
 }
 
 static int
