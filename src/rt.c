@@ -518,19 +518,24 @@ rt_read_only_event(const struct rt *rt, struct target *t)
 		log_info("%s takes writes again: writable", ti.name);
 }
 
+/*
+ * A path event in the log: the engine names the path (jumbo_path for
+ * ENGINE_EV_JUMBO, else conflict_path) in the target's info.
+ */
 static void
-rt_event(void *ctx, struct target *t, int event)
+rt_log_path_event(const struct rt *rt, struct target *t, int event)
 {
-	struct rt *rt = ctx;
+	struct target_info ti;
+	const struct target_path *p;
+	char via[RT_PATH_NAMELEN];
+	char now_mac[MAC_STRLEN], was_mac[MAC_STRLEN];
 
-	if (event == ENGINE_EV_JUMBO) {
-		struct target_info ti;
-		const struct target_path *p;
-		char via[RT_PATH_NAMELEN];
-
-		engine_target_info(t, &ti);
-		p = &ti.paths[ti.jumbo_path];
-		rt_path_name(rt, p, via);
+	engine_target_info(t, &ti);
+	p = &ti.paths[event == ENGINE_EV_JUMBO ? ti.jumbo_path :
+	    ti.conflict_path];
+	rt_path_name(rt, p, via);
+	switch (event) {
+	case ENGINE_EV_JUMBO:
 		if (p->jumbo_lost && ti.sectors_per_frame <
 		    ti.sectors_per_frame_full)
 			log_warnx("%s via %s: frames of %u sectors go "
@@ -551,49 +556,42 @@ rt_event(void *ctx, struct target *t, int event)
 		else
 			log_info("%s via %s: frames of %u sectors are answered "
 			    "again", ti.name, via, ti.sectors_per_frame_full);
-	}
-
-	if (event == ENGINE_EV_CONFLICT) {
-		struct target_info ti;
-		char via[RT_PATH_NAMELEN];
-
-		engine_target_info(t, &ti);
-		rt_path_name(rt, &ti.paths[ti.conflict_path], via);
+		break;
+	case ENGINE_EV_CONFLICT:
 		log_warnx("%s via %s: another disk answers for %s (serial "
 		    "\"%s\", %" PRIu64 " sectors; %s has serial \"%s\", "
 		    "%" PRIu64 "): two targets with the same shelf.slot?  "
 		    "That path is not used", ti.name, via, ti.name,
 		    ti.conflict_ident.serial, ti.conflict_ident.sectors,
 		    ti.name, ti.ident.serial, ti.ident.sectors);
-	}
-
-	if (event == ENGINE_EV_REPLACED) {
-		struct target_info ti;
-		char via[RT_PATH_NAMELEN];
-
-		engine_target_info(t, &ti);
-		rt_path_name(rt, &ti.paths[ti.conflict_path], via);
+		break;
+	case ENGINE_EV_REPLACED:
 		log_warnx("%s via %s: another disk answers now (serial \"%s\", "
 		    "%" PRIu64 " sectors; it was serial \"%s\"): its I/O "
 		    "fails, and it is found again as the new disk", ti.name,
 		    via, ti.conflict_ident.serial, ti.conflict_ident.sectors,
 		    ti.ident.serial);
-	}
-
-	if (event == ENGINE_EV_MOVED) {
-		struct target_info ti;
-		char now_mac[MAC_STRLEN], was_mac[MAC_STRLEN];
-
-		engine_target_info(t, &ti);
+		break;
+	case ENGINE_EV_MOVED:
 		log_warnx("%s moved: now answers from MAC %s (serial \"%s\"), "
 		    "was MAC %s (serial \"%s\"): taken as a failover of the "
 		    "same disk (%" PRIu64 " sectors, as before); if it is "
 		    "another disk, stop using it", ti.name,
-		    mac_fmt(now_mac, ti.paths[ti.conflict_path].mac),
-		    ti.conflict_ident.serial,
+		    mac_fmt(now_mac, p->mac), ti.conflict_ident.serial,
 		    mac_fmt(was_mac, ti.paths[ti.moved_path].mac),
 		    ti.ident.serial, ti.conflict_ident.sectors);
+		break;
 	}
+}
+
+static void
+rt_event(void *ctx, struct target *t, int event)
+{
+	struct rt *rt = ctx;
+
+	if (event == ENGINE_EV_JUMBO || event == ENGINE_EV_CONFLICT ||
+	    event == ENGINE_EV_REPLACED || event == ENGINE_EV_MOVED)
+		rt_log_path_event(rt, t, event);
 
 	if (event == ENGINE_EV_READ_ONLY)
 		rt_read_only_event(rt, t);
