@@ -28,6 +28,19 @@ nbd_test_timeout=150
 
 requires aoe-nbd prlimit truncate cmp unshare mount dd stat
 requires_root
+
+# image_holds IMAGE C:OFFSET...: IMAGE has 4 KiB of byte C at each OFFSET
+# (what the clients wrote).
+image_holds()
+{
+	local img=$1 spec
+	shift
+	for spec; do
+		cmp -n 4096 -i "0:${spec#*:}" \
+		    <(head -c 4096 /dev/zero | tr '\0' "${spec%%:*}") "$img" ||
+		    fail "the image lacks the write of '${spec%%:*}' at ${spec#*:}"
+	done
+}
 requires_nbdsh
 requires_fuse
 
@@ -69,12 +82,7 @@ h.flush()
 print("limit raised: the write works")'
 expect_grep "$tmpdir/out" "limit raised: the write works"
 
-for spec in a:0 c:4096 d:8192 b:6291456; do
-	cmp -n 4096 -i "0:${spec#*:}" \
-	    <(head -c 4096 /dev/zero | tr '\0' "${spec%%:*}") \
-	    "$tmpdir/thin.img" ||
-	    fail "the image lacks the write of '${spec%%:*}' at ${spec#*:}"
-done
+image_holds "$tmpdir/thin.img" a:0 c:4096 d:8192 b:6291456
 nbd_alive
 stop_aoe_nbd
 
@@ -139,12 +147,7 @@ expect_grep "$tmpdir/out" "a new client: writable"
 expect_grep "$nbd_log" "e1.1 refused a write (ATA ABRT) before taking any"
 expect_grep "$nbd_log" "may as well be full"
 expect_grep "$nbd_log" "e1.1 takes writes again"
-for spec in e:0 f:8192; do
-	cmp -n 4096 -i "0:${spec#*:}" \
-	    <(head -c 4096 /dev/zero | tr '\0' "${spec%%:*}") \
-	    "$vroot$full/thin.img" ||
-	    fail "the image lacks the write of '${spec%%:*}' at ${spec#*:}"
-done
+image_holds "$vroot$full/thin.img" e:0 f:8192
 nbd_alive
 stop_aoe_nbd
 
