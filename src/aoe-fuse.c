@@ -144,7 +144,7 @@ usage(FILE *f)
 	    "auto_unmount\n"
 	    "                               (default), noauto_unmount, "
 	    "direct_io,\n"
-	    "                               async_dio (O_DIRECT not "
+	    "                               async_dio (O_DIRECT writes not "
 	    "interruptible),\n"
 	    "                               max_background=N (default 64), "
 	    "max_read=BYTES\n"

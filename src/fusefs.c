@@ -50,6 +50,12 @@
  */
 #define FUSEFS_INTR_GRACE_NS (200 * NSEC_PER_MSEC)
 /*
+ * A read still waiting this long, and then as often, has its caller's
+ * pending signals looked at (readahead is never interrupted, see
+ * watch_tick).
+ */
+#define FUSEFS_WATCH_NS FUSEFS_INTR_GRACE_NS
+/*
  * The kernel gives a FUSE mount 128 KiB of readahead: buffered sequential
  * reads then arrive 128 KiB at a time, two in flight, with the target idle
  * between them.  1 MiB is one request of max_write (4 MiB measured no
@@ -85,16 +91,32 @@ struct fusefs {
 	int ra_fd;                /* read_ahead_kb to write after INIT, or -1 */
 	unsigned inflight;
 	struct fusefs_io *intr;   /* interrupted, waiting for their grace */
+	struct fusefs_io *watch, *watch_tail; /* reads, oldest first */
+	uint64_t watched_at;      /* the last look at their callers */
+	struct fusefs_file *files; /* open; freed at the end if not released */
 	uint8_t *zeroes;          /* FUSEFS_ZERO_CHUNK zero bytes, lazily */
 	struct timespec start;    /* every timestamp not in times */
 	struct file_times *times; /* files written to or touched */
 	unsigned ntimes, times_cap;
 };
 
+/* An open file description: fi->fh points at it. */
+struct fusefs_file {
+	int flags;                /* open(2)'s: the access mode for flush */
+	/*
+	 * Its last request was interrupted and answered EINTR: a program
+	 * that catches the signal (dd) closes it next, and that close's
+	 * FLUSH is interrupted too (see start_flush).
+	 */
+	bool interrupted;
+	struct fusefs_file *prev, *next; /* fs->files */
+};
+
 /* One request waiting for the engine. */
 struct fusefs_io {
 	struct fusefs *fs;
 	fuse_req_t req;
+	struct fusefs_file *file; /* NULL: none (a write from writeback) */
 	void *buf;                /* read data / write payload */
 	void *base;               /* what to free (a stolen fbuf.mem) */
 	size_t base_pooled;       /* base is from bufpool_get(this), 0: malloc */
@@ -115,6 +137,11 @@ struct fusefs_io {
 	bool intr_queued;         /* on fs->intr */
 	uint64_t intr_at;         /* when the interrupt came */
 	struct fusefs_io *intr_next;
+	/* A read, on fs->watch until answered or interrupted. */
+	bool watched;
+	pid_t pid;                /* its caller, as the kernel says */
+	uint64_t started;
+	struct fusefs_io *watch_prev, *watch_next;
 };
 
 void
@@ -333,11 +360,13 @@ io_new(struct fusefs *fs, fuse_req_t req)
 }
 
 static void intr_dequeue(struct fusefs_io *io);
+static void watch_del(struct fusefs_io *io);
 
 static void
 io_free(struct fusefs_io *io)
 {
 	intr_dequeue(io);
+	watch_del(io);
 	io->fs->inflight--;
 	if (io->base_pooled > 0)
 		bufpool_put(io->base, io->base_pooled);
@@ -363,6 +392,7 @@ io_interrupted(fuse_req_t req, void *data)
 	(void)req;
 	if (io->answered || io->intr_queued)
 		return;
+	watch_del(io);
 	io->intr_queued = true;
 	io->intr_at = loop_now();
 	io->intr_next = fs->intr;
@@ -402,9 +432,14 @@ io_match(void *arg, void *ctx)
 static void
 intr_answer(struct fusefs *fs, struct fusefs_io *io)
 {
+	watch_del(io);
 	io->answered = true;
 	fuse_reply_err(io->req, EINTR);
 	io->req = NULL;
+	if (io->file != NULL)
+		io->file->interrupted = true;
+	/* Its file may be released once answered. */
+	io->file = NULL;
 	/* fallocate: issue no further chunk. */
 	if (io->err == 0)
 		io->err = EINTR;
@@ -412,13 +447,131 @@ intr_answer(struct fusefs *fs, struct fusefs_io *io)
 		(void)engine_cancel(fs->e, io->t, io_match, io, loop_now());
 }
 
-/* The loop's timer: when the oldest interrupt's grace ends. */
+/* ---------------------------------------------------------------- reads */
+
+/*
+ * Readahead is a background request: the kernel never interrupts it, and
+ * a reader that waits for its pages does so killably, so a signal the
+ * reader catches (dd's SIGINT) left it there until the target answered or
+ * died.  Reads are watched instead: one waiting FUSEFS_WATCH_NS whose
+ * caller has a signal pending that it does not block is answered EINTR as
+ * if interrupted.  A failed readahead only leaves the pages unread: the
+ * reader then reads them itself, in a request that the kernel interrupts
+ * (the signal is still pending), answered EINTR after the grace.  Reads
+ * that the target answers in time never get looked at.
+ */
+static void
+watch_add(struct fusefs_io *io, fuse_req_t req)
+{
+	struct fusefs *fs = io->fs;
+
+	io->pid = fuse_req_ctx(req)->pid;
+	if (io->pid <= 0)
+		return;
+	io->started = loop_now();
+	io->watched = true;
+	io->watch_next = NULL;
+	io->watch_prev = fs->watch_tail;
+	if (fs->watch_tail != NULL)
+		fs->watch_tail->watch_next = io;
+	else
+		fs->watch = io;
+	fs->watch_tail = io;
+}
+
+static void
+watch_del(struct fusefs_io *io)
+{
+	struct fusefs *fs = io->fs;
+
+	if (!io->watched)
+		return;
+	if (io->watch_prev != NULL)
+		io->watch_prev->watch_next = io->watch_next;
+	else
+		fs->watch = io->watch_next;
+	if (io->watch_next != NULL)
+		io->watch_next->watch_prev = io->watch_prev;
+	else
+		fs->watch_tail = io->watch_prev;
+	io->watched = false;
+}
+
+/* The "Name:\thex" mask in a /proc status text, or 0. */
+static uint64_t
+status_mask(const char *text, const char *name)
+{
+	const char *p = strstr(text, name);
+
+	if (p == NULL)
+		return 0;
+	return strtoull(p + strlen(name), NULL, 16);
+}
+
+/*
+ * Thread pid has a signal pending that it does not block (SigPnd: its
+ * own, ShdPnd: its process's).  Not knowable (gone, hidepid): false.
+ */
+static bool
+caller_signalled(pid_t pid)
+{
+	char path[32], text[4096];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	text[n] = '\0';
+	return ((status_mask(text, "\nSigPnd:") |
+	    status_mask(text, "\nShdPnd:")) &
+	    ~status_mask(text, "\nSigBlk:") &
+	    ~status_mask(text, "\nSigIgn:")) != 0;
+}
+
+static uint64_t
+watch_deadline(const struct fusefs *fs)
+{
+	if (fs->watch == NULL)
+		return UINT64_MAX;
+	return MAX(fs->watch->started, fs->watched_at) + FUSEFS_WATCH_NS;
+}
+
+static void
+watch_tick(struct fusefs *fs, uint64_t now)
+{
+	struct fusefs_io *io, *next;
+
+	if (now < watch_deadline(fs))
+		return;
+	fs->watched_at = now;
+	for (io = fs->watch; io != NULL; io = next) {
+		next = io->watch_next;
+		/* Oldest first: the rest are younger still. */
+		if (now < io->started + FUSEFS_WATCH_NS)
+			break;
+		if (caller_signalled(io->pid))
+			intr_answer(fs, io);
+	}
+}
+
+/* ---------------------------------------------------------------- timer */
+
+/*
+ * The loop's timer: when the oldest interrupt's grace ends, or the next
+ * look at the callers of reads that wait.
+ */
 static uint64_t
 intr_deadline(void *arg)
 {
 	const struct fusefs *fs = arg;
 	const struct fusefs_io *io;
-	uint64_t next = UINT64_MAX;
+	uint64_t next = watch_deadline(fs);
 
 	for (io = fs->intr; io != NULL; io = io->intr_next)
 		next = MIN(next, io->intr_at + FUSEFS_INTR_GRACE_NS);
@@ -431,6 +584,8 @@ intr_tick(void *arg, uint64_t now)
 	struct fusefs *fs = arg;
 	struct fusefs_io **pp = &fs->intr, *io;
 
+	watch_tick(fs, now);
+
 	while ((io = *pp) != NULL) {
 		if (now < io->intr_at + FUSEFS_INTR_GRACE_NS) {
 			pp = &io->intr_next;
@@ -440,6 +595,22 @@ intr_tick(void *arg, uint64_t now)
 		io->intr_queued = false;
 		intr_answer(fs, io);
 	}
+}
+
+/*
+ * The open file behind a request (NULL for writeback's writes, which
+ * nobody waits for), which has now gone on after any interrupted request.
+ */
+static struct fusefs_file *
+file_of(const struct fuse_file_info *fi)
+{
+	struct fusefs_file *f;
+
+	if (fi == NULL || fi->writepage || fi->fh == 0)
+		return NULL;
+	f = (struct fusefs_file *)(uintptr_t)fi->fh;
+	f->interrupted = false;
+	return f;
 }
 
 /* Let the kernel interrupt io's request (after it went to the engine). */
@@ -612,6 +783,7 @@ static void
 fusefs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fusefs *fs = fuse_req_userdata(req);
+	struct fusefs_file *f;
 	struct target *t;
 
 	if (ino == FUSE_ROOT_ID && !fs->cfg.single) {
@@ -627,15 +799,28 @@ fusefs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EROFS);
 		return;
 	}
+	f = calloc(1, sizeof(*f));
+	if (f == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
 	/*
 	 * O_TRUNC is ignored as a block device ignores it; O_DIRECT is
-	 * served by the kernel's FUSE direct I/O path.  fh remembers the
-	 * access mode for flush.
+	 * served by the kernel's FUSE direct I/O path.
 	 */
-	fi->fh = (uint64_t)(unsigned)fi->flags;
+	f->flags = fi->flags;
+	fi->fh = (uint64_t)(uintptr_t)f;
 	fi->direct_io = fs->cfg.direct_io;
 	fi->keep_cache = 0;
-	fuse_reply_open(req, fi);
+	/* Refused: the open was interrupted, no RELEASE comes for it. */
+	if (fuse_reply_open(req, fi) != 0) {
+		free(f);
+		return;
+	}
+	f->next = fs->files;
+	if (f->next != NULL)
+		f->next->prev = f;
+	fs->files = f;
 }
 
 static void
@@ -672,7 +857,6 @@ fusefs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	uint64_t tsize;
 	int rc;
 
-	(void)fi;
 	t = target_of(fs, ino);
 	if (t == NULL) {
 		fuse_reply_err(req, ENOENT);
@@ -702,6 +886,7 @@ fusefs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	io->buf = io->base;
 	io->len = size;
 	io->t = t;
+	io->file = file_of(fi);
 	rc = engine_read_zc(fs->e, t, io->buf, (uint64_t)off, size, read_done,
 	    io, loop_now());
 	if (rc < 0) {
@@ -709,6 +894,7 @@ fusefs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		io_free(io);
 		return;
 	}
+	watch_add(io, req);
 	io_interruptible(io);
 }
 
@@ -788,6 +974,7 @@ fusefs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	io->len = size;
 	io->ino = ino;
 	io->t = t;
+	io->file = file_of(fi);
 	/*
 	 * O_DSYNC (and O_SYNC) writes must be stable when answered.  The
 	 * kernel follows a synchronous buffered or O_DIRECT one with FSYNC,
@@ -842,9 +1029,21 @@ flush_done(void *arg, int rc)
 	io_free(io);
 }
 
-/* FLUSH CACHE for fsync, and for close(2) so that it reports errors. */
+/*
+ * FLUSH CACHE for fsync, and for close(2) so that it reports errors.
+ * The kernel interrupts a FLUSH only on a signal that comes while it
+ * waits; a program that catches SIGINT (dd) takes the signal in its
+ * interrupted write and then closes, with no signal left to interrupt
+ * that close.  So a close after an interrupted request on the file is
+ * taken as interrupted from the start: if the target has not answered it
+ * in the grace, it fails with EINTR (not flushed, so never 0) and the
+ * program ends on that one signal.  The FLUSH of a process that dies of
+ * a signal is interrupted by the kernel itself (the signal is still
+ * pending while it exits).
+ */
 static void
-start_flush(fuse_req_t req, fuse_ino_t ino)
+start_flush(fuse_req_t req, fuse_ino_t ino, struct fusefs_file *f,
+    bool on_close)
 {
 	struct fusefs *fs = fuse_req_userdata(req);
 	struct fusefs_io *io;
@@ -866,6 +1065,7 @@ start_flush(fuse_req_t req, fuse_ino_t ino)
 		return;
 	}
 	io->t = t;
+	io->file = f;
 	rc = engine_flush(fs->e, t, flush_done, io, loop_now());
 	if (rc < 0) {
 		fuse_reply_err(req, io_errno(rc));
@@ -873,17 +1073,21 @@ start_flush(fuse_req_t req, fuse_ino_t ino)
 		return;
 	}
 	io_interruptible(io);
+	if (on_close && f != NULL && f->interrupted)
+		io_interrupted(io->req, io);
 }
 
 static void
 fusefs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct fusefs_file *f = (struct fusefs_file *)(uintptr_t)fi->fh;
+
 	/* A descriptor opened for reading has nothing to flush. */
-	if ((fi->fh & O_ACCMODE) == O_RDONLY) {
+	if (f != NULL && (f->flags & O_ACCMODE) == O_RDONLY) {
 		fuse_reply_err(req, 0);
 		return;
 	}
-	start_flush(req, ino);
+	start_flush(req, ino, f, true);
 }
 
 static void
@@ -891,15 +1095,25 @@ fusefs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
     struct fuse_file_info *fi)
 {
 	(void)datasync;
-	(void)fi;
-	start_flush(req, ino);
+	start_flush(req, ino, file_of(fi), false);
 }
 
 static void
 fusefs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct fusefs *fs = fuse_req_userdata(req);
+	struct fusefs_file *f = (struct fusefs_file *)(uintptr_t)fi->fh;
+
 	(void)ino;
-	(void)fi;
+	if (f != NULL) {
+		if (f->prev != NULL)
+			f->prev->next = f->next;
+		else
+			fs->files = f->next;
+		if (f->next != NULL)
+			f->next->prev = f->prev;
+		free(f);
+	}
 	fuse_reply_err(req, 0);
 }
 
@@ -965,7 +1179,6 @@ fusefs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 	struct target *t;
 	uint64_t tsize, end;
 
-	(void)fi;
 	t = target_of(fs, ino);
 	if (t == NULL) {
 		fuse_reply_err(req, ENOENT);
@@ -1014,6 +1227,7 @@ fusefs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 	}
 	io->t = t;
 	io->ino = ino;
+	io->file = file_of(fi);
 	io->next = (uint64_t)off;
 	io->end = end;
 	if (zero_next(io))
@@ -1464,6 +1678,12 @@ fusefs_free(struct fusefs *fs)
 		free(fs->fbuf.mem);
 	if (fs->ra_fd >= 0)
 		close(fs->ra_fd);
+	while (fs->files != NULL) {
+		struct fusefs_file *f = fs->files;
+
+		fs->files = f->next;
+		free(f);
+	}
 	free(fs->zeroes);
 	free(fs->times);
 	free(fs);

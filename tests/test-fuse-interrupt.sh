@@ -4,9 +4,18 @@
 # with SIGSTOP, or its frames dropped by nftables) ends within 2 s of
 # SIGINT or SIGKILL (aoe-fuse answers an interrupted request EINTR once it
 # has waited 0.2 s more): an O_DIRECT dd read, an O_DIRECT write, an
-# fsync; and a buffered read() of an uncached page on SIGKILL (that one
-# waits killably for readahead, and did before too).  The target stays
-# attached and aoe-fuse keeps running.  Before, aoe-fuse ignored
+# fsync; and a buffered read() of an uncached page, on SIGKILL and on the
+# SIGINT that dd catches (it waits killably for readahead, which the
+# kernel never interrupts: aoe-fuse fails a read waiting 0.2 s whose
+# caller has a signal pending).  An O_DIRECT dd write ends within 2 s of
+# ONE SIGINT, its close included: dd catches SIGINT, gets EINTR from its
+# write, then closes the file, and that close's FLUSH (which no signal
+# interrupts any more) fails with EINTR after 0.2 s as interrupted too.
+# Before, dd stayed in that close until the dead timeout or a second
+# SIGINT, and a buffered read until the target answered.  A close after
+# an interrupted write whose FLUSH could not reach the target fails with
+# EINTR, never 0; one whose FLUSH the target answers succeeds.  The
+# target stays attached and aoe-fuse keeps running.  Before, aoe-fuse ignored
 # FUSE_INTERRUPT and the kernel's async direct I/O waited in D state: the
 # process stayed until the dead timeout (set to 120 s here).  Once the
 # target answers again, reads and writes work and the content is right:
@@ -209,17 +218,106 @@ os.pwrite(fd, buf, int(sys.argv[3]))' "$file" "$tmpdir/fifo" $((4 * 1048576))
 	check_content "$name, then written again"
 done
 
+# dd itself, with its SIGINT handler: the interrupted write returns EINTR,
+# dd closes the file (a FLUSH from a live process with no signal left to
+# interrupt it) and raises SIGINT again.  One SIGINT must end all of it.
+name="O_DIRECT dd write and its close, one SIGINT"
+new_data 4 2
+stall
+bg dd if="$tmpdir/new" of="$file" bs=1M seek=4 count=2 oflag=direct \
+    conv=notrunc
+signal_gone "$name" INT "$bg_pid"
+resume
+new_data 4 2
+dd if="$tmpdir/new" of="$file" bs=1M seek=4 oflag=direct conv=notrunc \
+    status=none || fail "$name: the write after it failed"
+check_content "$name, then written again"
+
+# in_direct_io PID: PID waits in an O_DIRECT read or write.
+in_direct_io()
+{
+	grep -qs fuse_direct_io "/proc/$1/stack"
+}
+
+# What close(2) returns after an interrupted write (python's SIGINT
+# handler raises KeyboardInterrupt out of the write): the FLUSH that the
+# stopped target never answered must fail, never report success; with
+# the target back before the close, the FLUSH reaches it and close
+# succeeds.  The writer closes once the fifo gives it a line.
+
+for when in stalled answering; do
+	name="close after an interrupted write, target $when"
+	rm -f "$tmpdir/fifo" "$tmpdir/closed" "$tmpdir/closed.intr"
+	mkfifo "$tmpdir/fifo"
+	new_data 4 2
+	stall
+	bg python3 -c 'import mmap, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_DIRECT)
+with open(sys.argv[2], "rb") as f:
+    data = f.read()
+buf = mmap.mmap(-1, len(data))
+buf.write(data)
+try:
+    os.pwrite(fd, buf, 4 << 20)
+    r = "write not interrupted"
+except KeyboardInterrupt:
+    with open(sys.argv[3] + ".intr", "w"):
+        pass
+    with open(sys.argv[4]) as f:
+        f.readline()
+    try:
+        os.close(fd)
+        r = "ok"
+    except OSError as e:
+        r = os.strerror(e.errno)
+with open(sys.argv[3], "w") as f:
+    print(r, file=f)' "$file" "$tmpdir/new" "$tmpdir/closed" "$tmpdir/fifo"
+	# In its write (python's open and stat are requests too).
+	wait_for -t 10 in_direct_io "$bg_pid" ||
+	    fail "$name: the writer never blocked on the stopped target"
+	sleep 0.3
+	in_direct_io "$bg_pid" || fail "$name: the writer left its write"
+	t0=$(now_s)
+	kill -INT "$bg_pid"
+	wait_for -t 5 test -e "$tmpdir/closed.intr" ||
+	    fail "$name: the write was not interrupted"
+	# Answering: the interrupted write's frames are answered first, so
+	# that the FLUSH alone has to fit in the 0.2 s it gets.
+	if [ "$when" = answering ]; then
+		resume
+		sleep 0.5
+	fi
+	echo >"$tmpdir/fifo"
+	gone_within 2000 "$bg_pid" ||
+	    fail "$name: still there 2 s after the close began"
+	wait "$bg_pid" || fail "$name: the writer failed:" \
+	    "$(cat "$tmpdir/bg.err")"
+	res=$(cat "$tmpdir/closed")
+	say "$name: close: $res, $(elapsed_since "$t0") s after SIGINT"
+	case $when:$res in
+	stalled:"Interrupted system call" | answering:ok) ;;
+	*) fail "$name: close said \"$res\"" ;;
+	esac
+	resume
+	dd if="$tmpdir/new" of="$file" bs=1M seek=4 oflag=direct \
+	    conv=notrunc status=none || fail "$name: the write after it failed"
+	check_content "$name, then written again"
+done
+
 # ------------------------------------------------------ a buffered read
 
 # read() of a page not in the page cache: it waits for the kernel's
-# readahead, a background request.
-name="read() of an uncached page, SIGKILL"
-dd if="$file" iflag=nocache count=0 status=none
-stall
-bg dd if="$file" of=/dev/null bs=4k skip=3000 count=1
-signal_gone "$name" KILL "$bg_pid"
-resume
-check_content "$name"
+# readahead, a background request, killably: SIGKILL ends it, and the
+# SIGINT that dd catches once aoe-fuse fails the readahead it waits for.
+for sig in KILL INT; do
+	name="read() of an uncached page, SIG$sig"
+	dd if="$file" iflag=nocache count=0 status=none
+	stall
+	bg dd if="$file" of=/dev/null bs=4k skip=3000 count=1
+	signal_gone "$name" "$sig" "$bg_pid"
+	resume
+	check_content "$name"
+done
 
 # ------------------------------------------------------------ fsync
 
@@ -261,26 +359,25 @@ stop_fuse "$file" "$fuse_pid"
 # ------------------------------------------------------ -o async_dio
 
 # The kernel's async direct I/O again, as asked: faster deep libaio, but
-# an O_DIRECT reader is then waited for uninterruptibly, even on SIGKILL,
-# until the target answers.
-name="-o async_dio: O_DIRECT read, SIGKILL"
+# its requests are background ones, which the kernel never interrupts: an
+# O_DIRECT reader waits for them in D state, in fuse_direct_IO (without
+# async_dio: in request_wait_answer).  It still ends on a signal, caught
+# or not: aoe-fuse fails a read waiting 0.2 s whose caller has one
+# pending.  (Before, not even SIGKILL ended it until the target answered.)
 start_fuse "$file" -I "$lan_if" --dead-timeout "$DEAD" -o async_dio \
     e1.0 "$file"
-stall
-bg dd if="$file" of=/dev/null bs=1M iflag=direct skip=2 count=4
-wait_for -t 10 blocked "$bg_pid" || fail "$name: dd never blocked"
-kill -KILL "$bg_pid"
-sleep 1
-pid_alive "$bg_pid" ||
-    fail "$name: dd ended while its direct I/O was in flight" \
-    "(async_dio not in effect?)"
-say "$name: still waiting 1 s after SIGKILL" \
-    "($(cat "/proc/$bg_pid/wchan" 2>/dev/null)), as documented"
-resume
-wait_for -t 10 pid_gone "$bg_pid" ||
-    fail "$name: dd still there after the target came back"
-wait "$bg_pid" 2>/dev/null || true
-check_content "$name"
+for sig in INT KILL; do
+	name="-o async_dio: O_DIRECT read, SIG$sig"
+	stall
+	bg dd if="$file" of=/dev/null bs=1M iflag=direct skip=2 count=4
+	wait_for -t 10 blocked "$bg_pid" || fail "$name: dd never blocked"
+	wchan=$(cat "/proc/$bg_pid/wchan" 2>/dev/null)
+	[ "$wchan" = fuse_direct_IO ] ||
+	    fail "$name: dd waits in $wchan (async_dio not in effect?)"
+	signal_gone "$name" "$sig" "$bg_pid"
+	resume
+	check_content "$name"
+done
 stop_fuse "$file" "$fuse_pid"
 # (A reply to a request already answered: libfuse's "writing device".)
 reports=$(grep -sE 'writing device|Sanitizer|runtime error' \
