@@ -566,11 +566,13 @@ rt_log_path_event(const struct rt *rt, struct target *t, int event)
 		    ti.name, ti.ident.serial, ti.ident.sectors);
 		break;
 	case ENGINE_EV_REPLACED:
+		/* Back from the dead as another disk: its I/O failed then. */
 		log_warnx("%s via %s: another disk answers now (serial \"%s\", "
 		    "%" PRIu64 " sectors; it was serial \"%s\"): its I/O "
-		    "fails, and it is found again as the new disk", ti.name,
+		    "%s, and it is found again as the new disk", ti.name,
 		    via, ti.conflict_ident.serial, ti.conflict_ident.sectors,
-		    ti.ident.serial);
+		    ti.ident.serial, ti.identified ? "fails" :
+		    "failed when it died");
 		break;
 	case ENGINE_EV_MOVED:
 		log_warnx("%s moved: now answers from MAC %s (serial \"%s\"), "

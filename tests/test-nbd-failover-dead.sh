@@ -6,11 +6,13 @@
 # another serial, the same size.  That is taken as the disk moved, as
 # when it happens within the dead timeout: the open NBD connection stays
 # and its next write lands on host C's file, and the log warns.  It was
-# taken as another disk: the connection was closed.
+# taken as another disk: the connection was closed.  Then another disk
+# (another size) comes back after a dead timeout: replaced, and the
+# warning says its I/O failed when it died (it said "fails").
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/nbd-functions.sh"
 requires_root
-requires unshare cmp truncate aoe-nbd
+requires unshare cmp truncate aoe-nbd nbdinfo
 requires_nbdsh
 
 truncate -s 8M "$tmpdir/b.img"
@@ -80,4 +82,27 @@ grep -q "$warning a failover" "$nbd_log" ||
 if grep -q "its target is another disk now" "$nbd_log"; then
 	fail "the connection was closed at the failover"
 fi
+nbd_alive
+
+# Then host c dies as well, and another disk (another size) comes back at
+# e1.0 from host d: replaced, not moved; its I/O failed when it died (the
+# warning says so), and new clients get the new disk.
+say "host c stops; host d comes back with another disk (16 MiB)"
+stop_vblade "$vblade_pid"
+expect_status 1 "$nbd_python" -m nbd -u "$(nbd_uri e1.0)" \
+    -c 'h.pwrite(b"D" * 4096, 0)'
+expect_grep "$tmpdir/err" "Input/output error"
+truncate -s 16M "$tmpdir/d.img"
+lan_tif=$tif1
+start_vblade_on hostd "$tmpdir/d.img"
+wait_for -t 20 grep -q "another disk answers now" "$nbd_log" ||
+    fail "the other disk back at e1.0 was not taken as replaced"
+expect_grep "$nbd_log" \
+    'another disk answers now (serial "1.0:hostd", 32768 sectors; it was serial "1.0:hostc"): its I/O failed when it died'
+nbd_size_is()
+{
+	[ "$(nbdinfo --size "$(nbd_uri e1.0)" 2>/dev/null)" = "$1" ]
+}
+wait_for -t 10 nbd_size_is 16777216 ||
+    fail "a new client does not get the new disk's size"
 nbd_alive
