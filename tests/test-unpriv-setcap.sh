@@ -242,11 +242,7 @@ if have_prog aoe-fuse && fuse_ok; then
 	"${as_user[@]}" cat "$mnt/e1.0" | cmp - "$backing" ||
 	    fail "$mnt/e1.0 read as $tuser differs from vblade's file"
 	expect_status 0 "${as_user[@]}" fusermount3 -u "$mnt"
-	_fuse_gone()
-	{
-		! kill -0 "$fuse_pid" 2>/dev/null
-	}
-	wait_for -t 10 _fuse_gone || fail "aoe-fuse did not exit on unmount"
+	exits_on_unmount "$fuse_pid"
 	! mounted "$mnt" || fail "$mnt still mounted"
 	say "aoe-fuse as $tuser: ok"
 fi

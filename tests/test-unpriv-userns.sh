@@ -219,11 +219,7 @@ if have_prog aoe-fuse && fuse_ok; then
 		local pid
 		pid=$(cat "$pidf" 2>/dev/null) || return 0
 		kill "$pid"
-		wait_for -t 10 _gone "$pid"
-	}
-	_gone()
-	{
-		! kill -0 "$1" 2>/dev/null
+		wait_for -t 10 _exited "$pid"
 	}
 	# Killing the daemon ends the mount with the namespace.
 	cleanup_fn _fuse_kill
@@ -247,8 +243,7 @@ if have_prog aoe-fuse && fuse_ok; then
 	"${in_ns[@]}" cat "$mnt/e1.0" | cmp - "$backing" ||
 	    fail "$mnt/e1.0 read inside differs from vblade's file"
 	expect_status 0 "${in_ns[@]}" fusermount3 -u "$mnt"
-	wait_for -t 10 _gone "$fuse_pid" ||
-	    fail "aoe-fuse did not exit on unmount"
+	exits_on_unmount "$fuse_pid"
 	say "aoe-fuse in the namespace: ok"
 fi
 say "ok"

@@ -78,3 +78,32 @@ install_copy()
 	chmod 755 "$udir/$1"
 	[ -z "$(getcap "$udir/$1")" ] || fail "$udir/$1 has file capabilities"
 }
+
+# ------------------------------------------------------------ unmount
+
+# _exited PID: PID has ended; a zombie has (reaping it is its parent's
+# business: a daemon's is init's).
+_exited()
+{
+	! kill -0 "$1" 2>/dev/null ||
+	    grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
+}
+
+# exits_on_unmount PID: aoe-fuse PID ends after its mount went, within
+# 30 s (its drain of requests still in flight and its unmount helper may
+# take 5 s each, and a sanitizer build ends slowly on busy cores); else
+# the report gets where it and its children wait.
+exits_on_unmount()
+{
+	local pid=$1 t0
+	t0=$(now_s)
+	if wait_for -t 30 _exited "$pid"; then
+		say "aoe-fuse ended $(elapsed_since "$t0") s after the unmount"
+		return 0
+	fi
+	say "aoe-fuse $pid: $(grep '^State:' "/proc/$pid/status")," \
+	    "waits in $(cat "/proc/$pid/wchan" 2>/dev/null)"
+	cat "/proc/$pid/stack" 2>/dev/null
+	ps -o pid,stat,wchan:32,args --ppid "$pid" || :
+	fail "aoe-fuse did not exit on unmount"
+}
