@@ -659,35 +659,53 @@ fusefs_init(void *userdata, struct fuse_conn_info *conn)
 	    conn->max_readahead, conn->max_background);
 }
 
-static void
-fusefs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+/*
+ * The file NAME in the directory: its entry in *ep, or an errno (ENOTDIR
+ * in the single form, ENOENT for a name that is no target's or a target
+ * not identified yet).
+ */
+static int
+dir_entry(struct fusefs *fs, fuse_ino_t parent, const char *name,
+    struct target **tp, struct fuse_entry_param *ep)
 {
-	struct fusefs *fs = fuse_req_userdata(req);
-	struct fuse_entry_param ep;
 	struct target *t = NULL;
 	char canon[16];
 	uint16_t shelf;
 	uint8_t slot;
 
-	if (fs->cfg.single || parent != FUSE_ROOT_ID) {
-		fuse_reply_err(req, fs->cfg.single ? ENOTDIR : ENOENT);
-		return;
-	}
+	if (fs->cfg.single)
+		return ENOTDIR;
+	if (parent != FUSE_ROOT_ID)
+		return ENOENT;
 	/* Only the canonical name: "e1.0", not "1.0". */
 	if (target_name_parse(name, &shelf, &slot) == 0 &&
 	    strcmp(target_name_fmt(canon, sizeof(canon), shelf, slot),
 	    name) == 0 && fs->e != NULL)
 		t = engine_target_find(fs->e, shelf, slot);
-	if (!target_visible(t)) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	memset(&ep, 0, sizeof(ep));
-	ep.ino = ino_of(shelf, slot);
-	ep.attr_timeout = fs->cfg.attr_timeout;
-	ep.entry_timeout = fs->cfg.attr_timeout;
-	file_attr(fs, t, ep.ino, &ep.attr);
-	fuse_reply_entry(req, &ep);
+	if (!target_visible(t))
+		return ENOENT;
+	memset(ep, 0, sizeof(*ep));
+	ep->ino = ino_of(shelf, slot);
+	ep->attr_timeout = fs->cfg.attr_timeout;
+	ep->entry_timeout = fs->cfg.attr_timeout;
+	file_attr(fs, t, ep->ino, &ep->attr);
+	*tp = t;
+	return 0;
+}
+
+static void
+fusefs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fusefs *fs = fuse_req_userdata(req);
+	struct fuse_entry_param ep;
+	struct target *t;
+	int err;
+
+	err = dir_entry(fs, parent, name, &t, &ep);
+	if (err != 0)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_entry(req, &ep);
 }
 
 static void
@@ -779,12 +797,47 @@ fusefs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	fuse_reply_attr(req, &st, fs->cfg.attr_timeout);
 }
 
+/* A new open file description of t in *fp (fi filled in), or an errno. */
+static int
+file_new(struct fusefs *fs, const struct target *t, struct fuse_file_info *fi,
+    struct fusefs_file **fp)
+{
+	struct fusefs_file *f;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY && is_read_only(fs, t))
+		return EROFS;
+	f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return ENOMEM;
+	/*
+	 * O_TRUNC is ignored as a block device ignores it; O_DIRECT is
+	 * served by the kernel's FUSE direct I/O path.
+	 */
+	f->flags = fi->flags;
+	fi->fh = (uint64_t)(uintptr_t)f;
+	fi->direct_io = fs->cfg.direct_io;
+	fi->keep_cache = 0;
+	*fp = f;
+	return 0;
+}
+
+/* f was handed to the kernel: a RELEASE comes for it. */
+static void
+file_link(struct fusefs *fs, struct fusefs_file *f)
+{
+	f->next = fs->files;
+	if (f->next != NULL)
+		f->next->prev = f;
+	fs->files = f;
+}
+
 static void
 fusefs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fusefs *fs = fuse_req_userdata(req);
 	struct fusefs_file *f;
 	struct target *t;
+	int err;
 
 	if (ino == FUSE_ROOT_ID && !fs->cfg.single) {
 		fuse_reply_err(req, EISDIR);
@@ -795,32 +848,52 @@ fusefs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	if ((fi->flags & O_ACCMODE) != O_RDONLY && is_read_only(fs, t)) {
-		fuse_reply_err(req, EROFS);
+	err = file_new(fs, t, fi, &f);
+	if (err != 0) {
+		fuse_reply_err(req, err);
 		return;
 	}
-	f = calloc(1, sizeof(*f));
-	if (f == NULL) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	/*
-	 * O_TRUNC is ignored as a block device ignores it; O_DIRECT is
-	 * served by the kernel's FUSE direct I/O path.
-	 */
-	f->flags = fi->flags;
-	fi->fh = (uint64_t)(uintptr_t)f;
-	fi->direct_io = fs->cfg.direct_io;
-	fi->keep_cache = 0;
 	/* Refused: the open was interrupted, no RELEASE comes for it. */
 	if (fuse_reply_open(req, fi) != 0) {
 		free(f);
 		return;
 	}
-	f->next = fs->files;
-	if (f->next != NULL)
-		f->next->prev = f;
-	fs->files = f;
+	file_link(fs, f);
+}
+
+/*
+ * open(2) with O_CREAT of a name the lookup did not find: files come and
+ * go with the targets only, so nothing is created.  A target not
+ * identified yet (right after a mount with a short --wait, or one that
+ * just started) is ENOENT, as without O_CREAT; without this operation
+ * libfuse answered ENOSYS, and the writer saw "Function not implemented".
+ * A target identified since the lookup is opened, as if it had been found.
+ */
+static void
+fusefs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+    mode_t mode, struct fuse_file_info *fi)
+{
+	struct fusefs *fs = fuse_req_userdata(req);
+	struct fuse_entry_param ep;
+	struct fusefs_file *f;
+	struct target *t;
+	int err;
+
+	(void)mode;
+	err = dir_entry(fs, parent, name, &t, &ep);
+	if (err == 0 && (fi->flags & O_EXCL))
+		err = EEXIST;
+	if (err == 0)
+		err = file_new(fs, t, fi, &f);
+	if (err != 0) {
+		fuse_reply_err(req, err);
+		return;
+	}
+	if (fuse_reply_create(req, &ep, fi) != 0) {
+		free(f);
+		return;
+	}
+	file_link(fs, f);
 }
 
 static void
@@ -1334,6 +1407,7 @@ static const struct fuse_lowlevel_ops fusefs_ops = {
 	.getattr = fusefs_getattr,
 	.setattr = fusefs_setattr,
 	.open = fusefs_open,
+	.create = fusefs_create,
 	.read = fusefs_read,
 	.write = fusefs_write,
 	.flush = fusefs_flush,

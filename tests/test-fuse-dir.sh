@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # aoe-fuse directory form: one file per target (several shelves and slots),
+# opening a file not there with O_CREAT is ENOENT (nothing is created),
 # a target started later appears, a read-only target is mode 0400 and
 # refuses writes with EROFS, and a target that vanishes (vblade killed)
 # fails I/O with EIO within the dead timeout instead of hanging, while the
@@ -48,6 +49,23 @@ for t in 1.0 1.1 2.0; do
 	    cmp - "$tmpdir/b$t.img" || fail "e$t differs from its backing file"
 done
 say "three targets written and read back"
+
+# Before e3.0 answers, a writer that opens it with O_CREAT (dd) learns
+# that it is not there (ENOENT), as does one that names no target; nothing
+# is created.  Before aoe-fuse answered the kernel's CREATE, libfuse said
+# ENOSYS: "Function not implemented".
+for name in e3.0 foo; do
+	st=0
+	dd if=/dev/zero of="$mnt/$name" bs=4k count=1 conv=notrunc \
+	    status=none 2>"$tmpdir/create.err" || st=$?
+	[ "$st" != 0 ] || fail "O_CREAT of $name succeeded"
+	grep -q 'No such file or directory' "$tmpdir/create.err" ||
+	    fail "O_CREAT of $name: $(cat "$tmpdir/create.err")" \
+	    "(expected ENOENT)"
+done
+[ "$(cd "$mnt" && echo *)" = "e1.0 e1.1 e2.0" ] ||
+    fail "files after O_CREAT: $(cd "$mnt" && echo *)"
+say "O_CREAT of a file not there: ENOENT"
 
 # A target that appears after the mount (read-only vblade).  AoE has no
 # read-only flag: the first write is refused (ATA ABRT -> EROFS), and from
