@@ -268,6 +268,12 @@ big=$(awk '/success, outsize: / && $NF > 131088' "$tmpdir/mr.err" | wc -l)
 say "-o max_read=131072: a 1 MiB O_DIRECT read as $n128 READs of 128 KiB"
 
 # ------------------------------------------------ foreground, SIGINT
+# holds_file PID FILE: PID has FILE open as its standard input.
+holds_file()
+{
+	[ "$(readlink "/proc/$1/fd/0" 2>/dev/null)" = "$2" ]
+}
+
 aoe-fuse -f -I "$lan_if" e1.0 "$file" 2>"$tmpdir/fg.err" &
 fg=$!
 cleanup_fn _kill_wait "$fg"
@@ -278,6 +284,11 @@ dd if="$file" of=/dev/null bs=1M count=1 status=none || fail "fg read"
 sleep 60 <"$file" &
 holder=$!
 cleanup_fn _kill_wait "$holder"
+# Open before the signal: an OPEN that aoe-fuse has not read when SIGINT
+# comes is aborted with the connection (ECONNABORTED), and the holder
+# gone made the kill below end the test (seen once).
+wait_for -t 10 holds_file "$holder" "$file" ||
+    fail "the holder did not open $file"
 kill -INT "$fg"
 st=0
 wait "$fg" || st=$?
