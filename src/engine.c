@@ -18,7 +18,8 @@
 /*
  * Tags: bit 31 set (aoe.ko drops such responses, so we coexist with it),
  * bits 30..28 the instance (engine_config.tag_instance, AOE_TAG_INSTANCE),
- * bits 27..16 a generation counter bumped at every send, bits 15..0 the
+ * bits 27..16 a generation counter bumped at every send (from
+ * engine_config.tag_seed, random per process), bits 15..0 the
  * index of the frame in the pool.  A response names its frame directly and
  * an answer to an earlier send of the same frame (or to an earlier use of
  * the slot) no longer matches.  Index 0xffff is the discovery broadcast.
@@ -514,6 +515,7 @@ frame_alloc(struct engine *e)
 		if (f == NULL)
 			return NULL;
 		f->index = e->npool;
+		f->gen = (uint16_t)(e->cfg.tag_seed & TAG_GEN_MASK);
 		e->pool[e->npool++] = f;
 	}
 	{

@@ -155,6 +155,16 @@ struct engine_config {
 	 * (rt.c claims a free one per network namespace).  Default 0.
 	 */
 	unsigned tag_instance;
+	/*
+	 * Where every frame's tag generation (see engine.c) starts.  rt.c
+	 * draws it at random: an initiator started again takes the same
+	 * tag instance (the first free one) and would otherwise issue its
+	 * predecessor's tags, taking late answers to the old requests (old
+	 * data, writes that never happened) for answers to its own; from
+	 * a random start, a late answer matches with odds of 1 in 4096.
+	 * Default 0.
+	 */
+	uint16_t tag_seed;
 };
 
 /* Fill *c with the defaults above. */

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/statvfs.h>
 #include <sys/un.h>
@@ -1068,6 +1069,20 @@ rt_tick(void *arg, uint64_t now)
 /* ---------------------------------------------------------------- rt */
 
 /*
+ * Where this process's tag generations start (engine_config.tag_seed):
+ * random, or from the clock and pid where getrandom cannot say.
+ */
+static uint16_t
+tag_seed(void)
+{
+	uint16_t seed;
+
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) == sizeof(seed))
+		return seed;
+	return (uint16_t)(loop_now() ^ (uint64_t)getpid() << 4);
+}
+
+/*
  * The initiators of a host (aoe-nbd, aoe-fuse, aoectl, as many as run)
  * share each interface's MAC address, so every one of them receives the
  * answers to all: each needs a tag instance of its own (engine.h).  The
@@ -1243,7 +1258,9 @@ rt_new(struct rt **out, const struct rt_options *o, struct loop *loop,
 
 		rt->tag_fd = tag_instance_claim(&ecfg.tag_instance);
 		rt->tag_instance = ecfg.tag_instance;
-		log_debug("tag instance %u", ecfg.tag_instance);
+		ecfg.tag_seed = tag_seed();
+		log_debug("tag instance %u, generations from %u",
+		    ecfg.tag_instance, (unsigned)ecfg.tag_seed);
 		rt->e = engine_new(&ecfg, &ops, rt);
 		rt->ro_retry_ns = ecfg.ro_retry_ns;
 	}

@@ -3043,7 +3043,8 @@ twin_hook(struct net *n, unsigned ifidx, const uint8_t *f, size_t len)
 }
 
 static void
-twin_reads(unsigned inst_a, unsigned inst_b, bool *a_ok, bool *b_ok)
+twin_reads(unsigned inst_a, unsigned inst_b, uint16_t seed_a, uint16_t seed_b,
+    bool *a_ok, bool *b_ok)
 {
 	struct engine_config ca = cfg_fast(), cb = cfg_fast();
 	struct net *na, *nb;
@@ -3056,6 +3057,8 @@ twin_reads(unsigned inst_a, unsigned inst_b, bool *a_ok, bool *b_ok)
 
 	ca.tag_instance = inst_a;
 	cb.tag_instance = inst_b;
+	ca.tag_seed = seed_a;
+	cb.tag_seed = seed_b;
 	na = net_new(&ca, 1, 1500, 0, 41);
 	nb = net_new(&cb, 1, 1500, 0, 41);
 	fa = net_add_target(na, 4, 2, 4096, 1);
@@ -3096,14 +3099,34 @@ Test(hazards, same_mac_second_initiator)
 	bool a_ok, b_ok;
 
 	/* The same instance: the twins do take each other's answers ... */
-	twin_reads(0, 0, &a_ok, &b_ok);
+	twin_reads(0, 0, 0, 0, &a_ok, &b_ok);
 	cr_assert(!a_ok || !b_ok, "the twins no longer collide: test moot");
 	/* ... different ones never. */
-	twin_reads(0, 1, &a_ok, &b_ok);
+	twin_reads(0, 1, 0, 0, &a_ok, &b_ok);
 	cr_assert(a_ok, "the first initiator read the other's data");
 	cr_assert(b_ok, "the second initiator read the other's data");
-	twin_reads(7, 3, &a_ok, &b_ok);
+	twin_reads(7, 3, 0, 0, &a_ok, &b_ok);
 	cr_assert(a_ok && b_ok, "instances 7 and 3 mixed up");
+}
+
+/*
+ * An initiator started again takes the instance its predecessor had (the
+ * first free one) and would issue its tags, taking the late answers to
+ * the old requests for its own.  Generations from another tag_seed (rt.c
+ * draws one per process) keep the twins of one instance apart too, while
+ * neither has sent a frame as often more as the seeds are apart (from
+ * random seeds: a late answer is taken with odds of 1 in 4096, not 1).
+ */
+Test(hazards, same_instance_other_seed)
+{
+	bool a_ok, b_ok;
+
+	twin_reads(0, 0, 0x123, 0x9ab, &a_ok, &b_ok);
+	cr_assert(a_ok, "the first initiator read the other's data");
+	cr_assert(b_ok, "the second initiator read the other's data");
+	/* Across the wrap of the 12 bits. */
+	twin_reads(5, 5, 0xf80, 0x700, &a_ok, &b_ok);
+	cr_assert(a_ok && b_ok, "seeds 0xf80 and 0x700 mixed up");
 }
 
 Test(hazards, foreign_injector_with_io)
