@@ -800,14 +800,21 @@ ro_expire(struct engine *e, struct target *t)
 	ev(e, t, ENGINE_EV_READ_ONLY);
 }
 
+/* Learnt read-only, and its retry, forgotten: writable as configured. */
+static void
+ro_clear(struct engine *e, struct target *t)
+{
+	t->read_only = e->cfg.read_only;
+	t->ro_learnt = false;
+	t->ro_retry = false;
+	t->ro_refusals = 0;
+}
+
 /* A write taken while read-only was learnt or retried: writable. */
 static void
 ro_taken(struct engine *e, struct target *t)
 {
-	t->ro_learnt = false;
-	t->ro_retry = false;
-	t->ro_refusals = 0;
-	t->read_only = e->cfg.read_only;
+	ro_clear(e, t);
 	ev(e, t, ENGINE_EV_READ_ONLY);
 }
 
@@ -818,11 +825,8 @@ ro_taken(struct engine *e, struct target *t)
 static void
 ro_forget(struct engine *e, struct target *t)
 {
-	t->read_only = e->cfg.read_only;
+	ro_clear(e, t);
 	t->wrote = false;
-	t->ro_learnt = false;
-	t->ro_retry = false;
-	t->ro_refusals = 0;
 	t->ro_until = 0;
 }
 

@@ -83,7 +83,6 @@ struct rt {
 	void *front_ctx;
 	bool hook_added;
 	uint64_t coalesce_ns;  /* --coalesce */
-	uint64_t ro_retry_ns;  /* --ro-retry */
 	unsigned nap_gain;     /* loop_nap_adapt, 1/16ths */
 	unsigned nap_inflight; /* frames in flight when the last nap began */
 	uint64_t nap_rx;       /* the engine's rx_frames then */
@@ -485,6 +484,21 @@ rt_path_name(const struct rt *rt, const struct target_path *p,
 	return buf;
 }
 
+/* How long learnt read-only lasts, for the log: "for 9.8 s, then ...". */
+static const char *
+rt_ro_until(char *buf, size_t len, const struct target_info *ti)
+{
+	uint64_t now = loop_now();
+
+	if (ti->ro_until_ns == UINT64_MAX)
+		snprintf(buf, len, "until it restarts (--ro-retry 0)");
+	else
+		snprintf(buf, len, "for %.1f s, then go to it again "
+		    "(--ro-retry)", ti->ro_until_ns > now ?
+		    (double)(ti->ro_until_ns - now) / NSEC_PER_SEC : 0.0);
+	return buf;
+}
+
 /*
  * Read-only learnt from a refused write, expired, or given up: the first
  * refusal is said loudly, as it may be no read-only target at all but a
@@ -492,26 +506,21 @@ rt_path_name(const struct rt *rt, const struct target_path *p,
  * quietly (said already; it may come every --ro-retry).
  */
 static void
-rt_read_only_event(const struct rt *rt, struct target *t)
+rt_read_only_event(struct target *t)
 {
 	struct target_info ti;
 	char until[96];
 
 	engine_target_info(t, &ti);
-	if (rt->ro_retry_ns != 0)
-		snprintf(until, sizeof(until), "for %g s, then go to it again "
-		    "(--ro-retry)", (double)rt->ro_retry_ns / NSEC_PER_SEC);
-	else
-		snprintf(until, sizeof(until), "until it restarts "
-		    "(--ro-retry 0)");
 	if (ti.ro_learnt && ti.ro_refusals <= 1)
 		log_warnx("%s refused a write (ATA ABRT) before taking any: "
 		    "taken as read-only (vblade -r), but its backing store "
 		    "may as well be full (a thin image on a full filesystem) "
-		    "or failing; writes to it fail here %s", ti.name, until);
+		    "or failing; writes to it fail here %s", ti.name,
+		    rt_ro_until(until, sizeof(until), &ti));
 	else if (ti.ro_learnt)
 		log_debug("%s refused a write again: writes fail here %s",
-		    ti.name, until);
+		    ti.name, rt_ro_until(until, sizeof(until), &ti));
 	else if (ti.ro_retry)
 		log_debug("%s: writes go to it again (read-only was learnt)",
 		    ti.name);
@@ -597,7 +606,7 @@ rt_event(void *ctx, struct target *t, int event)
 		rt_log_path_event(rt, t, event);
 
 	if (event == ENGINE_EV_READ_ONLY)
-		rt_read_only_event(rt, t);
+		rt_read_only_event(t);
 
 	if (rt->front != NULL && rt->front->event != NULL)
 		rt->front->event(rt->front_ctx, t, event);
@@ -1262,7 +1271,6 @@ rt_new(struct rt **out, const struct rt_options *o, struct loop *loop,
 		log_debug("tag instance %u, generations from %u",
 		    ecfg.tag_instance, (unsigned)ecfg.tag_seed);
 		rt->e = engine_new(&ecfg, &ops, rt);
-		rt->ro_retry_ns = ecfg.ro_retry_ns;
 	}
 	if (rt->e == NULL) {
 		fprintf(stderr, "%s: cannot create the engine: %s\n", prog,
@@ -1327,6 +1335,7 @@ rt_log_counters(struct rt *rt)
 	struct target *t = NULL;
 	const struct engine_stats *es;
 	struct loop_stats ls;
+	char until[96];
 
 	if (rt->e == NULL)
 		return;
@@ -1391,6 +1400,16 @@ rt_log_counters(struct rt *rt)
 			    (unsigned long long)p->lost,
 			    p->jumbo_lost ? "; loses jumbo frames" : "");
 		}
+		if (ti.ro_learnt)
+			log_info("%s: read-only, learnt from %u refused "
+			    "write%s: writes fail here %s", ti.name,
+			    ti.ro_refusals, ti.ro_refusals == 1 ? "" : "s",
+			    rt_ro_until(until, sizeof(until), &ti));
+		else if (ti.ro_retry)
+			log_info("%s: read-only was learnt (%u refused "
+			    "write%s); writes go to it again, none taken yet",
+			    ti.name, ti.ro_refusals,
+			    ti.ro_refusals == 1 ? "" : "s");
 		if (ti.jumbo_caps > 0)
 			log_info("%s: a path capped to 2-sector frames %llu "
 			    "times for lost jumbo frames; %u of %u sectors now",

@@ -103,9 +103,9 @@ vroot=/proc/$vblade_pid/root
 [ "$(stat -c %s "$vroot$full/fill")" -gt 0 ] || fail "tmpfs not filled"
 start_aoe_nbd -I "$lan_if" --ro-retry 2 e1.1
 
-export FILL=$vroot$full/fill
+export FILL=$vroot$full/fill NBD_PID=$nbd_pid NBD_LOG=$nbd_log
 expect_status 0 "$nbd_python" -m nbd -u "$(nbd_uri e1.1)" -c '
-import errno, os, time
+import errno, os, signal, time
 assert not h.is_read_only()
 def refused(c, what):
     try:
@@ -116,6 +116,12 @@ def refused(c, what):
 refused(h, "full")
 t0 = time.monotonic()
 print("full: EPERM, taken as read-only")
+os.kill(int(os.environ["NBD_PID"]), signal.SIGUSR1)
+want = "e1.1: read-only, learnt from 1 refused write: writes fail here for "
+while want not in open(os.environ["NBD_LOG"]).read():
+    assert time.monotonic() - t0 < 5, "no read-only state on SIGUSR1"
+    time.sleep(0.05)
+print("SIGUSR1: its counters say read-only, and for how long")
 os.remove(os.environ["FILL"])
 refused(h, "space freed, read-only learnt")
 print("space freed: still refused here, without reaching vblade")
@@ -144,6 +150,12 @@ print("a new client: writable")
 assert h2.is_read_only()
 h2.shutdown()'
 expect_grep "$tmpdir/out" "a new client: writable"
+dumps_ge() { [ "$(grep -c "e1\.1: .* MiB written" "$nbd_log")" -ge "$1" ]; }
+kill -USR1 "$nbd_pid"
+wait_for -t 10 dumps_ge 2 || fail "aoe-nbd: no second dump on SIGUSR1"
+sleep 0.2
+[ "$(grep -c "read-only, learnt from\|read-only was learnt" "$nbd_log")" = 1 ] ||
+    fail "writable again, but SIGUSR1 still says read-only"
 expect_grep "$nbd_log" "e1.1 refused a write (ATA ABRT) before taking any"
 expect_grep "$nbd_log" "may as well be full"
 expect_grep "$nbd_log" "e1.1 takes writes again"
