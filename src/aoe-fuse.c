@@ -75,6 +75,7 @@ enum {
 	KEY_MODE,
 	KEY_DIRECT_IO,
 	KEY_ASYNC_DIO,
+	KEY_RESERVE,
 	KEY_NOAUTO,
 	KEY_AUTO,
 	KEY_RO,
@@ -94,6 +95,7 @@ static const struct fuse_opt mount_opt_specs[] = {
 	FUSE_OPT_KEY("mode=", KEY_MODE),
 	FUSE_OPT_KEY("direct_io", KEY_DIRECT_IO),
 	FUSE_OPT_KEY("async_dio", KEY_ASYNC_DIO),
+	FUSE_OPT_KEY("reserve", KEY_RESERVE),
 	FUSE_OPT_KEY("noauto_unmount", KEY_NOAUTO),
 	FUSE_OPT_KEY("auto_unmount", KEY_AUTO),
 	FUSE_OPT_KEY("ro", KEY_RO),
@@ -110,6 +112,7 @@ static const struct fuse_opt mount_opt_specs[] = {
 
 enum {
 	OPT_PIDFILE = 0x2000,
+	OPT_RESERVE,
 };
 
 static struct loop *g_loop;
@@ -146,7 +149,9 @@ usage(FILE *f)
 	    "direct_io,\n"
 	    "                               async_dio (O_DIRECT writes not "
 	    "interruptible),\n"
-	    "                               max_background=N (default 64), "
+	    "                               reserve (as --reserve), "
+	    "max_background=N\n"
+	    "                               (default 64), "
 	    "max_read=BYTES\n"
 	    "                               (default 1 MiB), read_ahead_kb=N "
 	    "(default 1024),\n"
@@ -156,6 +161,11 @@ usage(FILE *f)
 	    "(as -o ro)\n"
 	    "  -d, --debug                  print every FUSE request (implies "
 	    "-f)\n"
+	    "      --reserve                reserve each target for this host "
+	    "(AoE Reserve/\n"
+	    "                               Release) from its first open until "
+	    "exit\n"
+	    "                               (as -o reserve)\n"
 	    "      --pidfile=FILE           write the daemon's pid to FILE "
 	    "once mounted\n"
 	    "  -u, --user=USER              run as USER once mounted (and "
@@ -316,6 +326,9 @@ mount_opt_proc(void *data, const char *arg, int key, struct fuse_args *out)
 		return 0;
 	case KEY_ASYNC_DIO:
 		mo->cfg->async_dio = true;
+		return 0;
+	case KEY_RESERVE:
+		mo->cfg->reserve = true;
 		return 0;
 	case KEY_NOAUTO:
 		mo->no_auto_unmount = true;
@@ -511,6 +524,7 @@ static const struct option own_options[] = {
 	{ "read-only", no_argument, NULL, 'r' },
 	{ "debug", no_argument, NULL, 'd' },
 	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
+	{ "reserve", no_argument, NULL, OPT_RESERVE },
 	{ "user", required_argument, NULL, 'u' },
 	{ "group", required_argument, NULL, 'g' },
 	{ "help", no_argument, NULL, 'h' },
@@ -588,6 +602,9 @@ main(int argc, char **argv)
 			break;
 		case 'g':
 			group_arg = optarg;
+			break;
+		case OPT_RESERVE:
+			cfg.reserve = true;
 			break;
 		case OPT_PIDFILE:
 			if (optarg[0] == '\0') {
@@ -840,6 +857,8 @@ out:
 	if (priv_unmounter_finish(unmounter))
 		fusefs_mount_gone(app.fs);
 	fusefs_unmount(app.fs, DRAIN_NS);
+	/* Its I/O is over: --reserve's reservations go. */
+	rt_reserve_release(app.rt);
 	/* Cancels what the engine still holds: answered into the void. */
 	if (app.usr1fd >= 0) {
 		loop_del_fd(loop, app.usr1fd);

@@ -46,6 +46,7 @@ enum {
 	OPT_TLS_CERTS,
 	OPT_TLS_PSK,
 	OPT_TLS_VERIFY,
+	OPT_RESERVE,
 };
 
 struct app {
@@ -88,6 +89,9 @@ usage(FILE *f)
 "                               -i or -U)\n"
 "  -e, --exportname=NAME        export named in $uri for --run (default \"\")\n"
 "  -r, --readonly               every export read-only\n"
+"      --reserve                reserve each target for this host (AoE\n"
+"                               Reserve/Release) once a client opens it,\n"
+"                               until exit\n"
 "  -u, --user=USER              run as USER once everything is open (and\n"
 "                               USER's group unless -g)\n"
 "  -g, --group=GROUP            run as GROUP once everything is open\n"
@@ -369,6 +373,7 @@ main(int argc, char **argv)
 		    OPT_TLS_CERTS },
 		{ "tls-psk", required_argument, NULL, OPT_TLS_PSK },
 		{ "tls-verify-peer", no_argument, NULL, OPT_TLS_VERIFY },
+		{ "reserve", no_argument, NULL, OPT_RESERVE },
 	};
 	struct option longopts[ARRAY_SIZE(own) + RT_LONG_OPTIONS_COUNT + 1];
 	struct rt_options o;
@@ -442,6 +447,9 @@ main(int argc, char **argv)
 			break;
 		case 'r':
 			readonly = true;
+			break;
+		case OPT_RESERVE:
+			cfg.reserve = true;
 			break;
 		case 's':
 			single = true;
@@ -848,6 +856,8 @@ main(int argc, char **argv)
 out:
 	if (a.s != NULL)
 		nbds_close_all(a.s);
+	/* --reserve's reservations go. */
+	rt_reserve_release(a.rt);
 	/* Runs every engine callback left: their connections are fenced. */
 	rt_free(a.rt);
 	nbds_free(a.s);

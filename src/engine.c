@@ -55,6 +55,9 @@
 #define RDATA_MAX_PIECES ENGINE_RDATA_MAX_FRAMES
 #define RECENT_WRITES 1024 /* completed write frames remembered to spot late duplicates */
 #define RTO_FLOOR_HOLD_NS (10 * NSEC_PER_SEC) /* a learnt RTO floor halves after this */
+#define RESV_TIMEOUT_NS (2 * NSEC_PER_SEC)  /* a claim or release unanswered */
+#define RESV_RETRY_NS (1 * NSEC_PER_SEC)    /* a refused claim again after */
+#define RESV_RENEW_NS (30 * NSEC_PER_SEC)   /* a held one claimed again after */
 /*
  * Jumbo frames lost on the way (a switch or bridge whose MTU is smaller
  * than both ends'): frames whose AoE payload passes a standard Ethernet
@@ -307,6 +310,15 @@ struct target {
 	uint64_t ident_ns;       /* when the latest IDENTIFY was answered */
 	bool reident;            /* identify again when the window has room */
 	bool restarted;          /* it announced itself: forget learnt state */
+	/* engine_reserve_hold: see there */
+	bool resv_want;
+	bool resv_busy;          /* a claim in flight */
+	enum target_resv resv;
+	int resv_rc;
+	uint64_t resv_sent;      /* when the latest claim went out */
+	uint64_t resv_next;      /* no claim of our own before */
+	unsigned resv_total, resv_nmacs;
+	uint8_t resv_macs[TARGET_RESV_SHOW][6];
 	struct reqlist queued, active;
 	struct reqlist issuing;
 	struct fence *fences;
@@ -340,6 +352,7 @@ struct engine {
 	struct reqlist done;
 	struct engine_rdata *cur_rd; /* the running callback's, until taken */
 	struct admin *adone_head, *adone_tail;
+	unsigned releasing;      /* engine_reserve_release: unanswered */
 	uint64_t next_discover;
 	uint64_t discover_step; /* see engine_config.discover_ns */
 	unsigned discover_fast;  /* quick retries done */
@@ -450,6 +463,8 @@ engine_new(const struct engine_config *cfg, const struct engine_ops *ops,
 	return e;
 }
 
+static void resv_renew_all(struct engine *e);
+
 int
 engine_add_interface(struct engine *e, const char *name, const uint8_t mac[6],
     unsigned mtu)
@@ -464,6 +479,7 @@ engine_add_interface(struct engine *e, const char *name, const uint8_t mac[6],
 	strcpy(i->name, name);
 	memcpy(i->mac, mac, 6);
 	i->mtu = mtu;
+	resv_renew_all(e);
 	return (int)e->nifs++;
 }
 
@@ -1058,6 +1074,12 @@ engine_target_info(const struct target *t, struct target_info *o)
 	o->ro_until_ns = t->ro_until;
 	o->ro_retry = t->ro_retry;
 	o->ro_refusals = t->ro_refusals;
+	o->resv_want = t->resv_want;
+	o->resv = t->resv;
+	o->resv_rc = t->resv_rc;
+	o->resv_total = t->resv_total;
+	o->resv_nmacs = t->resv_nmacs;
+	memcpy(o->resv_macs, t->resv_macs, sizeof(o->resv_macs));
 	o->npaths = t->npaths;
 	memcpy(o->paths, t->paths, sizeof(o->paths));
 	o->sectors_per_frame = t->spf;
@@ -2037,6 +2059,165 @@ engine_reserve(struct engine *e, struct target *t, const struct aoe_resv *req,
 	    timeout_ns, now);
 }
 
+/* ------------------------------------------------------------ reservation */
+
+/* The reserve list an answer carried: the first TARGET_RESV_SHOW MACs. */
+static void
+resv_note(struct target *t, const struct aoe_resv *r)
+{
+	t->resv_total = r != NULL ? r->nmacs : 0;
+	t->resv_nmacs = MIN(t->resv_total, (unsigned)TARGET_RESV_SHOW);
+	for (unsigned i = 0; i < t->resv_nmacs; i++)
+		memcpy(t->resv_macs[i], r->macs[i], 6);
+}
+
+static void
+resv_set_state(struct engine *e, struct target *t, enum target_resv st,
+    int rc)
+{
+	bool changed = st != t->resv || rc != t->resv_rc;
+
+	t->resv = st;
+	t->resv_rc = rc;
+	if (changed)
+		ev(e, t, ENGINE_EV_RESERVE);
+}
+
+static void
+resv_claim_done(void *arg, int rc, const struct aoe_resv *r)
+{
+	struct target *t = arg;
+	struct engine *e = t->e;
+
+	t->resv_busy = false;
+	if (e->freeing || !t->resv_want)
+		return;
+	if (rc != 0)
+		t->resv_next = t->resv_sent + RESV_RETRY_NS;
+	if (rc == 0 || rc == -EACCES)
+		resv_note(t, r);
+	if (rc == 0)
+		resv_set_state(e, t, TARGET_RESV_HELD, 0);
+	else if (rc == -EACCES)
+		resv_set_state(e, t, TARGET_RESV_OTHER, rc);
+	else
+		resv_set_state(e, t, TARGET_RESV_FAILED, rc);
+}
+
+/* Why a claim: see engine_reserve_hold. */
+enum resv_why {
+	RESV_AT_ONCE,   /* held anew, identified afresh, it announced itself */
+	RESV_REFUSED,   /* an I/O refused as reserved: news if held, else
+			   at most once a second */
+	RESV_ROUTINE,   /* a config answer: when resv_next has come */
+};
+
+/* Reserve t for every local MAC (see engine_reserve_hold). */
+static void
+resv_claim(struct engine *e, struct target *t, enum resv_why why,
+    uint64_t now)
+{
+	struct aoe_resv *r;
+
+	if (!t->resv_want || t->resv_busy || e->freeing ||
+	    t->state != TARGET_UP ||
+	    (why == RESV_REFUSED && t->resv != TARGET_RESV_HELD &&
+	    now < t->resv_sent + RESV_RETRY_NS) ||
+	    (why == RESV_ROUTINE && now < t->resv_next))
+		return;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return;
+	r->rcmd = AOE_RCMD_SET;
+	for (unsigned i = 0; i < e->nifs && r->nmacs < AOE_RESV_MAX; i++) {
+		bool dup = false;
+
+		for (unsigned j = 0; j < r->nmacs; j++)
+			dup |= memcmp(r->macs[j], e->ifs[i].mac, 6) == 0;
+		if (!dup)
+			memcpy(r->macs[r->nmacs++], e->ifs[i].mac, 6);
+	}
+	t->resv_sent = now;
+	t->resv_next = now + RESV_RENEW_NS;
+	if (engine_reserve(e, t, r, RESV_TIMEOUT_NS, resv_claim_done, t,
+	    now) == 0)
+		t->resv_busy = true;
+	else
+		t->resv_next = now + RESV_RETRY_NS;
+	free(r);
+}
+
+/* Interfaces changed: claim the held targets again at the next chance. */
+static void
+resv_renew_all(struct engine *e)
+{
+	for (unsigned i = 0; i < e->ntargets; i++)
+		if (e->targets[i]->resv_want)
+			e->targets[i]->resv_next = 0;
+}
+
+void
+engine_reserve_hold(struct engine *e, struct target *t, uint64_t now)
+{
+	if (t == NULL || t->resv_want)
+		return;
+	t->resv_want = true;
+	t->resv_next = 0;
+	resv_claim(e, t, RESV_AT_ONCE, now);
+}
+
+static void
+resv_release_done(void *arg, int rc, const struct aoe_resv *r)
+{
+	struct target *t = arg;
+	struct engine *e = t->e;
+
+	e->releasing--;
+	if (e->freeing)
+		return;
+	resv_note(t, r);
+	if (rc == -EACCES) {
+		/* Another host's, not ours to release: nothing to say. */
+		t->resv = TARGET_RESV_OTHER;
+		return;
+	}
+	resv_set_state(e, t, rc == 0 ? TARGET_RESV_NONE : TARGET_RESV_FAILED,
+	    rc);
+}
+
+unsigned
+engine_reserve_release(struct engine *e, uint64_t now)
+{
+	struct aoe_resv r;
+
+	memset(&r, 0, sizeof(r));
+	r.rcmd = AOE_RCMD_SET;
+	for (unsigned i = 0; i < e->ntargets; i++) {
+		struct target *t = e->targets[i];
+
+		if (!t->resv_want)
+			continue;
+		t->resv_want = false;
+		/*
+		 * Whatever we last heard (an admin may have given it to
+		 * this host since it was refused; a claim in flight is
+		 * answered first): released unless another host holds it.
+		 */
+		if (t->state != TARGET_UP)
+			continue;
+		if (engine_reserve(e, t, &r, RESV_TIMEOUT_NS,
+		    resv_release_done, t, now) == 0)
+			e->releasing++;
+	}
+	return e->releasing;
+}
+
+unsigned
+engine_releasing(const struct engine *e)
+{
+	return e->releasing;
+}
+
 /* ------------------------------------------------------------ discovery */
 
 void
@@ -2117,6 +2298,8 @@ engine_update_interface(struct engine *e, unsigned ifidx,
 {
 	if (ifidx >= e->nifs)
 		return;
+	if (memcmp(e->ifs[ifidx].mac, mac, 6) != 0)
+		resv_renew_all(e);
 	memcpy(e->ifs[ifidx].mac, mac, 6);
 	engine_set_mtu(e, ifidx, mtu);
 }
@@ -2281,6 +2464,9 @@ cfg_advert(struct engine *e, unsigned ifidx, const struct aoe_hdr *h,
 	 */
 	if (t->state == TARGET_UP && h->tag != TAG_DISCOVER)
 		t->restarted = true;
+	/* Restarted, it forgot its reserve list: at once, else every 30 s. */
+	resv_claim(e, t, h->tag != TAG_DISCOVER ? RESV_AT_ONCE : RESV_ROUTINE,
+	    now);
 	/* A path not known to reach this disk: new, or a conflict (gone?). */
 	if (t->identified && pi >= 0 && !t->paths[pi].checked)
 		path_check_send(e, t, (unsigned)pi, now);
@@ -2685,6 +2871,8 @@ identify_done(struct engine *e, struct target *t, unsigned pi,
 	t->restarted = false;
 	target_recompute(e, t);
 	paths_check(e, t, now);
+	/* Found afresh (after it died): reserved again first. */
+	resv_claim(e, t, was_up ? RESV_ROUTINE : RESV_AT_ONCE, now);
 	if (!was_up)
 		ev(e, t, ENGINE_EV_UP);
 	else if (old != t->sectors || was_ro != t->read_only)
@@ -2704,6 +2892,9 @@ ata_response(struct engine *e, struct frame *f, unsigned pi,
 
 	if (h->flags & AOE_FLAG_ERR) {
 		rc = aoe_error_errno(h->error);
+		/* Reserved for another host since we claimed it? */
+		if (rc == -EACCES)
+			resv_claim(e, t, RESV_REFUSED, now);
 	} else {
 		if (aoe_ata_decode(p, len, &a) < 0) {
 			e->stats.rx_short++;

@@ -106,7 +106,23 @@ enum engine_event {
 	 * being retried: writable.
 	 */
 	ENGINE_EV_READ_ONLY,
+	/*
+	 * The reservation engine_reserve_hold() asked for changed (see
+	 * target_info resv): held for our MACs, refused (reserved for another
+	 * host), failed (no answer, or the target does not do Reserve/
+	 * Release), or released by engine_reserve_release().
+	 */
+	ENGINE_EV_RESERVE,
 };
+
+/* A target's reservation for this host (engine_reserve_hold). */
+enum target_resv {
+	TARGET_RESV_NONE = 0, /* not asked for, or released */
+	TARGET_RESV_HELD,     /* reserved for our MACs (resv_macs) */
+	TARGET_RESV_OTHER,    /* reserved for another host: I/O fails -EACCES */
+	TARGET_RESV_FAILED,   /* the latest claim or release failed: resv_rc */
+};
+#define TARGET_RESV_SHOW 4 /* MACs of a reserve list in target_info */
 
 enum target_state {
 	TARGET_NEW = 0,     /* config seen, IDENTIFY outstanding */
@@ -227,6 +243,17 @@ struct target_info {
 	bool ro_retry;
 	/* times learnt since a write was taken (or it was identified) */
 	unsigned ro_refusals;
+	/*
+	 * Reservation: resv_want while held by engine_reserve_hold (until
+	 * engine_reserve_release); the latest answer's list (ours when held,
+	 * the other host's when refused): its first resv_nmacs (up to
+	 * TARGET_RESV_SHOW) MACs of resv_total.
+	 */
+	bool resv_want;
+	enum target_resv resv;
+	int resv_rc;
+	unsigned resv_total, resv_nmacs;
+	uint8_t resv_macs[TARGET_RESV_SHOW][6];
 	unsigned npaths;
 	struct target_path paths[ENGINE_MAX_PATHS];
 	/* engine state */
@@ -432,5 +459,26 @@ int engine_mask(struct engine *e, struct target *t,
 int engine_reserve(struct engine *e, struct target *t,
     const struct aoe_resv *req, uint64_t timeout_ns, engine_resv_fn done,
     void *arg, uint64_t now);
+
+/*
+ * Keep t reserved for this host (AoEr11 Reserve/Release, set): a front
+ * end's --reserve, from when a client first opens the target.  The list
+ * is every local interface's MAC (each may carry its I/O).  Claimed now
+ * if t is up, again when it is identified afresh or announces itself (a
+ * restarted vblade forgot it), when an interface is added or changes its
+ * MAC, when an I/O is refused as reserved (at most once a second), and at
+ * a config answer every 30 s (an admin may have cleared it).  Refused
+ * (another host holds it: its I/O fails -EACCES) or failed: said with
+ * ENGINE_EV_RESERVE, claimed again at those same moments.  Idempotent.
+ */
+void engine_reserve_hold(struct engine *e, struct target *t, uint64_t now);
+/*
+ * Stop holding every target held, and release those reserved (a set of
+ * no MACs: allowed to a host in the list): for the front end's exit.
+ * Returns how many releases are in flight; engine_releasing() counts
+ * them down as they are answered or time out (within 2 s).
+ */
+unsigned engine_reserve_release(struct engine *e, uint64_t now);
+unsigned engine_releasing(const struct engine *e);
 
 #endif

@@ -799,7 +799,7 @@ fusefs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 
 /* A new open file description of t in *fp (fi filled in), or an errno. */
 static int
-file_new(struct fusefs *fs, const struct target *t, struct fuse_file_info *fi,
+file_new(struct fusefs *fs, struct target *t, struct fuse_file_info *fi,
     struct fusefs_file **fp)
 {
 	struct fusefs_file *f;
@@ -818,6 +818,9 @@ file_new(struct fusefs *fs, const struct target *t, struct fuse_file_info *fi,
 	fi->direct_io = fs->cfg.direct_io;
 	fi->keep_cache = 0;
 	*fp = f;
+	/* Before the reply: the claim goes out ahead of any I/O. */
+	if (fs->cfg.reserve)
+		engine_reserve_hold(fs->e, t, loop_now());
 	return 0;
 }
 
@@ -1457,7 +1460,8 @@ fusefs_engine_event(void *ctx, struct target *t, int event)
 	 * a request we have yet to answer).
 	 */
 	if (fs->mounted && !fs->unmounted && event != ENGINE_EV_NEW &&
-	    event != ENGINE_EV_JUMBO && event != ENGINE_EV_CONFLICT)
+	    event != ENGINE_EV_JUMBO && event != ENGINE_EV_CONFLICT &&
+	    event != ENGINE_EV_RESERVE)
 		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
 

@@ -27,6 +27,8 @@ struct fusefs_config {
 	mode_t mode;           /* permission bits (default 0600); write bits
 				  are dropped for read-only targets */
 	bool read_only;        /* every write fails EROFS */
+	bool reserve;          /* --reserve: a target opened is reserved for
+				  this host (engine_reserve_hold) */
 	bool direct_io;        /* FOPEN_DIRECT_IO: bypass the page cache */
 	bool async_dio;        /* the kernel's async direct I/O: libaio and
 				  io_uring O_DIRECT queued deep, but waited

@@ -631,6 +631,8 @@ enter_transmission(struct conn *c, struct target *t, const uint8_t *name,
 	c->t = t;
 	c->size = target_size(t);
 	c->tflags = tflags;
+	if (c->s->cfg.reserve)
+		engine_reserve_hold(c->s->e, t, loop_now());
 	snprintf(c->name, sizeof(c->name), "%s", target_name(t));
 	/* Contexts chosen for another export name do not apply. */
 	if (c->meta_alloc && (c->meta_name == NULL ||

@@ -48,6 +48,11 @@ struct nbds_config {
 	unsigned ntargets;
 	uint16_t shelves[NBDS_MAX_TARGETS];
 	uint8_t slots[NBDS_MAX_TARGETS];
+	/*
+	 * --reserve: a target is reserved for this host once a client
+	 * enters transmission on it (engine_reserve_hold), until exit.
+	 */
+	bool reserve;
 	/* How long a client asking for a target not yet up waits. */
 	uint64_t wait_ns;
 	/* Connections beyond this are closed at once (0 = 1024). */

@@ -58,6 +58,8 @@
  */
 #define RT_COALESCE_DEFAULT_US 100
 #define RT_MAX_COALESCE_US 1000
+/* At exit, how long releases (--reserve) may take: the engine's 2 s. */
+#define RT_RELEASE_NS (3 * NSEC_PER_SEC)
 
 struct rt_port {
 	struct rt *rt;
@@ -528,6 +530,54 @@ rt_read_only_event(struct target *t)
 		log_info("%s takes writes again: writable", ti.name);
 }
 
+/* "02:00:5e:00:53:01, ... (and 3 more)": a reserve list in the log. */
+static const char *
+rt_resv_macs(char *buf, size_t len, const struct target_info *ti)
+{
+	char mac[MAC_STRLEN];
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < ti->resv_nmacs && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s",
+		    i ? ", " : "", mac_fmt(mac, ti->resv_macs[i]));
+	if (ti->resv_total > ti->resv_nmacs && off < len)
+		snprintf(buf + off, len - off, " and %u more",
+		    ti->resv_total - ti->resv_nmacs);
+	return buf;
+}
+
+/* --reserve: a target's reservation taken, refused, failed, released. */
+static void
+rt_reserve_event(struct target *t)
+{
+	struct target_info ti;
+	char macs[4 * TARGET_RESV_SHOW * MAC_STRLEN + 32];
+
+	engine_target_info(t, &ti);
+	rt_resv_macs(macs, sizeof(macs), &ti);
+	switch (ti.resv) {
+	case TARGET_RESV_HELD:
+		log_info("%s reserved for this host (%s)", ti.name, macs);
+		break;
+	case TARGET_RESV_OTHER:
+		log_warnx("%s is reserved for another host (%s): its I/O fails "
+		    "here until that host releases it (to take it for this "
+		    "host: aoectl reserve %s fset)", ti.name,
+		    ti.resv_total ? macs : "not named", ti.name);
+		break;
+	case TARGET_RESV_FAILED:
+		log_warnx("cannot %s %s: %s", ti.resv_want ? "reserve" :
+		    "release", ti.name, ti.resv_rc == -ETIMEDOUT ? "no answer" :
+		    ti.resv_rc == -EOPNOTSUPP ? "the target does not do "
+		    "Reserve/Release" : strerror(-ti.resv_rc));
+		break;
+	case TARGET_RESV_NONE:
+		log_info("%s released", ti.name);
+		break;
+	}
+}
+
 /*
  * A path event in the log: the engine names the path (jumbo_path for
  * ENGINE_EV_JUMBO, else conflict_path) in the target's info.
@@ -607,6 +657,8 @@ rt_event(void *ctx, struct target *t, int event)
 
 	if (event == ENGINE_EV_READ_ONLY)
 		rt_read_only_event(t);
+	if (event == ENGINE_EV_RESERVE)
+		rt_reserve_event(t);
 
 	if (rt->front != NULL && rt->front->event != NULL)
 		rt->front->event(rt->front_ctx, t, event);
@@ -1410,6 +1462,12 @@ rt_log_counters(struct rt *rt)
 			    "write%s); writes go to it again, none taken yet",
 			    ti.name, ti.ro_refusals,
 			    ti.ro_refusals == 1 ? "" : "s");
+		if (ti.resv_want)
+			log_info("%s: reserve (--reserve): %s", ti.name,
+			    ti.resv == TARGET_RESV_HELD ? "held" :
+			    ti.resv == TARGET_RESV_OTHER ? "held by another "
+			    "host" : ti.resv == TARGET_RESV_FAILED ? "failed" :
+			    "asked for");
 		if (ti.jumbo_caps > 0)
 			log_info("%s: a path capped to 2-sector frames %llu "
 			    "times for lost jumbo frames; %u of %u sectors now",
@@ -1506,6 +1564,20 @@ void
 rt_discover(struct rt *rt)
 {
 	engine_discover(rt->e, AOE_SHELF_ANY, AOE_SLOT_ANY, loop_now());
+}
+
+void
+rt_reserve_release(struct rt *rt)
+{
+	uint64_t until = loop_now() + RT_RELEASE_NS;
+
+	if (rt == NULL || rt->e == NULL ||
+	    engine_reserve_release(rt->e, loop_now()) == 0)
+		return;
+	/* Stopped (signalled) or not: the loop runs until they answer. */
+	while (engine_releasing(rt->e) > 0 && loop_now() < until)
+		if (loop_run_once(rt->loop, until) < 0)
+			break;
 }
 
 int

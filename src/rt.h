@@ -117,6 +117,13 @@ typedef bool (*rt_tap_fn)(void *arg, unsigned ifidx, const uint8_t *frame,
     size_t len);
 void rt_set_tap(struct rt *rt, rt_tap_fn tap, void *arg);
 
+/*
+ * At exit: release every target reserved with engine_reserve_hold
+ * (--reserve), running the loop (stopped or not) until they answer, for
+ * 3 s at most.
+ */
+void rt_reserve_release(struct rt *rt);
+
 /* Broadcast discovery on every link now. */
 void rt_discover(struct rt *rt);
 

@@ -180,7 +180,9 @@ checks()
 	expect "aoe-fuse --pid" "--pidfile="
 	expect "aoe-fuse --bu" "--busy-poll="
 	expect "aoe-fuse --pidfile=$files/dis" "$files/disk.img"
-	expect "aoe-fuse --re" "--read-only"
+	expect "aoe-fuse --rea" "--read-only"
+	expect "aoe-fuse --res" "--reserve"
+	expect "aoe-fuse -o ro,res" "ro,reserve"
 
 	# Interface names for -I (only Ethernet, never lo)
 	if [ -n "$ifs_known" ]; then

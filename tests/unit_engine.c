@@ -4266,6 +4266,197 @@ Test(admin, reserve_release)
 	net_free(n);
 }
 
+/* engine_reserve_hold and engine_reserve_release, as a front end calls them. */
+static void
+hold(struct net *n, struct target *t)
+{
+	n->in_engine++;
+	engine_reserve_hold(n->e, t, n->now);
+	n->in_engine--;
+	check_flushed(n, "engine_reserve_hold");
+}
+
+static bool
+pred_released(struct net *n, void *arg)
+{
+	(void)arg;
+	return engine_releasing(n->e) == 0;
+}
+
+static unsigned
+release_all(struct net *n)
+{
+	unsigned k;
+
+	n->in_engine++;
+	k = engine_reserve_release(n->e, n->now);
+	n->in_engine--;
+	check_flushed(n, "engine_reserve_release");
+	cr_assert(net_run(n, 5 * NSEC_PER_SEC, pred_released, NULL),
+	    "releases never answered");
+	return k;
+}
+
+/* t's reservation state, and that the list holds both our MACs. */
+static void
+expect_resv(struct net *n, struct target *t, enum target_resv st,
+    unsigned events)
+{
+	struct target_info ti;
+
+	engine_target_info(t, &ti);
+	cr_assert_eq(ti.resv, st, "reservation state %d, expected %d",
+	    ti.resv, st);
+	cr_assert_eq(count_events(n, t, ENGINE_EV_RESERVE), events);
+	if (st == TARGET_RESV_HELD) {
+		cr_assert_eq(ti.resv_total, 2);
+		cr_assert(mac_eq(ti.resv_macs[0], n->ifmac[0]));
+		cr_assert(mac_eq(ti.resv_macs[1], n->ifmac[1]));
+	}
+}
+
+/*
+ * --reserve: a held target is reserved for every local MAC at once, again
+ * after it restarted (its list forgotten), not taken from another host
+ * (its I/O fails -EACCES; claimed again on a refused I/O at most once a
+ * second), taken again at a config answer 30 s on once an admin cleared
+ * it, and with a new MAC; released on engine_reserve_release.
+ */
+Test(admin, reserve_hold)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 2, 1500, 1500, 84);
+	const uint8_t other[1][6] = { { 0x02, 0x77, 0, 0, 0, 9 } };
+	const uint8_t newmac[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x99 };
+	struct faketarget *f;
+	struct target *t;
+	uint8_t buf[1024];
+	uint64_t resvs;
+
+	f = net_add_target(n, 5, 1, 4096, 3);
+	net_up(n);
+	t = net_target(n, 0);
+	net_advance(n, 100 * NSEC_PER_MSEC);
+	cr_assert_eq(ft_stats(f)->resvs, 0, "reserved without being asked");
+
+	hold(n, t);
+	net_advance(n, 100 * NSEC_PER_MSEC);
+	cr_assert_eq(ft_resv_count(f), 2);
+	cr_assert(mac_eq(ft_resv_mac(f, 0), n->ifmac[0]));
+	cr_assert(mac_eq(ft_resv_mac(f, 1), n->ifmac[1]));
+	expect_resv(n, t, TARGET_RESV_HELD, 1);
+	resvs = ft_stats(f)->resvs;
+	hold(n, t);
+	net_advance(n, 100 * NSEC_PER_MSEC);
+	cr_assert_eq(ft_stats(f)->resvs, resvs, "a second hold sent again");
+	cr_assert_eq(do_read(n, t, buf, 0, sizeof(buf)), 0);
+
+	/* Restarted: its list is gone, taken again at its advert. */
+	ft_resv_set(f, NULL, 0);
+	announce_restart(n, f);
+	cr_assert_eq(ft_resv_count(f), 2, "not claimed after the restart");
+	expect_resv(n, t, TARGET_RESV_HELD, 1);
+
+	/* Another host takes it: refused, and not taken over. */
+	ft_resv_set(f, other, 1);
+	cr_assert_eq(do_read(n, t, buf, 0, sizeof(buf)), -EACCES);
+	net_advance(n, 100 * NSEC_PER_MSEC);
+	expect_resv(n, t, TARGET_RESV_OTHER, 2);
+	{
+		struct target_info ti;
+
+		engine_target_info(t, &ti);
+		cr_assert_eq(ti.resv_total, 1);
+		cr_assert_eq(ti.resv_nmacs, 1);
+		cr_assert(mac_eq(ti.resv_macs[0], other[0]));
+	}
+	cr_assert_eq(ft_resv_count(f), 1);
+	cr_assert(mac_eq(ft_resv_mac(f, 0), other[0]));
+	resvs = ft_stats(f)->resvs;
+	cr_assert_eq(do_read(n, t, buf, 0, sizeof(buf)), -EACCES);
+	net_advance(n, 100 * NSEC_PER_MSEC);
+	cr_assert_eq(ft_stats(f)->resvs, resvs, "claimed twice in a second");
+	net_advance(n, NSEC_PER_SEC);
+	cr_assert_eq(do_read(n, t, buf, 0, sizeof(buf)), -EACCES);
+	net_advance(n, 100 * NSEC_PER_MSEC);
+	cr_assert_eq(ft_stats(f)->resvs, resvs + 1, "not claimed again");
+	expect_resv(n, t, TARGET_RESV_OTHER, 2);
+
+	/* Cleared by an admin: I/O works, taken again 30 s on. */
+	ft_resv_set(f, NULL, 0);
+	cr_assert_eq(do_read(n, t, buf, 0, sizeof(buf)), 0);
+	net_discover(n);
+	net_advance(n, 100 * NSEC_PER_MSEC);
+	cr_assert_eq(ft_resv_count(f), 0, "claimed before 30 s");
+	net_advance(n, 30 * NSEC_PER_SEC);
+	net_discover(n);
+	net_advance(n, 100 * NSEC_PER_MSEC);
+	cr_assert_eq(ft_resv_count(f), 2, "not taken again");
+	expect_resv(n, t, TARGET_RESV_HELD, 3);
+
+	/* A new MAC: in the list at the next config answer. */
+	engine_update_interface(n->e, 1, newmac, 1500);
+	memcpy(n->ifmac[1], newmac, 6);
+	net_discover(n);
+	net_advance(n, 100 * NSEC_PER_MSEC);
+	cr_assert_eq(ft_resv_count(f), 2);
+	cr_assert(mac_eq(ft_resv_mac(f, 1), newmac), "the new MAC not listed");
+
+	/* Released; not claimed again after that. */
+	cr_assert_eq(release_all(n), 1);
+	cr_assert_eq(ft_resv_count(f), 0);
+	expect_resv(n, t, TARGET_RESV_NONE, 4);
+	announce_restart(n, f);
+	net_discover(n);
+	net_advance(n, 31 * NSEC_PER_SEC);
+	cr_assert_eq(ft_resv_count(f), 0, "claimed after the release");
+	cr_assert_eq(release_all(n), 0);
+	net_free(n);
+}
+
+/*
+ * Release at exit of a target another host took meanwhile: refused,
+ * quietly (no event), and its list stays; one given back to this host by
+ * an admin after a refusal is released.
+ */
+Test(admin, reserve_release_not_ours)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 2, 1500, 1500, 85);
+	const uint8_t other[1][6] = { { 0x02, 0x77, 0, 0, 0, 9 } };
+	const uint8_t ours[2][6] = { { 0x02, 0x11, 0x22, 0x33, 0x44, 0 },
+		{ 0x02, 0x11, 0x22, 0x33, 0x44, 1 } };
+	struct faketarget *f, *g;
+	struct target *t, *u;
+	uint8_t buf[1024];
+
+	f = net_add_target(n, 5, 1, 4096, 3);
+	g = net_add_target(n, 5, 2, 4096, 3);
+	net_up(n);
+	t = net_target(n, 0);
+	u = net_target(n, 1);
+	cr_assert_eq(target_name(u)[3], '2');
+	hold(n, t);
+	hold(n, u);
+	net_advance(n, 100 * NSEC_PER_MSEC);
+	expect_resv(n, t, TARGET_RESV_HELD, 1);
+	expect_resv(n, u, TARGET_RESV_HELD, 1);
+	ft_resv_set(f, other, 1);
+	/* u: taken by another host, then given back to us by an admin */
+	ft_resv_set(g, other, 1);
+	cr_assert_eq(do_read(n, u, buf, 0, sizeof(buf)), -EACCES);
+	net_advance(n, 100 * NSEC_PER_MSEC);
+	expect_resv(n, u, TARGET_RESV_OTHER, 2);
+	ft_resv_set(g, ours, 2);
+	cr_assert_eq(release_all(n), 2);
+	cr_assert_eq(ft_resv_count(f), 1, "another host's list changed");
+	cr_assert(mac_eq(ft_resv_mac(f, 0), other[0]));
+	expect_resv(n, t, TARGET_RESV_OTHER, 1);
+	cr_assert_eq(ft_resv_count(g), 0, "ours again, but not released");
+	expect_resv(n, u, TARGET_RESV_NONE, 3);
+	net_free(n);
+}
+
 /* ---------------------------------------------------------------- free */
 
 /* engine_cancel: requests r[0..16) of the array ctx. */

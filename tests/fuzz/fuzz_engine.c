@@ -350,6 +350,24 @@ op_event(void *ctx, struct target *t, int ev)
 		    info.ro_refusals == 0);
 		break;
 	}
+	case ENGINE_EV_RESERVE: {
+		/* Held, refused, failed, or released. */
+		struct target_info info;
+
+		engine_target_info(t, &info);
+		CHECK(info.resv_nmacs <= TARGET_RESV_SHOW);
+		CHECK(info.resv_nmacs <= info.resv_total);
+		CHECK(info.resv != TARGET_RESV_HELD || info.resv_total > 0);
+		if (info.resv == TARGET_RESV_OTHER)
+			CHECK(info.resv_rc == -EACCES);
+		else if (info.resv == TARGET_RESV_FAILED)
+			CHECK(info.resv_rc < 0 && info.resv_rc != -EACCES);
+		else
+			CHECK(info.resv_rc == 0);
+		CHECK(info.resv_want || info.resv == TARGET_RESV_NONE ||
+		    info.resv == TARGET_RESV_FAILED);
+		break;
+	}
 	default:
 		CHECK(!"unknown event");
 	}
@@ -926,6 +944,43 @@ replay_old(struct fz *z)
 }
 
 /* Change a fake target, as a real one may change under us. */
+/*
+ * --reserve: hold a target, release them all, or have its list taken by
+ * another host or cleared (by an admin).
+ */
+static void
+resv_knob(struct fz *z, struct faketarget *ft, unsigned v)
+{
+	static const uint8_t other[1][6] = { { 0x02, 0x77, 0, 0, 0, 9 } };
+	struct target *t;
+	unsigned k;
+
+	switch (v & 3) {
+	case 0:
+		t = pick_target(z);
+		if (t == NULL)
+			break;
+		z->in_engine++;
+		engine_reserve_hold(z->e, t, z->now);
+		z->in_engine--;
+		after_call(z);
+		break;
+	case 1:
+		ft_resv_set(ft, other, 1);
+		break;
+	case 2:
+		ft_resv_set(ft, NULL, 0);
+		break;
+	default:
+		z->in_engine++;
+		k = engine_reserve_release(z->e, z->now);
+		z->in_engine--;
+		after_call(z);
+		CHECK(k == engine_releasing(z->e));
+		break;
+	}
+}
+
 static void
 knob(struct fz *z)
 {
@@ -969,6 +1024,10 @@ knob(struct fz *z)
 			ft_set_flush_ext(ft, v & 1);
 		break;
 	default:
+		if (b & 0x80) {
+			resv_knob(z, ft, v);
+			break;
+		}
 		/* an unsolicited advert with the current settings */
 		n = ft_advert(ft, adv, sizeof(adv));
 		if (n > 0)
