@@ -102,6 +102,13 @@ stop_aoe_nbd
 expect_resv "" "after aoe-nbd exited"
 expect_grep "$nbd_log" "e1.0 released"
 
+say "--run: reserved while the command runs, released when it ends"
+expect_status 0 aoe-nbd "${A[@]}" --reserve --run "$nbd_python -m nbd -u \"\$uri\" -c 'h.pread(512, 0)'
+aoectl ${A[*]} reserve e1.0 read" e1.0
+[ "$(tr 'A-F' 'a-f' <"$tmpdir/out")" = "$me" ] ||
+    fail "--run: not reserved while the command ran"
+expect_resv "" "after aoe-nbd --run"
+
 say "without --reserve: nothing reserved"
 start_aoe_nbd "${A[@]}" e1.0
 expect_status 0 "$nbd_python" -m nbd -u "$(nbd_uri e1.0)" -c '
