@@ -8,6 +8,7 @@
 # namespace, and the image's /sbin/init prints a marker and powers off.
 # aoe_max_kb= sets nbd0's max_sectors_kb (default 1280, 0 keeps 128);
 # aoe_dead= aoe-nbd's --dead-timeout (a number, else none is given).
+# aoe_reserve=1 (boot 3) makes aoe-nbd reserve the target for the guest.
 # Boot 4 is diskless boot as fleets do it, with no aoe= at all: Debian's
 # iPXE (ipxe.lkrn, its script on its own command line) runs "sanboot
 # aoe:e258.7" against a vblade disk holding extlinux, the kernel and the
@@ -130,7 +131,8 @@ off=$(dd if=/dev/mem bs=4096 skip=128 count=128 2>/dev/null |
 [ -z "$off" ] || echo "AOE-ROOT-ABFT $(dd if=/dev/mem bs=1 \
     skip=$((524288 + off)) count=46 2>/dev/null | od -An -v -tx1 |
     tr -d ' \n')"
-grep 'aBFT:' /run/initramfs/aoe-nbd.log | sed 's/^/AOE-ROOT-LOG /'
+grep -e 'aBFT:' -e 'reserved for' /run/initramfs/aoe-nbd.log |
+    sed 's/^/AOE-ROOT-LOG /'
 echo "$(cat /etc/aoe-root-id) $(cat /proc/cmdline)" >>/var/boots
 sync
 mount -o remount,ro /
@@ -184,8 +186,12 @@ boot "aoe=e1.0@eth0 root=/dev/nbd0 ip=off rw net.ifnames=0" 1 1280 none
 boot "aoe=e9.9@eth9 aoe=e1.0 aoe_max_kb=512 aoe_dead=0 root=UUID=$uuid rw" \
     2 512 0
 mac_upper=$(printf %s "$vm_mac_tap" | tr a-f A-F)
+! tr -d '\r' <"$vm_log" | grep -aq 'reserved for this host' ||
+    fail "boot 2: reserved without aoe_reserve="
+# aoe_reserve=1: aoe-nbd --reserve holds the root's target for the guest.
 boot "aoe=e1.0@$mac_upper aoe_wait=20 aoe_max_kb=0 aoe_dead=3x \
-root=LABEL=aoeroot rw" 3 128 none
+aoe_reserve=1 root=LABEL=aoeroot rw" 3 128 none
+vm_expect "@aoe-nbd: e1.0 reserved for this host ($vm_mac_tap)"
 
 # ------------------------------------------------------------ iPXE sanboot
 # Boot 4: a disk for iPXE's sanboot, one ext3 file system on the whole
