@@ -312,7 +312,8 @@ struct target {
 	bool restarted;          /* it announced itself: forget learnt state */
 	/* engine_reserve_hold: see there */
 	bool resv_want;
-	bool resv_busy;          /* a claim in flight */
+	unsigned resv_pending;   /* claims in flight (one per target port) */
+	int resv_agg;            /* their answers so far (resv_claim_done) */
 	enum target_resv resv;
 	int resv_rc;
 	uint64_t resv_sent;      /* when the latest claim went out */
@@ -1923,7 +1924,7 @@ admin_finish(struct engine *e, struct admin *a, int rc)
 
 static int
 admin_submit(struct engine *e, struct target *t, struct admin *a,
-    uint8_t *pkt, size_t len, uint64_t timeout_ns, uint64_t now)
+    uint8_t *pkt, size_t len, uint64_t timeout_ns, int pin, uint64_t now)
 {
 	struct frame *f;
 
@@ -1946,6 +1947,10 @@ admin_submit(struct engine *e, struct target *t, struct admin *a,
 	f->kind = FK_ADMIN;
 	f->t = t;
 	f->adm = a;
+	if (pin >= 0) {
+		f->pinned = true;
+		f->path = (unsigned)pin;
+	}
 	f->big = pkt;
 	f->biglen = aoe_pad(pkt, len);
 	a->timeout_at = now + timeout_ns;
@@ -1978,17 +1983,20 @@ admin_prepare(const struct target *t, uint8_t cmd, size_t need, void *arg,
 	return 0;
 }
 
-/* Send what admin_prepare made, encoded into n bytes (or n < 0: give up). */
+/*
+ * Send what admin_prepare made, encoded into n bytes (or n < 0: give up),
+ * on any path, or on path pin only (>= 0).
+ */
 static int
 admin_go(struct engine *e, struct target *t, struct admin *a, uint8_t *pkt,
-    int n, uint64_t timeout_ns, uint64_t now)
+    int n, uint64_t timeout_ns, int pin, uint64_t now)
 {
 	if (n < 0) {
 		free(a);
 		free(pkt);
 		return n;
 	}
-	return admin_submit(e, t, a, pkt, (size_t)n, timeout_ns, now);
+	return admin_submit(e, t, a, pkt, (size_t)n, timeout_ns, pin, now);
 }
 
 int
@@ -2020,7 +2028,7 @@ engine_config(struct engine *e, struct target *t, uint8_t ccmd,
 		memcpy(c->str, str, len);
 	n = aoe_cfg_encode(pkt, AOE_CFG_HDR_LEN + len, c);
 	free(c);
-	return admin_go(e, t, a, pkt, n, timeout_ns, now);
+	return admin_go(e, t, a, pkt, n, timeout_ns, -1, now);
 }
 
 int
@@ -2038,12 +2046,14 @@ engine_mask(struct engine *e, struct target *t, const struct aoe_mask *req,
 		return -ENOMEM;
 	a->fn.mask = done;
 	return admin_go(e, t, a, pkt, aoe_mask_encode(pkt, need, req),
-	    timeout_ns, now);
+	    timeout_ns, -1, now);
 }
 
-int
-engine_reserve(struct engine *e, struct target *t, const struct aoe_resv *req,
-    uint64_t timeout_ns, engine_resv_fn done, void *arg, uint64_t now)
+/* engine_reserve on any path, or on path pin only (>= 0). */
+static int
+resv_submit(struct engine *e, struct target *t, const struct aoe_resv *req,
+    uint64_t timeout_ns, engine_resv_fn done, void *arg, int pin,
+    uint64_t now)
 {
 	struct admin *a;
 	uint8_t *pkt;
@@ -2056,7 +2066,14 @@ engine_reserve(struct engine *e, struct target *t, const struct aoe_resv *req,
 		return -ENOMEM;
 	a->fn.resv = done;
 	return admin_go(e, t, a, pkt, aoe_resv_encode(pkt, need, req),
-	    timeout_ns, now);
+	    timeout_ns, pin, now);
+}
+
+int
+engine_reserve(struct engine *e, struct target *t, const struct aoe_resv *req,
+    uint64_t timeout_ns, engine_resv_fn done, void *arg, uint64_t now)
+{
+	return resv_submit(e, t, req, timeout_ns, done, arg, -1, now);
 }
 
 /* ------------------------------------------------------------ reservation */
@@ -2083,25 +2100,52 @@ resv_set_state(struct engine *e, struct target *t, enum target_resv st,
 		ev(e, t, ENGINE_EV_RESERVE);
 }
 
+/*
+ * One target port's answer to a claim; when all have answered, the
+ * target's state: held if every port took it, else another host's if one
+ * refused it (its list kept), else failed.
+ */
 static void
 resv_claim_done(void *arg, int rc, const struct aoe_resv *r)
 {
 	struct target *t = arg;
 	struct engine *e = t->e;
 
-	t->resv_busy = false;
+	t->resv_pending--;
 	if (e->freeing || !t->resv_want)
 		return;
+	if (rc == -EACCES || (rc == 0 && t->resv_agg == 0))
+		resv_note(t, r);
+	if (rc == -EACCES || (rc != 0 && t->resv_agg == 0))
+		t->resv_agg = rc;
+	if (t->resv_pending > 0)
+		return;
+	rc = t->resv_agg;
 	if (rc != 0)
 		t->resv_next = t->resv_sent + RESV_RETRY_NS;
-	if (rc == 0 || rc == -EACCES)
-		resv_note(t, r);
 	if (rc == 0)
 		resv_set_state(e, t, TARGET_RESV_HELD, 0);
 	else if (rc == -EACCES)
 		resv_set_state(e, t, TARGET_RESV_OTHER, rc);
 	else
 		resv_set_state(e, t, TARGET_RESV_FAILED, rc);
+}
+
+/*
+ * The paths a reservation goes through: one to each target port (MAC)
+ * that carries the disk.  Two vblades serving one file on two LANs keep
+ * a list each; two local interfaces to one port share its list.
+ */
+static bool
+resv_path(const struct target *t, unsigned i)
+{
+	if (!path_carries(t, i) || t->paths[i].conflict)
+		return false;
+	for (unsigned j = 0; j < i; j++)
+		if (path_carries(t, j) && !t->paths[j].conflict &&
+		    memcmp(t->paths[j].mac, t->paths[i].mac, 6) == 0)
+			return false;
+	return true;
 }
 
 /* Why a claim: see engine_reserve_hold. */
@@ -2119,7 +2163,7 @@ resv_claim(struct engine *e, struct target *t, enum resv_why why,
 {
 	struct aoe_resv *r;
 
-	if (!t->resv_want || t->resv_busy || e->freeing ||
+	if (!t->resv_want || t->resv_pending > 0 || e->freeing ||
 	    t->state != TARGET_UP ||
 	    (why == RESV_REFUSED && t->resv != TARGET_RESV_HELD &&
 	    now < t->resv_sent + RESV_RETRY_NS) ||
@@ -2139,10 +2183,12 @@ resv_claim(struct engine *e, struct target *t, enum resv_why why,
 	}
 	t->resv_sent = now;
 	t->resv_next = now + RESV_RENEW_NS;
-	if (engine_reserve(e, t, r, RESV_TIMEOUT_NS, resv_claim_done, t,
-	    now) == 0)
-		t->resv_busy = true;
-	else
+	t->resv_agg = 0;
+	for (unsigned i = 0; i < t->npaths; i++)
+		if (resv_path(t, i) && resv_submit(e, t, r, RESV_TIMEOUT_NS,
+		    resv_claim_done, t, (int)i, now) == 0)
+			t->resv_pending++;
+	if (t->resv_pending == 0)
 		t->resv_next = now + RESV_RETRY_NS;
 	free(r);
 }
@@ -2205,9 +2251,11 @@ engine_reserve_release(struct engine *e, uint64_t now)
 		 */
 		if (t->state != TARGET_UP)
 			continue;
-		if (engine_reserve(e, t, &r, RESV_TIMEOUT_NS,
-		    resv_release_done, t, now) == 0)
-			e->releasing++;
+		for (unsigned p = 0; p < t->npaths; p++)
+			if (resv_path(t, p) && resv_submit(e, t, &r,
+			    RESV_TIMEOUT_NS, resv_release_done, t, (int)p,
+			    now) == 0)
+				e->releasing++;
 	}
 	return e->releasing;
 }
@@ -2745,6 +2793,8 @@ target_moved(struct engine *e, struct target *t, unsigned pi,
 		frame_send(e, f, now);
 	}
 	paths_check(e, t, now);
+	/* Another host's vblade: reserved there too, at once. */
+	resv_claim(e, t, RESV_AT_ONCE, now);
 	/* Another host's vblade: writable until a write is refused. */
 	was_ro = t->read_only;
 	ro_forget(e, t);
@@ -2782,6 +2832,9 @@ path_check_done(struct engine *e, struct target *t, unsigned pi,
 	if (!t->identified)
 		return;
 	if (ident_same(&id, &t->ident)) {
+		/* A new port to the disk: reserved there too (resv_path). */
+		if (!p->checked)
+			t->resv_next = 0;
 		p->checked = true;
 		p->conflict = false;
 	} else if (!carrier_alive(t)) {
@@ -2807,6 +2860,7 @@ path_check_done(struct engine *e, struct target *t, unsigned pi,
 		}
 	}
 	target_recompute(e, t);
+	resv_claim(e, t, RESV_ROUTINE, now);
 	target_pump(e, t, now);
 }
 

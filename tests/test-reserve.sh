@@ -9,7 +9,8 @@
 # its list); another host's reservation (aoectl reserve fset) is not
 # taken over: I/O fails EPERM/EACCES with a warning naming that host's
 # MAC; cleared by the admin, it is taken again; released at SIGTERM, and
-# at aoe-fuse's unmount; kept after SIGKILL (as documented).
+# at aoe-fuse's unmount; kept after SIGKILL (as documented); with two
+# vblades serving one file on two LANs, on each (a list each).
 nbd_test_timeout=150
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/nbd-functions.sh"
@@ -128,6 +129,29 @@ wait "$nbd_pid" 2>/dev/null || :
 expect_resv "$me" "after SIGKILL"
 expect_status 0 aoectl "${A[@]}" reserve e1.0 release
 expect_resv "" "after aoectl reserve release"
+
+say "two vblades serving one file on two LANs (a list each): reserved on both"
+if1=$lan_if
+setup_lan
+if2=$lan_if
+start_vblade 1 0 "$tmpdir/disk.img"
+lan_if=$if1
+me2=$(if_mac "$if2")
+resv_on()
+{
+	[ "$(aoectl -I "$1" -w 1 reserve e1.0 read 2>/dev/null |
+	    tr 'A-F\n' 'a-f ' | sed 's/ $//')" = "$2" ]
+}
+start_aoe_nbd -I "$if1,$if2" --reserve e1.0
+expect_status 0 "$nbd_python" -m nbd -u "$(nbd_uri e1.0)" -c '
+h.pread(4096, 0)'
+wait_for -t 10 resv_on "$if1" "$me $me2" ||
+    fail "not reserved through $if1 for both our MACs"
+wait_for -t 10 resv_on "$if2" "$me $me2" ||
+    fail "not reserved through $if2 for both our MACs"
+stop_aoe_nbd
+resv_on "$if1" "" || fail "not released through $if1"
+resv_on "$if2" "" || fail "not released through $if2"
 
 requires_fuse
 say "aoe-fuse --reserve: reserved at the first open, released at unmount"

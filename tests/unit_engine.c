@@ -4415,6 +4415,56 @@ Test(admin, reserve_hold)
 }
 
 /*
+ * Two vblades serving one file (one disk) on two LANs keep a reserve list
+ * each: a held target is reserved through each port, one found later
+ * too, and released through each.
+ */
+Test(admin, reserve_two_ports)
+{
+	struct engine_config c = cfg_fast();
+	struct net *n = net_new(&c, 2, 1500, 1500, 86);
+	uint8_t mac[6] = { 0x02, 0xbb, 0x00, 0x00, 0x01, 0x00 };
+	struct faketarget *a, *b;
+	struct target *t;
+	struct target_info ti;
+	unsigned one = 1;
+
+	a = net_add_target(n, 1, 0, 4096, 1);
+	b = ft_new(1, 0, mac, 4096);
+	cr_assert_not_null(b);
+	ft_set_silent(b, FT_SILENT_ALL);
+	n->tgt[n->ntgts] = b;
+	n->tgt_ifs[n->ntgts] = 2;
+	n->ntgts++;
+	net_discover(n);
+	cr_assert(net_run(n, 5 * NSEC_PER_SEC, pred_all_up, &one));
+	t = net_target(n, 0);
+	hold(n, t);
+	net_advance(n, 100 * NSEC_PER_MSEC);
+	cr_assert_eq(ft_resv_count(a), 2);
+	cr_assert_eq(ft_resv_count(b), 0);
+	expect_resv(n, t, TARGET_RESV_HELD, 1);
+
+	/* b's vblade starts: a second port to the disk, reserved too */
+	ft_set_silent(b, 0);
+	net_discover(n);
+	net_advance(n, 500 * NSEC_PER_MSEC);
+	engine_target_info(t, &ti);
+	cr_assert_eq(ti.npaths, 2);
+	cr_assert(ti.paths[0].checked && ti.paths[1].checked);
+	cr_assert_eq(ft_resv_count(b), 2, "the second port not reserved");
+	cr_assert(mac_eq(ft_resv_mac(b, 0), n->ifmac[0]));
+	cr_assert(mac_eq(ft_resv_mac(b, 1), n->ifmac[1]));
+	expect_resv(n, t, TARGET_RESV_HELD, 1);
+
+	cr_assert_eq(release_all(n), 2);
+	cr_assert_eq(ft_resv_count(a), 0);
+	cr_assert_eq(ft_resv_count(b), 0);
+	expect_resv(n, t, TARGET_RESV_NONE, 2);
+	net_free(n);
+}
+
+/*
  * Release at exit of a target another host took meanwhile: refused,
  * quietly (no event), and its list stays; one given back to this host by
  * an admin after a refusal is released.
