@@ -165,7 +165,7 @@ usage_synopsis(FILE *f, enum mode m)
 		    "       %s [OPTIONS] mask TARGET "
 		    "[read | add|del MAC... | edit {+|-}MAC...]\n"
 		    "       %s [OPTIONS] reserve TARGET "
-		    "[read | set|fset [MAC...] | release]\n"
+		    "[read | set|fset [MAC...] | release|frelease]\n"
 		    "       %s [OPTIONS] check [TARGET...]\n"
 		    "       %s abft [-l | --long] [--json] [FILE]\n",
 		    prog, prog, prog, prog, prog, prog);
@@ -225,6 +225,7 @@ usage_help(enum mode m)
 "                               print the list\n"
 "  reserve TARGET fset [MAC...] the same, even if reserved by another host\n"
 "  reserve TARGET release       release the reservation\n"
+"  reserve TARGET frelease      the same, even if reserved by another host\n"
 "  check [TARGET...]            which frame sizes get through each path to\n"
 "                               the targets, each way (as aoe-sancheck);\n"
 "                               exit 1 when a path loses frames its MTUs\n"
@@ -576,13 +577,18 @@ parse_reserve_args(struct ctl *c, char **args, int n)
 	int st;
 
 	if (strcmp(c->action, "read") == 0 ||
-	    strcmp(c->action, "release") == 0) {
+	    strcmp(c->action, "release") == 0 ||
+	    strcmp(c->action, "frelease") == 0) {
 		if (n != 0)
 			return usage_error("reserve %s takes no "
 			    "argument", c->action);
-		/* release = set with an empty list (AoEr11 3.4) */
+		/*
+		 * release = set with an empty list (AoEr11 3.4), frelease
+		 * = force set with one: another host's (dead?) too.
+		 */
 		c->rreq.rcmd = strcmp(c->action, "read") == 0 ?
-		    AOE_RCMD_READ : AOE_RCMD_SET;
+		    AOE_RCMD_READ : c->action[0] == 'f' ? AOE_RCMD_FSET :
+		    AOE_RCMD_SET;
 		c->rreq.nmacs = 0;
 		return -1;
 	}

@@ -116,6 +116,7 @@ checks()
 	expect "aoectl config e1.0 " "fset prefix read set test"
 	expect "aoectl mask 1.0 " "add del edit read"
 	expect "aoectl reserve e1.0 rel" "release"
+	expect "aoectl reserve e1.0 fr" "frelease"
 	expect "aoectl -I x config e1.0 t" "test"
 	expect "aoectl config -I x e1.0 p" "prefix"
 	expect "aoectl -- config e1.0 " "fset prefix read set test"

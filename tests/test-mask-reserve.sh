@@ -119,6 +119,17 @@ expect_status 0 aoectl "${A[@]}" --trace "$tmpdir/resv.pcap" \
 [ "$(wc -l <"$tmpdir/out")" = 248 ] || fail "reserve fset of 248 MACs"
 aoe_cmds "$tmpdir/resv.pcap" | grep -qx 3 || fail "no reserve frame seen"
 
+say "frelease: another host's reservation broken (a dead host's)"
+expect_status 0 aoectl "${A[@]}" reserve e1.0 fset "$other"
+expect_status 1 aoectl "${A[@]}" reserve e1.0 release
+expect_grep "$tmpdir/err" "target reserved by another host"
+expect_status 0 aoectl "${A[@]}" reserve e1.0 frelease
+[ ! -s "$tmpdir/out" ] || fail "frelease output"
+expect_status 0 aoectl "${A[@]}" reserve e1.0 read
+[ ! -s "$tmpdir/out" ] || fail "reserve read after frelease"
+expect_status 2 aoectl "${A[@]}" reserve e1.0 frelease "$me"
+expect_grep "$tmpdir/err" "reserve frelease takes no argument"
+
 say "fset ours, then release: empty"
 expect_status 0 aoectl "${A[@]}" reserve e1.0 fset "$me"
 [ "$(lower "$tmpdir/out")" = "$me" ] || fail "reserve fset ours"
