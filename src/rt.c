@@ -552,7 +552,7 @@ static void
 rt_reserve_event(struct target *t)
 {
 	struct target_info ti;
-	char macs[4 * TARGET_RESV_SHOW * MAC_STRLEN + 32];
+	char macs[TARGET_RESV_SHOW * (MAC_STRLEN + 2) + 32];
 
 	engine_target_info(t, &ti);
 	rt_resv_macs(macs, sizeof(macs), &ti);

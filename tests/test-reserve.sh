@@ -110,6 +110,22 @@ aoectl ${A[*]} reserve e1.0 read" e1.0
     fail "--run: not reserved while the command ran"
 expect_resv "" "after aoe-nbd --run"
 
+say "-s (one client on stdin/stdout): released when the client leaves"
+export LAN_IF=$lan_if
+expect_status 0 "$nbd_python" -c '
+import nbd, os, subprocess
+h = nbd.NBD()
+h.connect_command(["aoe-nbd", "-s", "-I", os.environ["LAN_IF"], "-w", "1",
+                   "--reserve", "e1.0"])
+h.pread(512, 0)
+print(subprocess.run(["aoectl", "-I", os.environ["LAN_IF"], "-w", "1",
+                      "reserve", "e1.0", "read"], capture_output=True,
+                     text=True).stdout.strip().lower())
+h.shutdown()
+del h'
+[ "$(cat "$tmpdir/out")" = "$me" ] || fail "-s: not reserved while serving"
+wait_for -t 10 resv_is "" || fail "-s: not released: '$(resv_list)'"
+
 say "without --reserve: nothing reserved"
 start_aoe_nbd "${A[@]}" e1.0
 expect_status 0 "$nbd_python" -m nbd -u "$(nbd_uri e1.0)" -c '
