@@ -26,15 +26,17 @@ A=(-I "$lan_if" -w 1)
 me=$(if_mac "$lan_if")
 other=02:00:5e:00:53:01
 
-# The reserve list, lower case, one line ("" when empty).
+# resv_list [IF]: the reserve list seen through IF (default: $lan_if),
+# lower case, one line ("" when empty).
 resv_list()
 {
-	aoectl "${A[@]}" reserve e1.0 read 2>/dev/null | tr 'A-F\n' 'a-f ' |
-	    sed 's/ $//'
+	aoectl -I "${1:-$lan_if}" -w 1 reserve e1.0 read 2>/dev/null |
+	    tr 'A-F\n' 'a-f ' | sed 's/ $//'
 }
+# resv_is WANT [IF]
 resv_is()
 {
-	[ "$(resv_list)" = "$1" ]
+	[ "$(resv_list "${2:-}")" = "$1" ]
 }
 expect_resv()
 {
@@ -153,21 +155,16 @@ if2=$lan_if
 start_vblade 1 0 "$tmpdir/disk.img"
 lan_if=$if1
 me2=$(if_mac "$if2")
-resv_on()
-{
-	[ "$(aoectl -I "$1" -w 1 reserve e1.0 read 2>/dev/null |
-	    tr 'A-F\n' 'a-f ' | sed 's/ $//')" = "$2" ]
-}
 start_aoe_nbd -I "$if1,$if2" --reserve e1.0
 expect_status 0 "$nbd_python" -m nbd -u "$(nbd_uri e1.0)" -c '
 h.pread(4096, 0)'
-wait_for -t 10 resv_on "$if1" "$me $me2" ||
+wait_for -t 10 resv_is "$me $me2" "$if1" ||
     fail "not reserved through $if1 for both our MACs"
-wait_for -t 10 resv_on "$if2" "$me $me2" ||
+wait_for -t 10 resv_is "$me $me2" "$if2" ||
     fail "not reserved through $if2 for both our MACs"
 stop_aoe_nbd
-resv_on "$if1" "" || fail "not released through $if1"
-resv_on "$if2" "" || fail "not released through $if2"
+resv_is "" "$if1" || fail "not released through $if1"
+resv_is "" "$if2" || fail "not released through $if2"
 
 requires_fuse
 say "aoe-fuse --reserve: reserved at the first open, released at unmount"
